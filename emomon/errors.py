@@ -1,0 +1,28 @@
+"""Expected errors: the CLI prints them as one line (``emomon: error: <what>: <why>``), no traceback."""
+
+from __future__ import annotations
+
+
+class EmomonError(Exception):
+    """An error a user can act on. ``what`` names the thing, ``why`` the reason."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+        self.what = what
+        self.why = why
+
+
+class AudioError(EmomonError):
+    """A file or buffer that cannot be decoded."""
+
+
+class ModelError(EmomonError):
+    """A model that cannot be found, loaded or used."""
+
+
+class DeviceError(EmomonError):
+    """An audio or compute device that is missing or unusable."""
+
+
+class DataError(EmomonError):
+    """A corpus, manifest or protocol that does not fit."""

@@ -1,0 +1,197 @@
+"""The model interface every emomon classifier implements.
+
+An :class:`EmotionModel` is a ``torch.nn.Module`` that maps raw waveforms ``(batch, samples)``
+at ``config.sample_rate`` to logits ``(batch, labels)``; it computes its own front end (mel
+frames, pooled features...) inside ``forward`` so that the streaming worker can batch windows
+through any model. Weights live in ``model.safetensors`` beside a ``config.json``; nothing is
+ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ..audio import AudioSource, decode_audio
+from ..errors import ModelError
+from ..labels import EMOTIONS
+from ..records import Prediction
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+@dataclass
+class ModelConfig:
+    """What ``config.json`` holds: enough to rebuild the model before loading its weights.
+
+    ``architecture`` is the registry name of the class; ``params`` its hyper-parameters;
+    ``frontend`` the :class:`~emomon.features.FrontEnd` as a dict (``None`` when the model reads
+    raw samples); ``window``/``hop`` the stream windowing it was made for (seconds); ``meta``
+    provenance (training data, protocol, metrics, license).
+    """
+
+    architecture: str
+    labels: list[str] = field(default_factory=lambda: list(EMOTIONS))
+    sample_rate: int = 16000
+    frontend: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    window: float = 3.0
+    hop: float = 0.5
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        if "architecture" not in known:
+            raise ModelError("config.json", "missing 'architecture'")
+        return cls(**known)
+
+
+class EmotionModel(torch.nn.Module):
+    """Base class: waveforms ``(batch, samples)`` → logits ``(batch, labels)``.
+
+    Subclasses set ``architecture`` (their registry name), build their layers from
+    ``config.params`` in ``__init__`` and implement :meth:`forward`. Parameters whose names start
+    with one of ``frozen_prefixes`` (e.g. a pretrained backbone) are not written to the weights
+    file; the subclass must restore them itself when it is built.
+    """
+
+    architecture: ClassVar[str] = ""
+    frozen_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    # -- inference ---------------------------------------------------------------------------
+    @property
+    def labels(self) -> list[str]:
+        return list(self.config.labels)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.config.sample_rate)
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        for b in self.buffers():
+            return b.device
+        return torch.device("cpu")
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:  # pragma: no cover
+        """``waveforms (batch, samples)``, optional valid ``lengths (batch,)`` → logits ``(batch, labels)``."""
+        raise NotImplementedError
+
+    def predict_proba(self, waveforms: torch.Tensor | np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities ``(batch, labels)`` for equal-length ``(batch, samples)`` or a list of clips.
+
+        A list of clips of different lengths is right-padded with zeros and ``lengths`` passed on.
+        """
+        if isinstance(waveforms, (list, tuple)):
+            lens = [len(w) for w in waveforms]
+            batch = np.zeros((len(waveforms), max(lens) if lens else 0), dtype=np.float32)
+            for i, w in enumerate(waveforms):
+                batch[i, : len(w)] = w
+            x = torch.from_numpy(batch)
+            lengths: torch.Tensor | None = torch.tensor(lens) if len(set(lens)) > 1 else None
+        else:
+            x = torch.as_tensor(waveforms, dtype=torch.float32)
+            if x.dim() == 1:
+                x = x.unsqueeze(0)
+            lengths = None
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                dev = self.device
+                logits = self(x.to(dev), None if lengths is None else lengths.to(dev))
+                probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        finally:
+            self.train(was_training)
+        return probs
+
+    def predict(self, source: AudioSource, source_rate: int | None = None) -> Prediction:
+        """Whole-clip prediction for a path, bytes or array (decoded at the model's rate)."""
+        samples = decode_audio(source, self.sample_rate, source_rate)
+        if len(samples) == 0:
+            from ..errors import AudioError
+
+            raise AudioError(str(source) if isinstance(source, (str, Path)) else "audio", "no samples")
+        probs = self.predict_proba(samples[None, :])[0]
+        scores = {lab: float(p) for lab, p in zip(self.labels, probs)}
+        return Prediction(
+            label=self.labels[int(np.argmax(probs))],
+            scores=scores,
+            start=0.0,
+            end=len(samples) / self.sample_rate,
+            path=str(source) if isinstance(source, (str, Path)) else None,
+        )
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # -- persistence -------------------------------------------------------------------------
+    def persistent_state_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors written to ``model.safetensors`` (all but ``frozen_prefixes``)."""
+        return {
+            k: v.detach().cpu().contiguous()
+            for k, v in self.state_dict().items()
+            if not any(k.startswith(p) for p in self.frozen_prefixes)
+        }
+
+    def save(self, directory: str | Path, overwrite: bool = False) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory``.
+
+        Refuses to replace an existing model unless ``overwrite`` is true.
+        """
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        if not overwrite and ((directory / CONFIG_NAME).exists() or (directory / WEIGHTS_NAME).exists()):
+            raise ModelError(str(directory), "already holds a model (refusing to overwrite)")
+        directory.mkdir(parents=True, exist_ok=True)
+        state = self.persistent_state_dict()
+        # safetensors refuses shared storage: give every tensor its own.
+        state = {k: v.clone() for k, v in state.items()}
+        save_file(state, str(directory / WEIGHTS_NAME), metadata={"architecture": self.architecture})
+        (directory / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        return directory
+
+    def load_weights(self, path: str | Path) -> None:
+        """Load ``model.safetensors`` (strict, except for ``frozen_prefixes``)."""
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(str(path))
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(str(path), f"cannot read weights ({exc})") from None
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not any(k.startswith(p) for p in self.frozen_prefixes)]
+        if missing or unexpected:
+            raise ModelError(str(path), f"weights do not fit {self.architecture} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
+def read_config(directory: str | Path) -> ModelConfig:
+    """Read ``directory/config.json`` as a :class:`ModelConfig`."""
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file():
+        raise ModelError(str(directory), f"no {CONFIG_NAME} (not an emomon model directory)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(str(path), f"unreadable ({exc})") from None
+    return ModelConfig.from_dict(data)

@@ -1,0 +1,116 @@
+"""Registries by name: model architectures, and the trained models shipped inside the package.
+
+``--model`` takes a shipped model's name (``default``, ...) or a path to a model directory
+(``config.json`` + ``model.safetensors``). Architectures are imported lazily, so a heavy
+optional dependency (transformers, opensmile) is only needed by the model that uses it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import torch
+
+from ..errors import DeviceError, ModelError
+from .base import WEIGHTS_NAME, EmotionModel, read_config
+
+log = logging.getLogger(__name__)
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+
+# architecture name -> "module:Class" (imported on first use) or the class once registered.
+_ARCHITECTURES: dict[str, str | type[EmotionModel]] = {
+    "baseline": "emomon.models.baseline:BaselineModel",
+    "transformer": "emomon.models.transformer:SeedTransformer",
+    "wav2vec2": "emomon.models.wav2vec2:Wav2Vec2Model",
+    "egemaps": "emomon.models.egemaps:EgemapsModel",
+    "layer-head": "emomon.models.layer_head:LayerHeadModel",
+}
+
+M = TypeVar("M", bound=type[EmotionModel])
+
+
+def register_architecture(name: str) -> Callable[[M], M]:
+    """Class decorator: make ``name`` resolve to the decorated :class:`EmotionModel` subclass."""
+
+    def deco(cls: M) -> M:
+        cls.architecture = name
+        _ARCHITECTURES[name] = cls
+        return cls
+
+    return deco
+
+
+def architectures() -> list[str]:
+    """Names of all known architectures."""
+    return sorted(_ARCHITECTURES)
+
+
+def get_architecture(name: str) -> type[EmotionModel]:
+    """The class registered as ``name`` (imports its module on first use)."""
+    entry = _ARCHITECTURES.get(name)
+    if entry is None:
+        raise ModelError(name, f"unknown architecture (known: {', '.join(architectures())})")
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except ImportError as exc:
+            raise ModelError(name, f"needs an optional dependency that is not installed ({exc.name or exc})") from None
+        _ARCHITECTURES[name] = cls
+        return cls
+    return entry
+
+
+def shipped_models() -> list[str]:
+    """Names of the trained models inside the package (``default`` first)."""
+    if not PRETRAINED_DIR.is_dir():
+        return []
+    names = sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+    return sorted(names, key=lambda n: (n != "default", n))
+
+
+def resolve_model_dir(name_or_path: str | Path) -> Path:
+    """Directory of the model named ``name_or_path``: a shipped name or an existing path."""
+    s = str(name_or_path)
+    if s in shipped_models():
+        return PRETRAINED_DIR / s
+    path = Path(s).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_file() and path.name in ("config.json", WEIGHTS_NAME):
+        return path.parent
+    shipped = ", ".join(shipped_models()) or "none"
+    raise ModelError(s, f"no such model (shipped models: {shipped}; or give a directory with config.json + {WEIGHTS_NAME})")
+
+
+def select_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(str(device), "CUDA is not available on this machine (use --compute cpu or auto)")
+    return dev
+
+
+def load_model(name_or_path: str | Path = "default", device: str | torch.device | None = "auto") -> EmotionModel:
+    """Load a trained model by shipped name or directory, in eval mode, on ``device``."""
+    directory = resolve_model_dir(name_or_path)
+    config = read_config(directory)
+    cls = get_architecture(config.architecture)
+    try:
+        model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(str(directory), f"cannot build {config.architecture} from its config ({exc})") from None
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        raise ModelError(str(directory), f"no {WEIGHTS_NAME}")
+    model.load_weights(weights)
+    model.eval()
+    return model.to(select_device(device))

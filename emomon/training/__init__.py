@@ -1,0 +1,1 @@
+"""The training package: corpora, protocols, metrics, recipes and reports."""
