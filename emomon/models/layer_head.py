@@ -1,0 +1,107 @@
+"""The default classifier: a frozen backbone's layers, pooled, and a trained linear head.
+
+``forward``: waveforms ``(batch, samples)`` → backbone hidden states (every layer) → the
+``layers`` chosen in the config, each pooled over time to mean and standard deviation →
+``(batch, 2 * hidden * len(layers))`` → standardised with the training statistics → linear →
+logits / temperature ``(batch, labels)``. Only the head (statistics, linear layer, temperature)
+is saved; the backbone comes from the backbone registry (see :mod:`.backbones`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from .backbones import Backbone, load_backbone
+from .base import EmotionModel, ModelConfig
+from .registry import register_architecture
+
+
+def pool_states(states: Sequence[torch.Tensor], layers: Sequence[int]) -> torch.Tensor:
+    """Mean and std over time of each chosen layer: ``[(batch, time, hidden)]`` → ``(batch, 2*hidden*len(layers))``."""
+    feats = []
+    for i in layers:
+        h = states[i]
+        feats.append(h.mean(dim=1))
+        feats.append(h.std(dim=1, unbiased=False))
+    return torch.cat(feats, dim=-1)
+
+
+def all_layer_features(backbone: Backbone, waveform: torch.Tensor) -> torch.Tensor:
+    """Pooled mean+std of every layer for one clip ``(samples,)`` → ``(layers, 2 * hidden)``.
+
+    What the training recipe caches per clip; a model's features are a selection of its rows.
+    """
+    with torch.inference_mode():
+        states = backbone(waveform.unsqueeze(0))
+        return torch.stack([pool_states(states, [i])[0] for i in range(len(states))])
+
+
+@register_architecture("layer-head")
+class LayerHeadModel(EmotionModel):
+    """Frozen backbone layers + mean/std pooling + standardisation + a linear head.
+
+    ``config.params``: ``backbone`` (registry name), ``backbone_source`` (path or hub id, or
+    ``None`` for the default resolution order), ``layers`` (hidden-state indices; 0 is the
+    input embedding), ``hidden_size``.
+    """
+
+    frozen_prefixes = ("backbone.",)
+
+    def __init__(self, config: ModelConfig, backbone: Backbone | None = None) -> None:
+        super().__init__(config)
+        p = config.params
+        self.layers: list[int] = [int(i) for i in p["layers"]]
+        self.backbone = backbone if backbone is not None else load_backbone(p.get("backbone", "whisper-base"), p.get("backbone_source"))
+        if max(self.layers) >= self.backbone.num_layers:
+            raise ModelError(config.architecture, f"layer {max(self.layers)} does not exist (backbone has {self.backbone.num_layers})")
+        n_feat = 2 * self.backbone.hidden_size * len(self.layers)
+        n_labels = len(config.labels)
+        self.register_buffer("feat_mean", torch.zeros(n_feat))
+        self.register_buffer("feat_scale", torch.ones(n_feat))
+        self.register_buffer("temperature", torch.ones(()))
+        self.head = nn.Linear(n_feat, n_labels)
+
+    @classmethod
+    def make_config(cls, labels: Sequence[str], layers: Sequence[int], backbone: str = "whisper-base",
+                    backbone_source: str | None = None, **meta: Any) -> ModelConfig:
+        """A config for this architecture (sample rate 16 kHz, 3 s windows, 0.5 s hop)."""
+        from .backbones import WHISPER_FRONT
+
+        return ModelConfig(
+            architecture="layer-head",
+            labels=list(labels),
+            sample_rate=16000,
+            frontend=WHISPER_FRONT.to_dict() if backbone.startswith("whisper") else None,
+            params={"backbone": backbone, "backbone_source": backbone_source, "layers": [int(i) for i in layers], "pooling": "meanstd"},
+            window=3.0,
+            hop=0.5,
+            meta=dict(meta),
+        )
+
+    def features(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Pooled features ``(batch, 2*hidden*len(layers))``; clips with ``lengths`` are encoded one by one."""
+        if lengths is None:
+            return pool_states(self.backbone(waveforms), self.layers)
+        return torch.cat([pool_states(self.backbone(w[: int(n)].unsqueeze(0)), self.layers) for w, n in zip(waveforms, lengths)])
+
+    def classify_features(self, feats: torch.Tensor) -> torch.Tensor:
+        """Pooled features ``(batch, F)`` → logits ``(batch, labels)``."""
+        z = (feats - self.feat_mean) / self.feat_scale
+        return self.head(z) / self.temperature
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classify_features(self.features(waveforms, lengths))
+
+    def set_head(self, mean: np.ndarray, scale: np.ndarray, weight: np.ndarray, bias: np.ndarray, temperature: float = 1.0) -> None:
+        """Install trained head parameters (from numpy: ``weight (labels, F)``, ``bias (labels,)``)."""
+        with torch.no_grad():
+            self.feat_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+            self.feat_scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
+            self.head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            self.head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+            self.temperature.fill_(float(temperature))

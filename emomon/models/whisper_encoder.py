@@ -1,0 +1,182 @@
+"""A PyTorch Whisper encoder that returns every layer's hidden states.
+
+It takes log-mel frames ``(batch, frames, mels)`` of any even length up to 3000 (30 s): the
+positional table is sliced to the input, so short streaming windows cost a fraction of a 30 s
+pass (transformers' WhisperEncoder insists on 3000 frames). Weights load from a CTranslate2
+``model.bin`` (e.g. Systran/faster-whisper-base) or from a Hugging Face Whisper state dict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ModelError
+
+
+@dataclass(frozen=True)
+class WhisperDims:
+    """Encoder sizes (whisper-base: 80 mels, 512 wide, 8 heads, 6 layers, 1500 positions)."""
+
+    n_mels: int = 80
+    d_model: int = 512
+    n_heads: int = 8
+    n_layers: int = 6
+    n_ctx: int = 1500
+    d_ff: int = 2048
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class _Attention(nn.Module):
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)  # fused q, k, v (k has no bias in Whisper: stored as zeros)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v)  # (batch, heads, time, d_head)
+        return self.out(y.transpose(1, 2).reshape(b, t, d))
+
+
+class _Block(nn.Module):
+    def __init__(self, d: int, heads: int, d_ff: int) -> None:
+        super().__init__()
+        self.attn_ln = nn.LayerNorm(d)
+        self.attn = _Attention(d, heads)
+        self.ffn_ln = nn.LayerNorm(d)
+        self.ffn = nn.Sequential(nn.Linear(d, d_ff), nn.GELU(), nn.Linear(d_ff, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.attn_ln(x))
+        return x + self.ffn(self.ffn_ln(x))
+
+
+class WhisperEncoder(nn.Module):
+    """Whisper's audio encoder: ``(batch, frames, mels)`` → ``n_layers + 1`` hidden states.
+
+    ``forward`` returns ``[h0, h1, ..., hL]``, each ``(batch, frames // 2, d_model)``: ``h0`` is
+    the convolutional front plus positions, ``hi`` the output of block ``i``; the last one has
+    the final layer norm applied (as Hugging Face's ``hidden_states`` do).
+    """
+
+    def __init__(self, dims: WhisperDims = WhisperDims()) -> None:
+        super().__init__()
+        self.dims = dims
+        self.conv1 = nn.Conv1d(dims.n_mels, dims.d_model, 3, padding=1)
+        self.conv2 = nn.Conv1d(dims.d_model, dims.d_model, 3, stride=2, padding=1)
+        self.register_buffer("positions", torch.zeros(dims.n_ctx, dims.d_model))
+        self.blocks = nn.ModuleList(_Block(dims.d_model, dims.n_heads, dims.d_ff) for _ in range(dims.n_layers))
+        self.ln_post = nn.LayerNorm(dims.d_model)
+
+    @property
+    def max_frames(self) -> int:
+        return 2 * self.dims.n_ctx
+
+    def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
+        """``mel (batch, frames, mels)`` with ``frames <= 2 * n_ctx`` → list of ``(batch, time, d)``."""
+        if mel.shape[1] > self.max_frames:
+            raise ModelError("whisper encoder", f"{mel.shape[1]} frames exceed the maximum {self.max_frames} (30 s)")
+        x = F.gelu(self.conv1(mel.transpose(1, 2)))
+        x = F.gelu(self.conv2(x)).transpose(1, 2)  # (batch, time, d)
+        x = x + self.positions[: x.shape[1]]
+        states = [x]
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            states.append(self.ln_post(x) if i == len(self.blocks) - 1 else x)
+        return states
+
+    # -- weight loading ----------------------------------------------------------------------
+    @classmethod
+    def from_ct2(cls, variables: Mapping[str, np.ndarray]) -> "WhisperEncoder":
+        """Build from CTranslate2 variables (names ``encoder/...``, see :mod:`.ct2_reader`)."""
+        def get(name: str) -> torch.Tensor:
+            key = f"encoder/{name}"
+            if key not in variables:
+                raise ModelError("whisper weights", f"missing CTranslate2 variable {key}")
+            return torch.from_numpy(np.asarray(variables[key], dtype=np.float32))
+
+        n_layers = len({k.split("/")[1] for k in variables if re.match(r"encoder/layer_\d+/", k)})
+        conv1 = get("conv1/weight")
+        pos = get("position_encodings/encodings")
+        heads = int(np.asarray(variables.get("encoder/num_heads", conv1.shape[0] // 64)))
+        dims = WhisperDims(
+            n_mels=conv1.shape[1], d_model=conv1.shape[0], n_heads=heads, n_layers=n_layers, n_ctx=pos.shape[0],
+            d_ff=get("layer_0/ffn/linear_0/weight").shape[0],
+        )
+        state: dict[str, torch.Tensor] = {
+            "conv1.weight": conv1, "conv1.bias": get("conv1/bias"),
+            "conv2.weight": get("conv2/weight"), "conv2.bias": get("conv2/bias"),
+            "positions": pos,
+            "ln_post.weight": get("layer_norm/gamma"), "ln_post.bias": get("layer_norm/beta"),
+        }
+        for i in range(n_layers):
+            p, q = f"blocks.{i}.", f"layer_{i}/"
+            state.update({
+                p + "attn_ln.weight": get(q + "self_attention/layer_norm/gamma"),
+                p + "attn_ln.bias": get(q + "self_attention/layer_norm/beta"),
+                p + "attn.qkv.weight": get(q + "self_attention/linear_0/weight"),
+                p + "attn.qkv.bias": get(q + "self_attention/linear_0/bias"),
+                p + "attn.out.weight": get(q + "self_attention/linear_1/weight"),
+                p + "attn.out.bias": get(q + "self_attention/linear_1/bias"),
+                p + "ffn_ln.weight": get(q + "ffn/layer_norm/gamma"),
+                p + "ffn_ln.bias": get(q + "ffn/layer_norm/beta"),
+                p + "ffn.0.weight": get(q + "ffn/linear_0/weight"),
+                p + "ffn.0.bias": get(q + "ffn/linear_0/bias"),
+                p + "ffn.2.weight": get(q + "ffn/linear_1/weight"),
+                p + "ffn.2.bias": get(q + "ffn/linear_1/bias"),
+            })
+        enc = cls(dims)
+        enc.load_state_dict(state, strict=True)
+        return enc
+
+    @classmethod
+    def from_hf_state_dict(cls, sd: Mapping[str, torch.Tensor], n_heads: int) -> "WhisperEncoder":
+        """Build from a Hugging Face ``WhisperModel``/``WhisperForConditionalGeneration`` state dict."""
+        prefix = next((p for p in ("model.encoder.", "encoder.") if f"{p}conv1.weight" in sd), None)
+        if prefix is None:
+            raise ModelError("whisper weights", "no encoder.conv1.weight in the state dict (not a Whisper checkpoint)")
+
+        def get(name: str) -> torch.Tensor:
+            return sd[prefix + name].float()
+
+        conv1 = get("conv1.weight")
+        pos = get("embed_positions.weight")
+        n_layers = len({k[len(prefix):].split(".")[1] for k in sd if k.startswith(prefix + "layers.")})
+        d = conv1.shape[0]
+        dims = WhisperDims(n_mels=conv1.shape[1], d_model=d, n_heads=n_heads, n_layers=n_layers, n_ctx=pos.shape[0],
+                           d_ff=get("layers.0.fc1.weight").shape[0])
+        state: dict[str, torch.Tensor] = {
+            "conv1.weight": conv1, "conv1.bias": get("conv1.bias"),
+            "conv2.weight": get("conv2.weight"), "conv2.bias": get("conv2.bias"),
+            "positions": pos,
+            "ln_post.weight": get("layer_norm.weight"), "ln_post.bias": get("layer_norm.bias"),
+        }
+        for i in range(n_layers):
+            p, q = f"blocks.{i}.", f"layers.{i}."
+            k_bias = torch.zeros(d)
+            state.update({
+                p + "attn_ln.weight": get(q + "self_attn_layer_norm.weight"),
+                p + "attn_ln.bias": get(q + "self_attn_layer_norm.bias"),
+                p + "attn.qkv.weight": torch.cat([get(q + f"self_attn.{n}_proj.weight") for n in "qkv"]),
+                p + "attn.qkv.bias": torch.cat([get(q + "self_attn.q_proj.bias"), k_bias, get(q + "self_attn.v_proj.bias")]),
+                p + "attn.out.weight": get(q + "self_attn.out_proj.weight"),
+                p + "attn.out.bias": get(q + "self_attn.out_proj.bias"),
+                p + "ffn_ln.weight": get(q + "final_layer_norm.weight"),
+                p + "ffn_ln.bias": get(q + "final_layer_norm.bias"),
+                p + "ffn.0.weight": get(q + "fc1.weight"), p + "ffn.0.bias": get(q + "fc1.bias"),
+                p + "ffn.2.weight": get(q + "fc2.weight"), p + "ffn.2.bias": get(q + "fc2.bias"),
+            })
+        enc = cls(dims)
+        enc.load_state_dict(state, strict=True)
+        return enc

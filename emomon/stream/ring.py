@@ -1,0 +1,146 @@
+"""A fixed-capacity float32 ring buffer between an audio callback (writer) and a reader.
+
+The writer (a PortAudio callback, or a file feeder thread) copies blocks into a preallocated
+array under a very short lock: it never blocks for long, never grows a Python list and never
+raises. When the writer would overrun data the reader has not taken yet, the *oldest* unread
+samples are overwritten and counted in :attr:`RingBuffer.dropped` (a live monitor wants the
+newest audio). Positions are absolute sample counts since the stream started, so the reader can
+tell where a gap happened.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Samples taken from a ring: ``samples (n,)`` float32 starting at absolute index ``start``.
+
+    ``capture_time`` is the ``time.monotonic()`` at which the chunk's last sample was written
+    (i.e. captured); ``gap`` counts samples lost (overwritten) just before ``start``.
+    """
+
+    samples: np.ndarray
+    start: int
+    capture_time: float
+    gap: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.samples)
+
+
+class RingBuffer:
+    """Single-producer / single-consumer ring of ``capacity`` float32 samples.
+
+    ``sample_rate`` (optional) lets :meth:`read` date the last sample of a partial read.
+    """
+
+    def __init__(self, capacity: int, sample_rate: int | None = None) -> None:
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        self.capacity = int(capacity)
+        self.sample_rate = sample_rate  # only used to date a partial read's last sample
+        self._buf = np.zeros(self.capacity, dtype=np.float32)
+        self._lock = threading.Lock()
+        self._written = 0  # absolute index one past the last written sample
+        self._read = 0  # absolute index of the next sample to read
+        self._dropped = 0
+        self._last_time = time.monotonic()
+        self._closed = False
+        self._reported_gap = 0  # drops not yet reported in a Chunk
+
+    # -- writer side (must stay cheap: runs in the audio callback) ---------------------------
+    def write(self, samples: np.ndarray, capture_time: float | None = None) -> int:
+        """Copy ``samples (n,)`` in; returns how many unread samples were overwritten (dropped).
+
+        ``capture_time`` is the monotonic time of the block's last sample (default: now).
+        Never blocks beyond the short lock, never raises on overflow.
+        """
+        n_total = int(samples.shape[0])
+        if n_total == 0:
+            return 0
+        t = time.monotonic() if capture_time is None else capture_time
+        cap = self.capacity
+        if n_total > cap:  # only the newest `cap` samples can be kept
+            samples = samples[n_total - cap :]
+        n = int(samples.shape[0])
+        with self._lock:
+            new_written = self._written + n_total
+            pos = (new_written - n) % cap
+            first = min(n, cap - pos)
+            self._buf[pos : pos + first] = samples[:first]
+            if first < n:
+                self._buf[: n - first] = samples[first:]
+            self._written = new_written
+            lost = new_written - cap - self._read
+            if lost > 0:
+                self._read += lost
+                self._dropped += lost
+                self._reported_gap += lost
+            else:
+                lost = 0
+            self._last_time = t
+        return lost
+
+    def close(self) -> None:
+        """Mark the end of the stream: no more writes will come."""
+        with self._lock:
+            self._closed = True
+
+    # -- reader side -----------------------------------------------------------------------------
+    def read(self, max_samples: int | None = None) -> Chunk:
+        """Take up to ``max_samples`` unread samples (all when ``None``) as a :class:`Chunk`."""
+        with self._lock:
+            avail = self._written - self._read
+            n = avail if max_samples is None else min(avail, int(max_samples))
+            start = self._read
+            out = np.empty(n, dtype=np.float32)
+            pos = start % self.capacity
+            first = min(n, self.capacity - pos)
+            out[:first] = self._buf[pos : pos + first]
+            if first < n:
+                out[first:] = self._buf[: n - first]
+            self._read = start + n
+            # capture time of the last sample taken: the last write, minus what is still unread
+            backlog = self._written - self._read
+            t = self._last_time
+            if backlog and self.sample_rate:
+                t -= backlog / self.sample_rate
+            gap = self._reported_gap
+            self._reported_gap = 0
+        return Chunk(samples=out, start=start, capture_time=t, gap=gap)
+
+    @property
+    def available(self) -> int:
+        """Unread samples."""
+        return self._written - self._read
+
+    @property
+    def free(self) -> int:
+        """Samples that can be written without dropping unread ones."""
+        return self.capacity - (self._written - self._read)
+
+    @property
+    def dropped(self) -> int:
+        """Samples lost so far because the writer overran the reader."""
+        return self._dropped
+
+    @property
+    def written(self) -> int:
+        """Samples written so far (absolute index of the next write)."""
+        return self._written
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def exhausted(self) -> bool:
+        """Closed and everything read: the stream is over."""
+        return self._closed and self.available == 0

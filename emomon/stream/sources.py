@@ -1,0 +1,275 @@
+"""Audio sources that fill a :class:`~emomon.stream.ring.RingBuffer`.
+
+* :class:`MicrophoneSource` — a sounddevice ``InputStream`` whose callback copies each block into
+  the ring, stamped with ``time.monotonic()`` (for capture-to-result latency). It opens the device
+  at the model's rate, or at the device's default rate when that is refused (the monitor then
+  resamples to the model's rate).
+* :class:`FileSource` — decodes a whole file with :func:`emomon.audio.decode_audio`, then a
+  feeder thread writes it block by block into the same kind of ring: paced in real time (like a
+  microphone), or as fast as the reader takes it (``realtime=False``) without dropping anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..audio import AudioSource, decode_audio
+from ..errors import AudioError, DeviceError
+from .ring import RingBuffer
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------
+# devices
+# --------------------------------------------------------------------------------------------
+def _sounddevice() -> Any:
+    """Import sounddevice lazily; a missing PortAudio becomes a :class:`DeviceError`."""
+    try:
+        import sounddevice as sd
+    except OSError as exc:
+        raise DeviceError("audio input", f"PortAudio is not available ({exc}; install libportaudio2)") from None
+    except ImportError:
+        raise DeviceError("audio input", "the sounddevice package is not installed") from None
+    return sd
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    """A capture device as PortAudio lists it."""
+
+    index: int
+    name: str
+    channels: int
+    default_rate: float
+    hostapi: str
+    is_default: bool
+
+
+def list_input_devices() -> list[InputDevice]:
+    """Every device with at least one input channel."""
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_in = sd.default.device[0]
+    except Exception as exc:  # noqa: BLE001 - PortAudioError and friends
+        raise DeviceError("audio input", f"cannot list devices ({exc})") from None
+    out = []
+    for i, d in enumerate(devices):
+        if int(d.get("max_input_channels", 0)) > 0:
+            api = hostapis[d["hostapi"]]["name"] if 0 <= d.get("hostapi", -1) < len(hostapis) else "?"
+            out.append(InputDevice(i, str(d["name"]), int(d["max_input_channels"]), float(d["default_samplerate"]), api, i == default_in))
+    return out
+
+
+def resolve_input_device(spec: str | int | None) -> InputDevice:
+    """The input device for ``--device``: ``None`` (the default input), an index, or a name.
+
+    A name matches exactly (case-insensitive) first, then as a substring. Raises
+    :class:`DeviceError` when nothing fits.
+    """
+    devices = list_input_devices()
+    if not devices:
+        raise DeviceError("audio input", "no input device found (see `emomon devices`)")
+    if spec is None or str(spec) == "":
+        for d in devices:
+            if d.is_default:
+                return d
+        return devices[0]
+    s = str(spec).strip()
+    if s.lstrip("-").isdigit():
+        idx = int(s)
+        for d in devices:
+            if d.index == idx:
+                return d
+        raise DeviceError(f"device {s}", "no input device with this index (see `emomon devices`)")
+    low = s.lower()
+    for d in devices:
+        if d.name.lower() == low:
+            return d
+    for d in devices:
+        if low in d.name.lower():
+            return d
+    raise DeviceError(f"device {s!r}", "no such input device (see `emomon devices`)")
+
+
+# --------------------------------------------------------------------------------------------
+# sources
+# --------------------------------------------------------------------------------------------
+class Source:
+    """Base: something that writes mono float32 at :attr:`sample_rate` into :attr:`ring`."""
+
+    name: str = "0"
+    sample_rate: int = 16000
+    ring: RingBuffer
+    error: Exception | None = None
+    realtime: bool = True  # samples arrive at the audio's own pace
+
+    def start(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def stop(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def dropped_seconds(self) -> float:
+        return self.ring.dropped / float(self.sample_rate)
+
+
+class MicrophoneSource(Source):
+    """Live capture from an input device (name, index or ``None`` for the default input).
+
+    The device is resolved in the constructor (so a bad ``--device`` fails at once); the stream
+    opens in :meth:`start`. ``block_seconds`` is the callback block size; ``ring_seconds`` how
+    much audio may wait for the reader before the oldest is dropped.
+    """
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        sample_rate: int = 16000,
+        block_seconds: float = 0.02,
+        ring_seconds: float = 10.0,
+        name: str = "mic",
+    ) -> None:
+        self.device = resolve_input_device(device)
+        self.wanted_rate = int(sample_rate)
+        self.sample_rate = int(sample_rate)
+        self.block_seconds = block_seconds
+        self.ring_seconds = ring_seconds
+        self.name = name
+        self.status_overflows = 0
+        self._stream: Any = None
+        self.ring = RingBuffer(int(ring_seconds * self.sample_rate), self.sample_rate)
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        # Runs on PortAudio's thread: only copy into the preallocated ring, never raise.
+        now = time.monotonic()
+        if status:
+            self.status_overflows += 1
+        self.ring.write(indata[:, 0], now)
+
+    def start(self) -> None:
+        sd = _sounddevice()
+        dev = self.device
+        try:
+            sd.check_input_settings(device=dev.index, channels=1, samplerate=self.wanted_rate, dtype="float32")
+            rate = self.wanted_rate
+        except Exception:  # noqa: BLE001 - the device refuses the model's rate
+            rate = int(round(dev.default_rate))
+            log.info("device %s refuses %d Hz; capturing at %d Hz and resampling", dev.name, self.wanted_rate, rate)
+        self.sample_rate = rate
+        self.ring = RingBuffer(int(self.ring_seconds * rate), rate)
+        try:
+            self._stream = sd.InputStream(
+                device=dev.index,
+                channels=1,
+                samplerate=rate,
+                dtype="float32",
+                blocksize=max(1, int(self.block_seconds * rate)),
+                callback=self._callback,
+            )
+            self._stream.start()
+        except Exception as exc:  # noqa: BLE001 - PortAudioError
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DeviceError(f"device {dev.name!r}", f"cannot open input stream ({why})") from None
+
+    def stop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:  # noqa: BLE001
+                log.debug("closing input stream failed", exc_info=True)
+        self.ring.close()
+
+
+class FileSource(Source):
+    """A file (or a sample array with ``source_rate``) played into a ring.
+
+    Decoding happens in the constructor (so a bad file fails at once). ``realtime=True`` paces
+    blocks at the audio's own speed and stamps each with the time its last sample "arrives";
+    ``realtime=False`` writes as fast as the reader frees room, never dropping.
+    """
+
+    def __init__(
+        self,
+        source: AudioSource,
+        sample_rate: int = 16000,
+        realtime: bool = True,
+        source_rate: int | None = None,
+        block_seconds: float = 0.02,
+        ring_seconds: float = 10.0,
+        name: str | None = None,
+    ) -> None:
+        self.samples = decode_audio(source, sample_rate, source_rate)
+        if len(self.samples) == 0:
+            raise AudioError(str(source) if isinstance(source, (str, Path)) else "audio", "no samples")
+        self.sample_rate = int(sample_rate)
+        self.realtime = realtime
+        self.block = max(1, int(block_seconds * sample_rate))
+        self.name = name if name is not None else (str(source) if isinstance(source, (str, Path)) else "0")
+        self.ring = RingBuffer(max(int(ring_seconds * sample_rate), 4 * self.block), self.sample_rate if realtime else None)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._feed, name=f"emomon-file-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        try:
+            t0 = time.monotonic()
+            n = len(self.samples)
+            for start in range(0, n, self.block):
+                if self._stop.is_set():
+                    break
+                block = self.samples[start : start + self.block]
+                if self.realtime:
+                    due = t0 + (start + len(block)) / self.sample_rate
+                    delay = due - time.monotonic()
+                    if delay > 0 and self._stop.wait(delay):
+                        break
+                    self.ring.write(block, due)
+                else:
+                    while self.ring.free < len(block) and not self._stop.is_set():
+                        time.sleep(0.0005)
+                    self.ring.write(block, time.monotonic())
+        except Exception as exc:  # noqa: BLE001 - handed to the monitor
+            self.error = exc
+        finally:
+            self.ring.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(2.0)
+        self.ring.close()
+
+
+class StreamResampler:
+    """Continuous resampling ``source_rate`` → ``target_rate`` across chunks (soxr stream)."""
+
+    def __init__(self, source_rate: int, target_rate: int) -> None:
+        import soxr
+
+        self.source_rate = source_rate
+        self.target_rate = target_rate
+        self._rs = soxr.ResampleStream(source_rate, target_rate, 1, dtype="float32", quality="HQ")
+
+    def __call__(self, samples: np.ndarray, last: bool = False) -> np.ndarray:
+        """``(n,)`` at ``source_rate`` → ``(m,)`` at ``target_rate`` (``last`` flushes)."""
+        return np.asarray(self._rs.resample_chunk(np.ascontiguousarray(samples, dtype=np.float32), last=last), dtype=np.float32).reshape(-1)

@@ -1,0 +1,131 @@
+"""Cut a sample stream into overlapping analysis windows.
+
+Windows are ``window`` seconds long and end every ``hop`` seconds: window ``k`` ends at sample
+``(k + 1) * hop``. The first windows of a stream reach back before its start and are front-padded
+with zeros to the full window length (as the training seed front-pads short clips), so the first
+result comes after one hop instead of one whole window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """One analysis window of a stream.
+
+    ``samples`` is ``(window_samples,)`` float32 at ``sample_rate``; the first
+    ``window_samples - valid`` of them are front padding. ``t_end`` is the window's end in seconds
+    since the stream started; ``capture_time`` the ``time.monotonic()`` at which its last sample
+    was captured (for capture-to-result latency).
+    """
+
+    stream: str
+    index: int
+    samples: np.ndarray
+    valid: int
+    t_end: float
+    capture_time: float
+    sample_rate: int
+
+    @property
+    def real_samples(self) -> np.ndarray:
+        """The samples without front padding, ``(valid,)``."""
+        return self.samples[len(self.samples) - self.valid :]
+
+
+def seconds_to_samples(seconds: float, sample_rate: int) -> int:
+    return max(1, int(round(seconds * sample_rate)))
+
+
+class Windower:
+    """Push samples in, get :class:`Window` objects out (one per completed hop)."""
+
+    def __init__(self, window: float, hop: float, sample_rate: int, stream: str = "0", realtime: bool = True) -> None:
+        if not (hop > 0 and window > 0):
+            raise ValueError("window and hop must be positive")
+        self.sample_rate = int(sample_rate)
+        self.window = seconds_to_samples(window, sample_rate)
+        self.hop = seconds_to_samples(hop, sample_rate)
+        self.stream = stream
+        # realtime: samples arrive at their own pace, so a window ending before the chunk's last
+        # sample was captured that much earlier; otherwise (a file read fast) it is not backdated.
+        self.realtime = realtime
+        self._buf = np.zeros(self.window, dtype=np.float32)  # history; ends at absolute `_pos`
+        self._pos = 0  # samples pushed so far (absolute)
+        self._next_end = self.hop  # end (absolute) of the next window to emit
+        self._last_end = 0  # end of the last window emitted
+        self._suppress_until = 0  # no window may end inside a gap
+        self._index = 0
+
+    @property
+    def position(self) -> int:
+        """Samples pushed so far (gaps included)."""
+        return self._pos
+
+    def push(self, samples: np.ndarray, capture_time: float) -> list[Window]:
+        """Append ``samples (n,)`` whose last sample was captured at ``capture_time``.
+
+        Returns the windows completed by them (possibly none).
+        """
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if samples.size == 0:
+            return []
+        self._buf = np.concatenate([self._buf, samples])
+        self._pos += samples.size
+        out: list[Window] = []
+        while self._next_end <= self._pos:
+            end = self._next_end
+            self._next_end += self.hop
+            if end <= self._suppress_until:
+                continue
+            out.append(self._cut(end, capture_time))
+        self._trim()
+        return out
+
+    def skip(self, n: int) -> None:
+        """Account for ``n`` lost samples (a dropout): they count as silence in the history, and no
+        window ends inside them, so stream time stays aligned with capture time."""
+        if n <= 0:
+            return
+        keep = min(n, self.window)
+        self._pos += n - keep
+        self._buf = np.concatenate([self._buf, np.zeros(keep, dtype=np.float32)])
+        self._pos += keep
+        self._suppress_until = self._pos
+        if self._next_end <= self._pos:
+            self._next_end += math.ceil((self._pos - self._next_end + 1) / self.hop) * self.hop
+        self._trim()
+
+    def flush(self, capture_time: float) -> Window | None:
+        """At end of stream: a last window ending at the last sample, if any sample came after the
+        last window's end (so short clips still give one result)."""
+        if self._pos > max(self._last_end, self._suppress_until):
+            self._next_end = self._pos + self.hop
+            return self._cut(self._pos, capture_time)
+        return None
+
+    def _cut(self, end: int, capture_time: float) -> Window:
+        back = self._pos - end  # samples after the window's end still in the buffer
+        stop = len(self._buf) - back
+        win = self._buf[stop - self.window : stop].copy()
+        self._last_end = end
+        w = Window(
+            stream=self.stream,
+            index=self._index,
+            samples=win,
+            valid=min(self.window, end),
+            t_end=end / self.sample_rate,
+            capture_time=capture_time - back / self.sample_rate if self.realtime else capture_time,
+            sample_rate=self.sample_rate,
+        )
+        self._index += 1
+        return w
+
+    def _trim(self) -> None:
+        if len(self._buf) > self.window:
+            self._buf = self._buf[-self.window :]

@@ -1,0 +1,133 @@
+"""The inference thread: batches ready windows of any number of streams through one model."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelError
+from ..models.base import EmotionModel
+from .windows import Window
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A window and the model's probabilities ``(labels,)`` for it.
+
+    ``latency_ms`` runs from the capture of the window's last sample to the result;
+    ``batch_size`` is how many windows shared the forward pass.
+    """
+
+    window: Window
+    probs: np.ndarray
+    latency_ms: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    """Put on the output queue when the model raised; the worker stops after it."""
+
+    error: ModelError
+
+
+class InferenceWorker:
+    """A daemon thread: ``submit`` windows, read :class:`Scored` results from :attr:`results`.
+
+    Each round it takes every window waiting (up to ``max_batch``), groups them by length, and
+    runs ``model.predict_proba`` on ``(batch, samples)`` (inference mode, on the model's
+    device). Results keep submission order.
+    """
+
+    def __init__(self, model: EmotionModel, max_batch: int = 16) -> None:
+        self.model = model
+        self.max_batch = max(1, int(max_batch))
+        self.inbox: queue.Queue = queue.Queue()
+        self.results: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._pending = 0
+        self._lock = threading.Lock()
+        self.batches = 0
+        self.windows = 0
+
+    def start(self) -> "InferenceWorker":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="emomon-inference", daemon=True)
+            self._thread.start()
+        return self
+
+    def submit(self, window: Window) -> None:
+        with self._lock:
+            self._pending += 1
+        self.inbox.put(window)
+
+    @property
+    def pending(self) -> int:
+        """Windows submitted whose result has not been put on :attr:`results` yet."""
+        return self._pending
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Ask the thread to finish (after the windows already queued) and wait for it."""
+        if self._thread is not None:
+            self.inbox.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _take_batch(self) -> tuple[list[Window], bool]:
+        first = self.inbox.get()
+        if first is _STOP:
+            return [], True
+        batch = [first]
+        stop = False
+        while len(batch) < self.max_batch:
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+                break
+            batch.append(item)
+        return batch, stop
+
+    def _run(self) -> None:
+        while True:
+            batch, stop = self._take_batch()
+            if batch:
+                try:
+                    self._score(batch)
+                except Exception as exc:  # noqa: BLE001 - reported to the consumer, not swallowed
+                    log.debug("inference failed", exc_info=True)
+                    why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    self.results.put(WorkerFailure(ModelError("inference", why)))
+                    return
+            if stop:
+                return
+
+    def _score(self, batch: list[Window]) -> None:
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i, w in enumerate(batch):
+            groups[len(w.samples)].append(i)
+        probs: list[np.ndarray | None] = [None] * len(batch)
+        for idxs in groups.values():
+            x = np.stack([batch[i].samples for i in idxs])  # (batch, samples)
+            p = self.model.predict_proba(x)  # (batch, labels)
+            for j, i in enumerate(idxs):
+                probs[i] = p[j]
+        now = time.monotonic()
+        self.batches += 1
+        for w, p in zip(batch, probs):
+            self.windows += 1
+            self.results.put(Scored(w, np.asarray(p), (now - w.capture_time) * 1000.0, len(batch)))
+            with self._lock:
+                self._pending -= 1

@@ -1,0 +1,159 @@
+"""``emomon train``: cross-validate a recipe on a corpus and save the final model.
+
+The lead's ``emomon/cli.py`` calls :func:`register` on its Typer app. :func:`train` is the
+plain-Python entry point the command wraps.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import typer
+
+from ..errors import DataError
+from ..records import Utterance
+
+log = logging.getLogger(__name__)
+
+
+def load_utterances(corpus: str, data: str | Path) -> list[Utterance]:
+    """Utterances of ``corpus`` under ``data`` (``load_corpus`` when the package has it)."""
+    try:
+        from .corpora import load_corpus  # type: ignore[attr-defined]
+    except ImportError:
+        load_corpus = None
+    if load_corpus is not None:
+        return list(load_corpus(corpus, data))
+    if corpus != "ravdess":
+        raise DataError(corpus, "unknown corpus (known: ravdess)")
+    from .corpora import read_ravdess
+
+    return read_ravdess(data)
+
+
+def parse_fold_subset(spec: str | None) -> list[str] | None:
+    """``"1,2"`` → ``["1", "2"]``; ``None``/empty → all folds."""
+    if not spec:
+        return None
+    return [s.strip() for s in spec.split(",") if s.strip()]
+
+
+def train(
+    model: str,
+    data: str | Path,
+    out: str | Path,
+    *,
+    protocol: str = "emobox",
+    corpus: str = "ravdess",
+    folds: str | Path | None = None,
+    normalize: str = "strict",
+    k: int = 5,
+    seed: int = 0,
+    epochs: int | None = None,
+    device: str = "auto",
+    cache: str | Path | None = None,
+    no_cache: bool = False,
+    final: bool = True,
+    force: bool = False,
+    options: Sequence[str] = (),
+    fold_subset: Sequence[str] | None = None,
+    progress: bool = True,
+):
+    """Run ``emomon train`` from Python; returns the :class:`~emomon.training.runner.RunResult`."""
+    from ..models.registry import select_device
+    from .cache import FeatureCache
+    from .normalize import mode_from_option
+    from .protocols import PROTOCOLS, make_folds
+    from .recipes import get_recipe, parse_options
+    from .recipes.base import TrainContext
+    from .runner import check_out_dir, run_protocol
+
+    if protocol not in PROTOCOLS:
+        raise DataError(protocol, f"unknown protocol (known: {', '.join(PROTOCOLS)})")
+    try:
+        mode = mode_from_option(normalize)
+        opts: dict[str, Any] = parse_options(options)
+    except ValueError as exc:
+        raise DataError("options", str(exc)) from None
+    recipe = get_recipe(model)
+    out = Path(out)
+    check_out_dir(out, force)  # fail before any work
+    utts = load_utterances(corpus, data)
+    all_folds = make_folds(protocol, utts, k=k, seed=seed, folds_path=folds)
+    if fold_subset:
+        known = {f.id for f in all_folds}
+        unknown = [s for s in fold_subset if s not in known]
+        if unknown:
+            raise DataError(f"--fold {','.join(unknown)}", f"no such fold (folds: {', '.join(sorted(known))})")
+        all_folds = [f for f in all_folds if f.id in set(fold_subset)]
+    if protocol == "random":
+        log.warning("protocol random is speaker-dependent: its figures are not comparable to speaker-independent ones")
+    ctx = TrainContext(
+        cache=FeatureCache(cache, enabled=not no_cache),
+        seed=seed,
+        device=select_device(device),
+        mode=mode,
+        all_utterances=utts,
+        epochs=epochs,
+        progress=progress,
+        options=opts,
+    )
+    return run_protocol(recipe, utts, all_folds, out, ctx, protocol=protocol, data=str(data), final=final, force=force)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``train`` command to ``app``."""
+    from .recipes import recipe_names
+
+    names = ", ".join(recipe_names())
+
+    @app.command("train")
+    def train_command(
+        model: str = typer.Option(..., "--model", help=f"Recipe: {names}."),
+        data: Path = typer.Option(..., "--data", help="Corpus directory."),
+        out: Path = typer.Option(..., "--out", help="Output directory (metrics.json, predictions.jsonl, confusion.png, model/)."),
+        protocol: str = typer.Option("emobox", "--protocol", help="emobox | loso | kfold-speaker | random (speaker-dependent)."),
+        corpus: str = typer.Option("ravdess", "--corpus", help="Corpus reader."),
+        folds: Optional[Path] = typer.Option(None, "--folds", help="EmoBox folds JSON (default: the shipped RAVDESS table)."),
+        normalize: str = typer.Option("strict", "--normalize", help="strict | speaker (per-speaker feature statistics; labelled speaker-norm)."),
+        k: int = typer.Option(5, "--k", help="Folds for kfold-speaker and random."),
+        seed: int = typer.Option(0, "--seed"),
+        epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
+        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+        cache: Optional[Path] = typer.Option(None, "--cache", help="Feature cache dir (default $EMOMON_CACHE or ~/.cache/emomon/features)."),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the feature cache."),
+        no_final: bool = typer.Option(False, "--no-final", help="Skip the final model trained on all data."),
+        force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT/metrics.json."),
+        set_: Optional[list[str]] = typer.Option(None, "--set", help="Recipe option key=value (repeatable)."),
+        fold: Optional[str] = typer.Option(None, "--fold", help="Only these folds, e.g. 1,2 (quick runs)."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    ) -> None:
+        """Cross-validate a model recipe speaker-independently and save the final model."""
+        result = train(
+            model,
+            data,
+            out,
+            protocol=protocol,
+            corpus=corpus,
+            folds=folds,
+            normalize=normalize,
+            k=k,
+            seed=seed,
+            epochs=epochs,
+            device=device,
+            cache=cache,
+            no_cache=no_cache,
+            final=not no_final,
+            force=force,
+            options=set_ or [],
+            fold_subset=parse_fold_subset(fold),
+            progress=not quiet,
+        )
+        m = result.metrics
+        tag = "" if m["speaker_independent"] else " [speaker-dependent]"
+        typer.echo(
+            f"{m['model']} {m['protocol']}{tag} {m['mode']}: UA {m['ua']['mean']:.3f} ± {m['ua']['std']:.3f}  "
+            f"WA {m['wa']['mean']:.3f} ± {m['wa']['std']:.3f}  F1 {m['f1']['mean']:.3f} ± {m['f1']['std']:.3f}  -> {result.out_dir}"
+        )

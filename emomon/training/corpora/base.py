@@ -1,0 +1,111 @@
+"""Helpers shared by the corpus readers: finding audio files, label aliases, skip accounting.
+
+Every reader maps its corpus's own labels onto :data:`~emomon.labels.EMOTIONS` with a documented
+dict; a clip whose label has no canonical counterpart (EmoDB's boredom, ...) is skipped and the
+count is logged once per corpus and label.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ...errors import DataError
+from ...labels import EMOTIONS
+from ...records import Utterance
+
+log = logging.getLogger("emomon.training.corpora")
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".opus", ".aiff", ".aif", ".au", ".webm"})
+"""File suffixes the readers accept as audio (decoding is :func:`emomon.audio.decode_audio`'s job)."""
+
+LABEL_ALIASES: dict[str, str] = {
+    **{e: e for e in EMOTIONS},
+    "neu": "neutral",
+    "neutrality": "neutral",
+    "relaxed": "calm",
+    "happiness": "happy",
+    "joy": "happy",
+    "hap": "happy",
+    "sadness": "sad",
+    "anger": "angry",
+    "ang": "angry",
+    "mad": "angry",
+    "fear": "fearful",
+    "afraid": "fearful",
+    "fea": "fearful",
+    "disgusted": "disgust",
+    "dis": "disgust",
+    "surprise": "surprised",
+    "sur": "surprised",
+    "ps": "surprised",
+    "pleasant_surprise": "surprised",
+    "pleasant_surprised": "surprised",
+    "pleasant surprise": "surprised",
+    "pleasantsurprise": "surprised",
+}
+"""Spellings accepted by the generic readers (folder names, manifest labels), case-insensitive."""
+
+
+def canonical_label(name: str) -> str | None:
+    """The canonical emotion for a free-form label (``"Anger"`` → ``"angry"``), or ``None``."""
+    key = name.strip().lower().replace("-", "_")
+    return LABEL_ALIASES.get(key) or LABEL_ALIASES.get(key.replace("_", " "))
+
+
+def require_dir(root: str | Path) -> Path:
+    """``root`` as a :class:`Path`; :class:`DataError` when it is not an existing directory."""
+    p = Path(root).expanduser()
+    if not p.exists():
+        raise DataError(str(p), "no such directory")
+    if not p.is_dir():
+        raise DataError(str(p), "is not a directory")
+    return p
+
+
+def audio_files(root: Path) -> Iterator[Path]:
+    """Audio files under ``root`` (any depth, hidden files and folders ignored), sorted by path."""
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts):
+            yield p
+
+
+class SkipLog:
+    """Counts clips skipped per reason and logs the totals once (``log.warning``)."""
+
+    def __init__(self, corpus: str) -> None:
+        self.corpus = corpus
+        self.counts: Counter[str] = Counter()
+
+    def skip(self, reason: str) -> None:
+        self.counts[reason] += 1
+
+    def report(self) -> None:
+        for reason, n in sorted(self.counts.items()):
+            log.warning("%s: skipped %d clip%s: %s", self.corpus, n, "" if n == 1 else "s", reason)
+
+
+def unique_ids(utts: Iterable[Utterance]) -> list[Utterance]:
+    """``utts`` with duplicate ids made unique by a ``#2``, ``#3``... suffix (order kept)."""
+    from dataclasses import replace
+
+    seen: Counter[str] = Counter()
+    out = []
+    for u in utts:
+        seen[u.id] += 1
+        out.append(u if seen[u.id] == 1 else replace(u, id=f"{u.id}#{seen[u.id]}"))
+    return out
+
+
+def finish(utts: list[Utterance], root: Path, corpus: str, expected: str, skips: SkipLog | None = None) -> list[Utterance]:
+    """Log skips and return ``utts``; :class:`DataError` naming the ``expected`` layout when empty."""
+    if skips is not None:
+        skips.report()
+    if not utts:
+        extra = ""
+        if skips is not None and skips.counts:
+            extra = f" (all {sum(skips.counts.values())} matching clips were skipped: {', '.join(skips.counts)})"
+        raise DataError(str(root), f"no {corpus} clips ({expected}){extra}")
+    return unique_ids(utts)

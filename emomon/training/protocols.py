@@ -1,0 +1,177 @@
+"""Cross-validation protocols: which utterances train and which test, fold by fold.
+
+Speaker-independent protocols (``emobox``, ``loso``, ``kfold-speaker``) never put a speaker
+in both the train and the test side of a fold (asserted). ``random`` splits utterances, not
+speakers: it is *speaker-dependent*, only made on explicit request, and labelled so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random as _random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from ..errors import DataError
+from ..records import Utterance
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS: tuple[str, ...] = ("emobox", "loso", "kfold-speaker", "random")
+SPEAKER_DEPENDENT_LABEL = "speaker-dependent"
+
+# EmoBox (Ma et al., Interspeech 2024, arXiv 2406.07162) 6-fold split of RAVDESS speech:
+# fold -> the 4 test actors; the other 20 actors train.
+EMOBOX_RAVDESS_FOLDS: dict[str, list[int]] = {
+    "1": [1, 11, 20, 21],
+    "2": [4, 10, 12, 14],
+    "3": [8, 9, 19, 23],
+    "4": [3, 5, 7, 24],
+    "5": [2, 15, 16, 18],
+    "6": [6, 13, 17, 22],
+}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold: ``train`` and ``test`` utterances, the test side's speakers."""
+
+    id: str
+    train: tuple[Utterance, ...]
+    test: tuple[Utterance, ...]
+    test_speakers: tuple[str, ...]
+    speaker_independent: bool = True
+
+    @property
+    def train_speakers(self) -> tuple[str, ...]:
+        return tuple(sorted({u.speaker for u in self.train}))
+
+
+def _check_disjoint(fold: Fold) -> None:
+    overlap = {u.speaker for u in fold.train} & {u.speaker for u in fold.test}
+    if overlap:
+        raise AssertionError(f"fold {fold.id}: speakers in both train and test: {sorted(overlap)}")
+
+
+def _make(fid: str, utts: Sequence[Utterance], test_speakers: set[str]) -> Fold:
+    fold = Fold(
+        id=fid,
+        train=tuple(u for u in utts if u.speaker not in test_speakers),
+        test=tuple(u for u in utts if u.speaker in test_speakers),
+        test_speakers=tuple(sorted(test_speakers)),
+    )
+    _check_disjoint(fold)
+    if not fold.test or not fold.train:
+        raise DataError(f"fold {fid}", f"empty {'test' if not fold.test else 'train'} side (speakers {sorted(test_speakers)})")
+    return fold
+
+
+def speakers_of(utts: Sequence[Utterance]) -> list[str]:
+    """Sorted distinct speakers of ``utts``."""
+    return sorted({u.speaker for u in utts})
+
+
+def read_folds_table(path: str | Path | None = None) -> dict[str, list]:
+    """The EmoBox fold table: ``{fold: [speaker, ...]}`` from a JSON file or the shipped copy.
+
+    The file holds ``{"folds": {"1": [1, 11, 20, 21], ...}}`` (or the mapping itself); entries
+    are actor numbers or full speaker ids (``"ravdess:01"``).
+    """
+    if path is None:
+        return {k: list(v) for k, v in EMOBOX_RAVDESS_FOLDS.items()}
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(str(p), f"cannot read the folds table ({exc})") from None
+    table = data.get("folds", data) if isinstance(data, dict) else None
+    if not isinstance(table, dict) or not table or not all(isinstance(v, list) for v in table.values()):
+        raise DataError(str(p), 'expected {"folds": {"1": [speakers...], ...}}')
+    return {str(k): list(v) for k, v in table.items()}
+
+
+def _match_speaker(entry: object, speakers: Sequence[str]) -> str:
+    """The corpus speaker id named by a folds-table entry (actor number or full id)."""
+    if isinstance(entry, str) and entry in speakers:
+        return entry
+    try:
+        n = int(str(entry).rsplit(":", 1)[-1])
+    except ValueError:
+        n = None
+    for s in speakers:
+        tail = s.rsplit(":", 1)[-1]
+        if n is not None and tail.isdigit() and int(tail) == n:
+            return s
+    raise DataError(f"speaker {entry!r}", "in the folds table but not in the data")
+
+
+def emobox_folds(utts: Sequence[Utterance], table: Mapping[str, list] | None = None) -> list[Fold]:
+    """EmoBox folds (default table: RAVDESS); speakers not listed in any fold always train."""
+    table = table or EMOBOX_RAVDESS_FOLDS
+    spk = speakers_of(utts)
+    return [_make(fid, utts, {_match_speaker(e, spk) for e in entries}) for fid, entries in table.items()]
+
+
+def loso_folds(utts: Sequence[Utterance]) -> list[Fold]:
+    """Leave one speaker out: one fold per speaker (fold id = the speaker)."""
+    spk = speakers_of(utts)
+    if len(spk) < 2:
+        raise DataError("loso", f"needs at least 2 speakers, found {len(spk)}")
+    return [_make(s, utts, {s}) for s in spk]
+
+
+def kfold_speaker_folds(utts: Sequence[Utterance], k: int = 5, seed: int = 0) -> list[Fold]:
+    """``k`` folds of speakers (shuffled with ``seed``, dealt round-robin)."""
+    spk = speakers_of(utts)
+    if k < 2 or k > len(spk):
+        raise DataError("kfold-speaker", f"k={k} needs 2 <= k <= number of speakers ({len(spk)})")
+    order = list(spk)
+    _random.Random(seed).shuffle(order)
+    groups = [set(order[i::k]) for i in range(k)]
+    return [_make(str(i + 1), utts, g) for i, g in enumerate(groups)]
+
+
+def random_folds(utts: Sequence[Utterance], k: int = 5, seed: int = 0) -> list[Fold]:
+    """``k`` folds of shuffled utterances. SPEAKER-DEPENDENT: a speaker may train and test."""
+    if k < 2 or k > len(utts):
+        raise DataError("random", f"k={k} needs 2 <= k <= number of utterances ({len(utts)})")
+    idx = list(range(len(utts)))
+    _random.Random(seed).shuffle(idx)
+    folds = []
+    for i in range(k):
+        test_idx = set(idx[i::k])
+        test = tuple(utts[j] for j in sorted(test_idx))
+        train = tuple(utts[j] for j in range(len(utts)) if j not in test_idx)
+        folds.append(Fold(str(i + 1), train, test, tuple(speakers_of(test)), speaker_independent=False))
+    log.warning("protocol random is %s: the same speakers train and test", SPEAKER_DEPENDENT_LABEL)
+    return folds
+
+
+def make_folds(
+    protocol: str,
+    utts: Sequence[Utterance],
+    *,
+    k: int = 5,
+    seed: int = 0,
+    folds_path: str | Path | None = None,
+) -> list[Fold]:
+    """Folds of ``protocol`` (one of :data:`PROTOCOLS`) over ``utts``."""
+    if not utts:
+        raise DataError("data", "no utterances")
+    if protocol == "emobox":
+        if folds_path is None and any(u.corpus != "ravdess" for u in utts):
+            raise DataError("emobox", "the shipped fold table is RAVDESS's; give --folds PATH for another corpus")
+        return emobox_folds(utts, read_folds_table(folds_path))
+    if protocol == "loso":
+        return loso_folds(utts)
+    if protocol == "kfold-speaker":
+        return kfold_speaker_folds(utts, k, seed)
+    if protocol == "random":
+        return random_folds(utts, k, seed)
+    raise DataError(protocol, f"unknown protocol (known: {', '.join(PROTOCOLS)})")
+
+
+def is_speaker_independent(protocol: str) -> bool:
+    return protocol != "random"

@@ -1,0 +1,157 @@
+"""Recipe ``transformer``: the seed's custom transformer encoder on log-mel frames.
+
+The model's input (front-padded dB log-mel, ``(495, 296)`` by default) is cached per clip
+(float16). Training: Adam, cross-entropy, mini-batches, early stopping on the loss of a
+speaker-disjoint validation split taken from the training speakers (the best epoch's weights
+are kept). Options (``--set``): ``epochs`` (30; ``--epochs`` wins), ``batch_size`` (32),
+``lr`` (1e-3), ``patience`` (5), ``val_fraction`` (0.1 of the training speakers, at least 1;
+0 disables validation), and any model parameter of
+:data:`emomon.models.transformer.DEFAULT_PARAMS` plus the front end's ``sample_rate``,
+``n_fft``, ``hop_length``, ``n_mels``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+from dataclasses import replace
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...models.base import EmotionModel
+from ...models.transformer import DEFAULT_PARAMS, SEED_FRONTEND, SeedTransformer
+from ...records import Utterance
+from ..cache import ExtractorKey
+from . import register_recipe
+from .base import Recipe, TrainContext, cached_features, progress, speaker_normalised
+
+log = logging.getLogger(__name__)
+
+
+def split_validation_speakers(utts: Sequence[Utterance], fraction: float, seed: int) -> tuple[list[Utterance], list[Utterance]]:
+    """(train, validation): ``fraction`` of the speakers (at least one) held out, if >= 3 speakers."""
+    speakers = sorted({u.speaker for u in utts})
+    if fraction <= 0 or len(speakers) < 3:
+        return list(utts), []
+    n_val = max(1, int(round(fraction * len(speakers))))
+    val = set(random.Random(seed).sample(speakers, n_val))
+    return [u for u in utts if u.speaker not in val], [u for u in utts if u.speaker in val]
+
+
+@register_recipe("transformer")
+class TransformerRecipe(Recipe):
+    """The seed's transformer (study: 51.4% accuracy on a random, speaker-dependent split)."""
+
+    supports_speaker_norm = True
+
+    def template(self, ctx: TrainContext) -> SeedTransformer:
+        params = {k: type(v)(ctx.option(k, v)) for k, v in DEFAULT_PARAMS.items()}
+        front = replace(
+            SEED_FRONTEND,
+            sample_rate=int(ctx.option("sample_rate", SEED_FRONTEND.sample_rate)),
+            n_fft=int(ctx.option("n_fft", SEED_FRONTEND.n_fft)),
+            hop_length=int(ctx.option("hop_length", SEED_FRONTEND.hop_length)),
+            n_mels=int(ctx.option("n_mels", SEED_FRONTEND.n_mels)),
+        )
+        return SeedTransformer.create(list(ctx.labels), params, front)
+
+    def _key(self, model: SeedTransformer) -> ExtractorKey:
+        return ExtractorKey("seed-mel", {"frontend": model.front.to_dict(), "num_frames": model.num_frames, "top_db": model.top_db}, "1")
+
+    def features(self, model: SeedTransformer, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
+        """Per clip ``(frames, mels)`` float16: raw dB log-mel (speaker-normalised in that mode)."""
+        key = self._key(model)
+
+        def extract(samples: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return model.mel(torch.from_numpy(samples)[None, :])[0].numpy().astype(np.float16)
+
+        feats = cached_features(utts, key, extract, model.sample_rate, ctx)
+        if ctx.mode == "speaker-norm":
+            feats = [f.astype(np.float16) for f in speaker_normalised([f.astype(np.float32) for f in feats], utts, key, extract, model.sample_rate, ctx)]
+        return feats
+
+    def fit(self, train: Sequence[Utterance], ctx: TrainContext) -> EmotionModel:
+        torch.manual_seed(ctx.seed)
+        model = self.template(ctx)
+        tr, va = split_validation_speakers(train, float(ctx.option("val_fraction", 0.1)), ctx.seed)
+        x_tr = np.stack(self.features(model, tr, ctx))
+        y_tr = ctx.label_indices(tr)
+        x_va = np.stack(self.features(model, va, ctx)) if va else None
+        y_va = ctx.label_indices(va) if va else None
+        if ctx.mode == "strict":
+            flat = x_tr.reshape(-1, x_tr.shape[-1]).astype(np.float64)
+            with torch.no_grad():
+                model.feat_mean.copy_(torch.from_numpy(flat.mean(0)).float())
+                model.feat_std.copy_(torch.from_numpy(np.maximum(flat.std(0), 1e-5)).float())
+            del flat
+        epochs = ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 30))
+        bs = int(ctx.option("batch_size", 32))
+        patience = int(ctx.option("patience", 5))
+        dev = ctx.torch_device
+        model.to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=float(ctx.option("lr", 1e-3)))
+        rng = np.random.default_rng(ctx.seed)
+        best = (float("inf"), None, -1)
+        history = []
+        bar = progress(range(epochs), ctx, "transformer: epochs")
+        for epoch in bar:
+            model.train()
+            order = rng.permutation(len(x_tr))
+            total = 0.0
+            for s in range(0, len(order), bs):
+                idx = order[s : s + bs]
+                xb = torch.from_numpy(x_tr[idx].astype(np.float32)).to(dev)
+                yb = torch.from_numpy(y_tr[idx]).to(dev)
+                loss = F.cross_entropy(model.classify_mel(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss) * len(idx)
+            row = {"epoch": epoch + 1, "train_loss": total / len(order)}
+            if x_va is not None:
+                row["val_loss"], row["val_ua"] = self._evaluate(model, x_va, y_va, bs, dev, len(ctx.labels))
+                if row["val_loss"] < best[0]:
+                    best = (row["val_loss"], copy.deepcopy(model.state_dict()), epoch + 1)
+            history.append(row)
+            log.info("transformer epoch %s", {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix({k: round(v, 3) for k, v in row.items() if k != "epoch"})
+            if x_va is not None and epoch + 1 - best[2] >= patience:
+                break
+        if best[1] is not None:
+            model.load_state_dict(best[1])
+        model.config.meta.update({"recipe": self.name, "mode": ctx.mode, "best_epoch": best[2] if best[1] is not None else len(history), "history": history})
+        return model.eval()
+
+    @staticmethod
+    def _evaluate(model: SeedTransformer, x: np.ndarray, y: np.ndarray, bs: int, dev: torch.device, n_labels: int) -> tuple[float, float]:
+        from ..metrics import compute_metrics
+
+        model.eval()
+        losses, preds = [], []
+        with torch.inference_mode():
+            for s in range(0, len(x), bs):
+                logits = model.classify_mel(torch.from_numpy(x[s : s + bs].astype(np.float32)).to(dev))
+                losses.append(float(F.cross_entropy(logits, torch.from_numpy(y[s : s + bs]).to(dev), reduction="sum")))
+                preds.append(logits.argmax(-1).cpu().numpy())
+        ua = compute_metrics(y, np.concatenate(preds), [str(i) for i in range(n_labels)]).ua
+        return sum(losses) / len(x), float(ua)
+
+    def predict_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
+        assert isinstance(model, SeedTransformer)
+        x = np.stack(self.features(model, utts, ctx))
+        model.eval()
+        out = []
+        with torch.inference_mode():
+            for s in range(0, len(x), 32):
+                logits = model.classify_mel(torch.from_numpy(x[s : s + 32].astype(np.float32)).to(model.device))
+                out.append(torch.softmax(logits, -1).cpu().numpy())
+        return np.concatenate(out)
+
+    def extra(self, ctx: TrainContext) -> dict[str, Any]:
+        return {"epochs": ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 30)), "input": "front-padded dB log-mel (495 x 296 at 48 kHz by default)"}

@@ -1,0 +1,275 @@
+"""The cross-validation runner: fit and test a recipe fold by fold, write OUT.
+
+OUT receives ``metrics.json`` (the contract in the project notes), ``predictions.jsonl``
+(one line per test clip: ``{"id","speaker","fold","true","pred","scores"}``), ``confusion.png``
+and, unless disabled, ``model/``: the recipe trained on all utterances (config.json +
+model.safetensors, loadable by :func:`emomon.load_model`).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..audio import decode_audio
+from ..errors import DataError
+from ..models.base import CONFIG_NAME, EmotionModel
+from ..records import Utterance
+from .metrics import FoldMetrics, aggregate, compute_metrics
+from .protocols import SPEAKER_DEPENDENT_LABEL, Fold
+from .recipes.base import Recipe, TrainContext, progress
+
+log = logging.getLogger(__name__)
+
+METRICS_NAME = "metrics.json"
+PREDICTIONS_NAME = "predictions.jsonl"
+CONFUSION_NAME = "confusion.png"
+MODEL_DIRNAME = "model"
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_protocol` wrote: the metrics dict and where."""
+
+    metrics: dict[str, Any]
+    out_dir: Path
+    final_model: EmotionModel | None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def check_out_dir(out_dir: Path, force: bool) -> None:
+    """Refuse an OUT that already holds results unless ``force``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(str(out_dir), "exists and is not a directory")
+    if (out_dir / METRICS_NAME).exists() and not force:
+        raise DataError(str(out_dir), f"already holds {METRICS_NAME} (use --force to overwrite)")
+
+
+def measure_cpu_ms_per_clip(model: EmotionModel, utts: Sequence[Utterance], n: int = 5) -> float | None:
+    """Mean milliseconds of ``model.predict_proba`` per whole clip on CPU with ONE thread.
+
+    Decoding is excluded (the model's own front end is included). A copy of the model is
+    moved to CPU; one warm-up call precedes the timed calls.
+    """
+    clips = [decode_audio(u.path, model.sample_rate) for u in list(utts)[:n]]
+    if not clips:
+        return None
+    m = copy.deepcopy(model).cpu().eval()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        m.predict_proba(clips[0][None, :])
+        times = []
+        for c in clips:
+            t0 = time.perf_counter()
+            m.predict_proba(c[None, :])
+            times.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+    return float(np.mean(times) * 1000.0)
+
+
+def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: Path, title: str) -> None:
+    """Row-normalised confusion matrix (counts annotated) as a PNG (matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    rows = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, np.maximum(rows, 1))
+    fig, ax = plt.subplots(figsize=(7, 6))
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", color="white" if frac[i, j] > 0.5 else "black", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _r(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and np.isnan(x)) else round(float(x), 6)
+
+
+def _fold_dict(fold: Fold, m: FoldMetrics, seconds: float) -> dict[str, Any]:
+    return {
+        "fold": fold.id,
+        "test_speakers": list(fold.test_speakers),
+        "n_train": len(fold.train),
+        "n_test": len(fold.test),
+        "ua": _r(m.ua),
+        "wa": _r(m.wa),
+        "f1": _r(m.f1),
+        "per_class_recall": {k: _r(v) for k, v in m.per_class_recall.items()},
+        "train_seconds": round(seconds, 3),
+    }
+
+
+def run_protocol(
+    recipe: Recipe,
+    utterances: Sequence[Utterance],
+    folds: Sequence[Fold],
+    out_dir: str | Path,
+    ctx: TrainContext,
+    *,
+    protocol: str,
+    data: str = "",
+    final: bool = True,
+    force: bool = False,
+    emomon_version: str | None = None,
+) -> RunResult:
+    """Fit ``recipe`` on each fold's train side, test on its test side, write OUT.
+
+    ``final``: also train on all ``utterances`` and save OUT/model (skipped in
+    ``speaker-norm`` mode, whose features need the test speaker's statistics).
+    """
+    out = Path(out_dir)
+    check_out_dir(out, force)
+    if ctx.mode == "speaker-norm" and not recipe.supports_speaker_norm:
+        raise DataError(recipe.name, "this recipe does not support --normalize speaker")
+    if not folds:
+        raise DataError(protocol, "no folds to run")
+    speaker_independent = all(f.speaker_independent for f in folds)
+    tag = "" if speaker_independent else f" [{SPEAKER_DEPENDENT_LABEL}]"
+    labels = list(ctx.labels)
+    out.mkdir(parents=True, exist_ok=True)
+    if force and (out / MODEL_DIRNAME / CONFIG_NAME).exists():
+        shutil.rmtree(out / MODEL_DIRNAME)
+    if not ctx.all_utterances:
+        ctx.all_utterances = list(utterances)
+
+    fold_metrics: list[FoldMetrics] = []
+    fold_rows: list[dict[str, Any]] = []
+    pred_lines: list[str] = []
+    model: EmotionModel | None = None
+    total_train = 0.0
+    t_run = time.perf_counter()
+    for fold in progress(folds, ctx, f"{recipe.name}: folds{tag}"):
+        seed_everything(ctx.seed)
+        log.info("%s fold %s%s: train %d clips, test %d clips (speakers %s)", recipe.name, fold.id, tag, len(fold.train), len(fold.test), ", ".join(fold.test_speakers))
+        t0 = time.perf_counter()
+        model = recipe.fit(list(fold.train), ctx)
+        seconds = time.perf_counter() - t0
+        total_train += seconds
+        probs = np.asarray(recipe.predict_proba(model, list(fold.test), ctx))
+        y_true = ctx.label_indices(fold.test)
+        y_pred = probs.argmax(axis=1)
+        m = compute_metrics(y_true, y_pred, labels)
+        fold_metrics.append(m)
+        fold_rows.append(_fold_dict(fold, m, seconds))
+        log.info("%s fold %s%s: UA %.3f WA %.3f F1 %.3f (%.1f s)", recipe.name, fold.id, tag, m.ua, m.wa, m.f1, seconds)
+        for u, p, t, q in zip(fold.test, probs, y_true, y_pred):
+            line = {"id": u.id, "speaker": u.speaker, "fold": fold.id, "true": labels[t], "pred": labels[q], "scores": {lab: round(float(s), 6) for lab, s in zip(labels, p)}}
+            if not speaker_independent:
+                line["split"] = SPEAKER_DEPENDENT_LABEL
+            pred_lines.append(json.dumps(line))
+        # Write predictions as we go, so an interrupted run leaves its finished folds.
+        _atomic_write_text(out / PREDICTIONS_NAME, "\n".join(pred_lines) + "\n")
+
+    summary = aggregate(fold_metrics, labels)
+    final_rel: str | None = None
+    final_model: EmotionModel | None = None
+    if final and ctx.mode == "strict":
+        seed_everything(ctx.seed)
+        log.info("%s: training the final model on all %d clips", recipe.name, len(utterances))
+        t0 = time.perf_counter()
+        final_model = recipe.fit(list(utterances), ctx)
+        total_train += time.perf_counter() - t0
+        final_model.config.meta.update(
+            {
+                "recipe": recipe.name,
+                "trained_on": data,
+                "n_utterances": len(utterances),
+                "protocol": protocol,
+                "cv_ua": _r(summary.ua.mean),
+                "cv_wa": _r(summary.wa.mean),
+                "license": "weights trained on RAVDESS (CC BY-NC-SA 4.0)" if any(u.corpus == "ravdess" for u in utterances) else None,
+            }
+        )
+        final_model.save(out / MODEL_DIRNAME, overwrite=force)
+        final_rel = MODEL_DIRNAME
+    elif final:
+        log.warning("%s: no final model in speaker-norm mode (its input needs the speaker's statistics)", recipe.name)
+    measured = final_model or model
+    assert measured is not None
+    cpu_ms = measure_cpu_ms_per_clip(measured, utterances)
+
+    title = f"{recipe.name} / {protocol}{tag} / {ctx.mode}: UA {summary.ua.mean:.3f} ± {summary.ua.std:.3f}"
+    metrics: dict[str, Any] = {
+        "model": recipe.name,
+        "protocol": protocol,
+        "speaker_independent": speaker_independent,
+        "mode": ctx.mode,
+        "labels": labels,
+        "data": data,
+        "n_utterances": len(utterances),
+        "ua": {"mean": _r(summary.ua.mean), "std": _r(summary.ua.std)},
+        "wa": {"mean": _r(summary.wa.mean), "std": _r(summary.wa.std)},
+        "f1": {"mean": _r(summary.f1.mean), "std": _r(summary.f1.std)},
+        "per_class_recall": {k: {"mean": _r(v.mean), "std": _r(v.std)} for k, v in summary.per_class_recall.items()},
+        "folds": fold_rows,
+        "confusion": summary.confusion.astype(int).tolist(),
+        "num_parameters": int(measured.num_parameters()),
+        "train_seconds": round(total_train, 3),
+        "wall_seconds": round(time.perf_counter() - t_run, 3),
+        "cpu_ms_per_clip": None if cpu_ms is None else round(cpu_ms, 3),
+        "final_model": final_rel,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "emomon_version": emomon_version or _version(),
+        "extra": {"seed": ctx.seed, "std": "population (ddof=0) over folds", "options": dict(ctx.options), **recipe.extra(ctx)},
+    }
+    if not speaker_independent:
+        metrics["protocol_label"] = SPEAKER_DEPENDENT_LABEL
+    try:
+        plot_confusion(summary.confusion, labels, out / CONFUSION_NAME, title)
+    except ImportError as exc:  # pragma: no cover - matplotlib is a core dependency
+        log.warning("no confusion.png (%s)", exc)
+    _atomic_write_text(out / METRICS_NAME, json.dumps(metrics, indent=2) + "\n")
+    log.info("%s%s: UA %.3f ± %.3f, WA %.3f ± %.3f, F1 %.3f ± %.3f -> %s", recipe.name, tag, summary.ua.mean, summary.ua.std, summary.wa.mean, summary.wa.std, summary.f1.mean, summary.f1.std, out / METRICS_NAME)
+    return RunResult(metrics=metrics, out_dir=out, final_model=final_model)
+
+
+def _version() -> str:
+    try:
+        from .. import __version__
+
+        return __version__
+    except ImportError:  # pragma: no cover
+        return "unknown"

@@ -1,0 +1,112 @@
+"""Shared fixtures: a tiny deterministic model saved and re-loaded through the real path, and
+synthesized audio (tests never need ../shared for core behaviour)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emomon.labels import EMOTIONS
+from emomon.models import EmotionModel, ModelConfig, load_model, register_architecture
+
+SR = 16000
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+RAVDESS = SHARED / "data" / "ravdess-speech"
+
+
+@register_architecture("test-energy")
+class EnergyTestModel(EmotionModel):
+    """Deterministic toy classifier: ``(batch, samples)`` → logits ``(batch, 8)``.
+
+    Features ``(batch, 3)`` = [log RMS, zero-crossing rate, 1] → fixed linear map (a saved
+    parameter, so save/load is exercised). Loud high-pitched audio leans "angry"/"surprised",
+    low quiet audio "sad"/"calm".
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        g = torch.Generator().manual_seed(int(config.params.get("seed", 0)))
+        w = torch.randn(3, len(config.labels), generator=g) * 0.1
+        # hand-made directions so the label depends on the audio in a known way
+        idx = {lab: i for i, lab in enumerate(config.labels)}
+        w[0, idx["angry"]] += 2.0  # loudness
+        w[1, idx["surprised"]] += 20.0  # zero-crossing rate (pitch)
+        w[0, idx["sad"]] -= 2.0
+        self.proj = torch.nn.Parameter(w)
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        x = waveforms.float()
+        rms = x.pow(2).mean(dim=1).clamp_min(1e-10).sqrt()
+        logrms = torch.log10(rms) + 2.0  # ~0 at -40 dBFS
+        zcr = (x[:, 1:] * x[:, :-1] < 0).float().mean(dim=1)
+        feats = torch.stack([logrms, zcr, torch.ones_like(rms)], dim=1)  # (batch, 3)
+        return feats @ self.proj  # (batch, labels)
+
+
+def make_test_model_dir(directory: Path, window: float = 1.0, hop: float = 0.25) -> Path:
+    cfg = ModelConfig(architecture="test-energy", labels=list(EMOTIONS), sample_rate=SR, window=window, hop=hop,
+                      params={"seed": 0}, meta={"description": "test model (energy + ZCR)"})
+    EnergyTestModel(cfg).save(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def test_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_test_model_dir(tmp_path_factory.mktemp("model") / "test-energy")
+
+
+@pytest.fixture(scope="session")
+def test_model(test_model_dir: Path) -> EmotionModel:
+    return load_model(test_model_dir, device="cpu")
+
+
+def synth_speechlike(seconds: float, sr: int = SR, f0: float = 180.0, amp: float = 0.3, seed: int = 0) -> np.ndarray:
+    """A voiced-sounding test signal ``(samples,)``: harmonics of ``f0`` with a syllable envelope."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    sig = sum((0.6 ** k) * np.sin(2 * math.pi * f0 * (k + 1) * t) for k in range(6))
+    env = 0.55 + 0.45 * np.sin(2 * math.pi * 3.0 * t)
+    x = amp * sig * env / 2.0 + 0.003 * rng.standard_normal(t.size)
+    return x.astype(np.float32)
+
+
+@pytest.fixture
+def wav_file(tmp_path: Path) -> Path:
+    import soundfile as sf
+
+    path = tmp_path / "speech.wav"
+    sf.write(path, synth_speechlike(3.0), SR)
+    return path
+
+
+@pytest.fixture
+def silent_then_loud_file(tmp_path: Path) -> Path:
+    import soundfile as sf
+
+    path = tmp_path / "silence_loud.wav"
+    x = np.concatenate([np.zeros(2 * SR, dtype=np.float32), synth_speechlike(2.0, amp=0.5)])
+    sf.write(path, x, SR)
+    return path
+
+
+def default_model_available() -> bool:
+    from emomon.models import shipped_models
+
+    return "default" in shipped_models()
+
+
+def emomon_command() -> list[str]:
+    """argv prefix that runs the CLI in a fresh interpreter with the test architecture registered
+    (``python -m emomon`` itself cannot know the ``test-energy`` architecture)."""
+    import sys
+
+    tests = str(Path(__file__).resolve().parent)
+    code = (
+        f"import sys; sys.path.insert(0, {tests!r}); import conftest; "
+        "from emomon.cli import main; sys.argv[0] = 'emomon'; sys.exit(main(sys.argv[1:]))"
+    )
+    return [sys.executable, "-c", code]

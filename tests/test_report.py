@@ -1,0 +1,190 @@
+"""``emomon report`` and the ``data`` commands: synthetic metrics.json files and synthetic audio."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import typer
+from typer.testing import CliRunner
+
+from emomon.errors import DataError
+from emomon.labels import EMOTIONS
+from emomon.training.cli_data import register
+from emomon.training.report import load_run, make_report, pct
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def write_run(root: Path, name: str, ua: float, wa: float, f1: float, *, protocol: str = "emobox", si: bool = True,
+              mode: str = "strict", labels: tuple[str, ...] = EMOTIONS) -> Path:
+    d = root / name
+    d.mkdir(parents=True)
+    n = len(labels)
+    cm = (np.eye(n, dtype=int) * 10 + 1).tolist()
+    metrics = {
+        "model": name.split("-")[0], "protocol": protocol, "speaker_independent": si, "mode": mode, "labels": list(labels),
+        "data": "/data/ravdess", "n_utterances": 1440,
+        "ua": {"mean": ua, "std": 0.02}, "wa": {"mean": wa, "std": 0.015}, "f1": {"mean": f1, "std": 0.031},
+        "per_class_recall": {lab: {"mean": 0.1 * (i + 1), "std": 0.05} for i, lab in enumerate(labels)},
+        "folds": [{"fold": "1", "test_speakers": ["ravdess:01", "ravdess:02"], "n_train": 1200, "n_test": 240, "ua": ua - 0.01,
+                   "wa": wa, "f1": f1, "per_class_recall": {}, "train_seconds": 42.0},
+                  {"fold": "2", "test_speakers": ["ravdess:03"], "n_train": 1320, "n_test": 120, "ua": ua + 0.01, "wa": wa, "f1": f1,
+                   "per_class_recall": {}, "train_seconds": 40.0}],
+        "confusion": cm, "num_parameters": 377123, "train_seconds": 82.0, "cpu_ms_per_clip": 12.345, "final_model": "model",
+        "created": "2025-01-01T00:00:00+00:00", "emomon_version": "0.1.0", "extra": {"seed": 0, "options": {"lr": 0.001}},
+    }
+    (d / "metrics.json").write_text(json.dumps(metrics))
+    return d
+
+
+def is_png(path: Path) -> bool:
+    data = path.read_bytes()
+    return len(data) > 1000 and data.startswith(PNG)
+
+
+def md_row(md: str, first_cell: str, after: str = "") -> list[str]:
+    for line in md[md.index(after):].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no row {first_cell!r}")
+
+
+def test_pct() -> None:
+    assert pct({"mean": 0.4567, "std": 0.0123}) == "45.7 ± 1.2"
+    assert pct(0.5) == "50.0" and pct(None) == "–"
+
+
+def test_report_tables_and_figures(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "runs", "baseline-si", 0.451, 0.462, 0.443)
+    b = write_run(tmp_path / "runs", "transformer-norm", 0.552, 0.561, 0.549, mode="speaker-norm")
+    c = write_run(tmp_path / "runs", "baseline-random", 0.701, 0.712, 0.699, protocol="random", si=False)
+    d = write_run(tmp_path / "runs", "crema-six", 0.5, 0.5, 0.5, labels=("neutral", "happy", "sad", "angry", "fearful", "disgust"))
+    res = make_report([a, b, c / "metrics.json", d], tmp_path / "rep", progress=False)
+    md = res.markdown.read_text()
+    row = md_row(md, "baseline-si")
+    assert row[1:4] == ["baseline", "emobox", "speaker-independent, strict"]
+    assert row[6:9] == ["45.1 ± 2.0", "46.2 ± 1.5", "44.3 ± 3.1"]
+    assert row[9:] == ["377 k", "82.0 s", "12.3"]
+    assert "speaker-norm" in md_row(md, "transformer-norm")[3]
+    assert md_row(md, "baseline-random")[3].startswith("speaker-dependent")
+    # seed figures, with the split said
+    assert md_row(md, "seed: transformer")[1:3] == ["51.4", "random (speaker-dependent)"]
+    assert md_row(md, "seed: logistic baseline")[1] == "37.8" and md_row(md, "seed: wav2vec2")[1] == "62.5"
+    assert "random split" in md
+    # per-class recall: calm missing for the six-label run
+    assert md_row(md, "calm")[1:] == ["20.0 ± 5.0", "20.0 ± 5.0", "20.0 ± 5.0", "–"]
+    # per-fold rows and figures
+    assert "ravdess:01, ravdess:02" in md
+    pngs = sorted(p.name for p in (tmp_path / "rep" / "figures").glob("*.png"))
+    assert pngs == sorted(["summary.png", "confusion-baseline-si.png", "confusion-transformer-norm.png",
+                           "confusion-baseline-random.png", "confusion-crema-six.png"])
+    assert all(is_png(p) for p in res.figures) and len(res.figures) == 5
+    for name in pngs:
+        assert f"(figures/{name})" in md
+    page = res.html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 5
+    assert "45.1 ± 2.0" in page and "<td>speaker-independent, strict</td>" in page
+
+
+def test_report_refuses_to_overwrite(tmp_path: Path) -> None:
+    a = write_run(tmp_path, "r1", 0.4, 0.4, 0.4)
+    out = tmp_path / "rep"
+    make_report([a], out, progress=False)
+    first = (out / "report.md").read_text()
+    with pytest.raises(DataError, match="already exists.*--force"):
+        make_report([a], out, progress=False)
+    assert (out / "report.md").read_text() == first
+    write_run(tmp_path, "r2", 0.6, 0.6, 0.6)
+    res = make_report([tmp_path / "r2"], out, progress=False, force=True)
+    assert "60.0 ± 2.0" in res.markdown.read_text()
+
+
+def test_bad_runs(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such run"):
+        load_run(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no metrics.json"):
+        load_run(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "metrics.json").write_text('{"model": "x"}')
+    with pytest.raises(DataError, match="missing protocol"):
+        load_run(tmp_path / "bad")
+    assert not (tmp_path / "rep").exists() or not (tmp_path / "rep" / "report.md").exists()
+
+
+def synth_ravdess(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for actor in (1, 2):
+        for code in range(1, 9):
+            amp = 0.05 * code
+            secs = 0.5 + 0.1 * code
+            x = (amp * np.sin(2 * np.pi * 200 * np.arange(int(16000 * secs)) / 16000) + 0.001 * rng.standard_normal(int(16000 * secs)))
+            p = root / f"Actor_{actor:02d}" / f"03-01-{code:02d}-01-01-01-{actor:02d}.wav"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(p, x.astype(np.float32), 16000)
+    return root
+
+
+def test_report_with_data_draws_exploration(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "runs", "baseline", 0.45, 0.46, 0.44)
+    data = synth_ravdess(tmp_path / "rav")
+    res = make_report([a], tmp_path / "rep", data=data, progress=False)
+    md = res.markdown.read_text()
+    for name in ("amplitude_by_emotion.png", "length_by_emotion.png", "mel_spectrogram.png"):
+        p = tmp_path / "rep" / "figures" / name
+        assert is_png(p) and f"(figures/{name})" in md
+    row = md_row(md, "angry", after="## Exploring")  # code 05: 2 clips of 1.0 s
+    assert row[1:3] == ["2", "1.00"]
+    amp = lambda e: float(md_row(md, e, after="## Exploring")[4])  # noqa: E731
+    assert amp("surprised") > amp("angry") > amp("neutral")  # louder codes, larger std  # louder code, larger std
+
+
+def app_with_commands() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """test app"""
+
+    register(app)
+    return app
+
+
+def test_cli_report_and_data_commands(tmp_path: Path) -> None:
+    runner = CliRunner()
+    app = app_with_commands()
+    a = write_run(tmp_path / "runs", "baseline", 0.45, 0.46, 0.44)
+    out = tmp_path / "rep"
+    r = runner.invoke(app, ["report", str(a), "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert (out / "report.md").is_file() and (out / "report.html").is_file()
+    r = runner.invoke(app, ["report", str(a), "--out", str(out), "--quiet"])
+    assert r.exit_code != 0 and isinstance(r.exception, DataError)
+    data = synth_ravdess(tmp_path / "rav")
+    r = runner.invoke(app, ["data", "inspect", str(data)])
+    assert r.exit_code == 0 and re.search(r"ravdess, 16 clips, 2 speakers", r.output), r.output
+    r = runner.invoke(app, ["data", "corpora"])
+    assert r.exit_code == 0 and "emodb" in r.output and "manifest" in r.output
+    r = runner.invoke(app, ["data", "download", "--help"])
+    assert r.exit_code == 0 and "--dest" in r.output and "--restart" in r.output
+
+
+def test_cli_download_from_local_server(tmp_path: Path) -> None:
+    import hashlib
+
+    from test_download import Server, make_zip
+
+    payload = make_zip()
+    runner = CliRunner()
+    with Server(payload) as srv:
+        r = runner.invoke(app_with_commands(), ["data", "download", "ravdess", "--dest", str(tmp_path / "rav"), "--url", srv.url,
+                                                "--md5", hashlib.md5(payload).hexdigest(), "--size", str(len(payload)), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "3 files unpacked" in r.output
+    assert len(list((tmp_path / "rav").rglob("*.wav"))) == 3

@@ -1,0 +1,76 @@
+from rich.console import Console
+
+from emomon.labels import EMOTIONS
+from emomon.records import WindowRecord
+from emomon.stream.ui import MonitorState, bar, render, sparkline
+
+
+def _rec(t, top="angry", p=0.72, silent=False, latency=42.0):
+    rest = (1 - p) / 7
+    scores = {k: (p if k == top else rest) for k in EMOTIONS}
+    return WindowRecord(t=t, label=None if silent else top, scores=scores, smoothed=scores, silent=silent,
+                        latency_ms=latency, level_db=-20.0 if not silent else -70.0)
+
+
+def _text(state, width=120):
+    console = Console(record=True, width=width, color_system=None)
+    console.print(render(state))
+    return console.export_text()
+
+
+def test_bar_and_sparkline():
+    assert bar(0.0, 10) == " " * 10
+    assert bar(1.0, 10) == "█" * 10
+    assert bar(0.5, 10) == "█" * 5 + " " * 5
+    assert len(bar(0.33, 10)) == 10
+    assert sparkline([0.0, 1.0], 4) == "  ▁█"
+
+
+def test_render_shows_bars_history_top_level_latency_dropped():
+    state = MonitorState(title="emomon test")
+    for i, lat in enumerate([40.0, 50.0, 60.0]):
+        state.update(_rec(0.5 * (i + 1), latency=lat), dropped_seconds=0.25)
+    out = _text(state)
+    for lab in EMOTIONS:
+        assert lab in out
+    assert "ANGRY" in out and "72.0%" in out  # top emotion and its share
+    angry_line = next(l for l in out.splitlines() if l.strip("│ ").startswith("angry"))
+    assert "█" * 21 in angry_line and "█" * 22 not in angry_line  # 72% of a 30-cell bar
+    assert angry_line.split("%")[-1].strip("│ ") == "▆▆▆"  # history sparkline: 3 hops at 0.72
+    calm_line = next(l for l in out.splitlines() if l.strip("│ ").startswith("calm"))
+    assert calm_line.split("%")[-1].strip("│ ") == "▁▁▁"
+    assert "-20.0 dBFS" in out
+    assert "60 ms (median 50 ms)" in out
+    assert "0.25 s audio" in out
+    assert "3 (0 silent)" in out
+    assert _text(state) == out  # a pure function of the state
+
+
+def test_render_silence_and_waiting():
+    state = MonitorState()
+    assert "waiting for audio" in _text(state)
+    state.update(_rec(0.5, top="sad"))
+    state.update(_rec(1.0, silent=True))
+    out = _text(state)
+    assert "silence" in out and "last: sad" in out
+    assert "2 (1 silent)" in out
+
+
+def test_render_several_streams():
+    a, b = MonitorState(title="one"), MonitorState(title="two")
+    a.update(_rec(0.5, top="happy"))
+    b.update(_rec(0.5, top="fearful"))
+    out = _text([a, b])
+    assert "HAPPY" in out and "FEARFUL" in out and "one" in out and "two" in out
+
+
+def test_render_fits_narrow_terminal():
+    state = MonitorState()
+    state.update(_rec(0.5, top="disgust"))
+    console = Console(record=True, width=80, color_system=None)
+    console.print(render(state, width=80))
+    out = console.export_text()
+    assert all(len(line) <= 80 for line in out.splitlines())
+    for lab in EMOTIONS:
+        assert lab in out
+    assert "DISGUST" in out and "latency" in out and "dropped" in out
