@@ -14,6 +14,7 @@ from .errors import AudioError, DataError, DeviceError, EmomonError, ModelError
 from .labels import EMOTIONS
 from .models import EmotionModel, ModelConfig, load_model, shipped_models
 from .records import Prediction, Utterance, WindowRecord
+from .stream import Monitor, MonitorConfig, stream_file, stream_microphone
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,8 @@ __all__ = [
     "DeviceError",
     "EmomonError",
     "EmotionModel",
+    "Monitor",
+    "MonitorConfig",
     "ModelConfig",
     "ModelError",
     "Prediction",
@@ -32,4 +35,6 @@ __all__ = [
     "decode_audio",
     "load_model",
     "shipped_models",
+    "stream_file",
+    "stream_microphone",
 ]

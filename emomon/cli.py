@@ -410,6 +410,26 @@ def models() -> None:
     Console().print(table)
 
 
+SAMPLE_CLIP = Path(__file__).resolve().parent / "samples" / "03-01-05-02-01-01-16.flac"
+
+
+@app.command()
+def demo(
+    model: str = ModelOpt,
+    fast: bool = typer.Option(False, "--fast", help="As fast as the model goes instead of real time."),
+    no_ui: bool = NoUiOpt,
+    compute: Compute = ComputeOpt,
+) -> None:
+    """Stream the shipped sample clip (RAVDESS actor 16, angry, strong) through the live pipeline."""
+    if not SAMPLE_CLIP.is_file():
+        raise EmomonError(str(SAMPLE_CLIP), "the sample clip is missing from this installation")
+    file_cmd(
+        paths=[str(SAMPLE_CLIP)], model=model, fmt=Format.table, stream=True, fast=fast, window=None, hop=None,
+        smoothing=0.6, silence_db=-45.0, duration=None, jsonl=None, force=False, append=False, no_ui=no_ui,
+        compute=compute,
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # plug-ins from the training package, and the entry point
 # ----------------------------------------------------------------------------------------------

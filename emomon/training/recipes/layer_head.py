@@ -20,7 +20,7 @@ import torch
 
 from ...models.backbones import load_backbone
 from ...models.base import EmotionModel
-from ...models.layer_head import LayerHeadModel, all_layer_features
+from ...models.layer_head import LayerHeadModel, all_layer_features, pool_states
 from ...records import Utterance
 from ..cache import ExtractorKey
 from ..calibration import fit_temperature
@@ -30,6 +30,24 @@ from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg
 log = logging.getLogger(__name__)
 
 DEFAULT_LAYERS = [2, 3, 4, 5, 6]
+STREAM_WINDOW = 3.0
+STREAM_HOP = 0.5
+
+
+def clip_windows(samples: np.ndarray, sample_rate: int, window: float = STREAM_WINDOW, hop: float = STREAM_HOP) -> np.ndarray:
+    """The windows the stream cuts from a clip played from its start: ``(windows, window_samples)``.
+
+    Uses the stream's own :class:`~emomon.stream.windows.Windower` (front padding included),
+    so training sees exactly what ``listen`` and ``file --stream`` feed the model.
+    """
+    from ...stream.windows import Windower
+
+    w = Windower(window, hop, sample_rate, realtime=False)
+    wins = w.push(samples, 0.0)
+    last = w.flush(0.0)
+    if last is not None:
+        wins.append(last)
+    return np.stack([x.samples for x in wins])
 
 
 @register_recipe("default")
@@ -65,6 +83,40 @@ class LayerHeadRecipe(Recipe):
         feats = cached_features(utts, key, extract, backbone.sample_rate, ctx)
         feats = speaker_normalised(feats, utts, key, extract, backbone.sample_rate, ctx)
         return np.stack(feats)
+
+    def _window_key(self, ctx: TrainContext) -> ExtractorKey:
+        name, source = self._backbone_spec(ctx)
+        return ExtractorKey(
+            "layer-pool-windows",
+            {"backbone": name, "source": source, "pooling": "meanstd", "window": STREAM_WINDOW, "hop": STREAM_HOP, "pad": "front"},
+            version="1",
+        )
+
+    def window_features(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
+        """Per clip ``(windows, layers_total, 2 * hidden)``: the stream's windows of the clip
+        (:func:`clip_windows`), pooled like whole clips. Speaker-normalised in that mode."""
+        backbone, extract_clip = self._extract(ctx)
+
+        def extract(samples: np.ndarray) -> np.ndarray:
+            wins = clip_windows(samples, backbone.sample_rate)
+            with torch.inference_mode():
+                states = backbone(torch.from_numpy(wins))
+                pooled = torch.stack([pool_states(states, [i]) for i in range(len(states))], dim=1)
+            return pooled.numpy().astype(np.float16)
+
+        key = self._window_key(ctx)
+        feats = [f.astype(np.float32) for f in cached_features(utts, key, extract, backbone.sample_rate, ctx)]
+        if ctx.mode == "speaker-norm":
+            clip_key = self._key(ctx)
+            # statistics of each speaker's whole clips (memoised), applied window by window
+            stats_src = speaker_normalised([np.zeros_like(feats[0][0])] * 0, [], clip_key, extract_clip, backbone.sample_rate, ctx)
+            del stats_src
+            from ..normalize import normalize_by_speaker
+
+            stats = ctx.scratch[f"speaker-stats:{clip_key.digest}"]
+            feats = [normalize_by_speaker([w for w in f], [u.speaker] * len(f), stats) for f, u in zip(feats, utts)]
+            feats = [np.stack(f) for f in feats]
+        return feats
 
     def _select(self, feats: np.ndarray, layers: Sequence[int]) -> np.ndarray:
         return feats[:, list(layers), :].reshape(len(feats), -1)

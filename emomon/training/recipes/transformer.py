@@ -111,7 +111,7 @@ class TransformerRecipe(Recipe):
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
             row = {"epoch": epoch + 1, "train_loss": total / len(order)}
             if x_va is not None:
                 row["val_loss"], row["val_ua"] = self._evaluate(model, x_va, y_va, bs, dev, len(ctx.labels))
