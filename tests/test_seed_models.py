@@ -30,6 +30,15 @@ TINY_TRANSFORMER = {
 }
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Training on a shared, busy CPU: one torch thread avoids OpenMP spin-wait slowdowns."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return read_ravdess(write_synthetic_ravdess(tmp_path_factory.mktemp("syn"), speakers=4, reps=2))
@@ -48,7 +57,6 @@ def test_registry_names():
 
 # -- baseline ----------------------------------------------------------------------------------
 def test_baseline_torch_features_match_numpy():
-    m = BaselineModel.__new__(BaselineModel)
     from emomon.models.base import ModelConfig
 
     m = BaselineModel(ModelConfig(architecture="baseline", sample_rate=16000))
@@ -162,3 +170,11 @@ def test_baseline_on_ravdess_emobox_two_folds(tmp_path):
     assert m["n_utterances"] == 1440 and all(f["n_test"] == 240 for f in m["folds"])
     assert 0.25 <= m["ua"]["mean"] <= 0.45  # ~0.33 measured; the seed reported 37.8% on a random split
     assert res.metrics["protocol"] == "emobox"
+
+
+def test_transformer_speaker_norm_mode(tmp_path, corpus):
+    c = ctx(tmp_path, epochs=2, mode="speaker-norm", all_utterances=corpus, options=dict(TINY_TRANSFORMER))
+    folds = make_folds("kfold-speaker", corpus, k=2)
+    res = run_protocol(get_recipe("transformer"), corpus, folds, tmp_path / "out", c, protocol="kfold-speaker")
+    assert res.metrics["mode"] == "speaker-norm" and res.metrics["final_model"] is None
+    assert any(k.startswith("speaker-stats:") for k in c.scratch)

@@ -28,7 +28,8 @@ from ..audio import decode_audio
 from ..errors import DataError
 from ..models.base import CONFIG_NAME, EmotionModel
 from ..records import Utterance
-from .metrics import FoldMetrics, aggregate, compute_metrics
+from .calibration import expected_calibration_error
+from .metrics import FoldMetrics, aggregate, compute_metrics, mean_std
 from .protocols import SPEAKER_DEPENDENT_LABEL, Fold
 from .recipes.base import Recipe, TrainContext, progress
 
@@ -176,6 +177,8 @@ def run_protocol(
         ctx.all_utterances = list(utterances)
 
     fold_metrics: list[FoldMetrics] = []
+    streamed: list[FoldMetrics] = []
+    eces: list[float] = []
     fold_rows: list[dict[str, Any]] = []
     pred_lines: list[str] = []
     model: EmotionModel | None = None
@@ -193,7 +196,16 @@ def run_protocol(
         y_pred = probs.argmax(axis=1)
         m = compute_metrics(y_true, y_pred, labels)
         fold_metrics.append(m)
-        fold_rows.append(_fold_dict(fold, m, seconds))
+        row = _fold_dict(fold, m, seconds)
+        row["ece"] = _r(expected_calibration_error(probs, y_true))
+        eces.append(row["ece"])
+        stream_proba = getattr(recipe, "stream_proba", None)
+        if callable(stream_proba):  # the decision of the streaming pipeline (mean of its windows)
+            ms = compute_metrics(y_true, np.asarray(stream_proba(model, list(fold.test), ctx)).argmax(axis=1), labels)
+            streamed.append(ms)
+            row["streamed"] = {"ua": _r(ms.ua), "wa": _r(ms.wa), "f1": _r(ms.f1)}
+            log.info("%s fold %s%s: streamed decision UA %.3f", recipe.name, fold.id, tag, ms.ua)
+        fold_rows.append(row)
         log.info("%s fold %s%s: UA %.3f WA %.3f F1 %.3f (%.1f s)", recipe.name, fold.id, tag, m.ua, m.wa, m.f1, seconds)
         for u, p, t, q in zip(fold.test, probs, y_true, y_pred):
             line = {"id": u.id, "speaker": u.speaker, "fold": fold.id, "true": labels[t], "pred": labels[q], "scores": {lab: round(float(s), 6) for lab, s in zip(labels, p)}}
@@ -255,6 +267,17 @@ def run_protocol(
         "emomon_version": emomon_version or _version(),
         "extra": {"seed": ctx.seed, "std": "population (ddof=0) over folds", "options": dict(ctx.options), **recipe.extra(ctx)},
     }
+    ece = mean_std(eces)
+    metrics["ece"] = {"mean": _r(ece.mean), "std": _r(ece.std)}
+    if streamed:
+        st = aggregate(streamed, labels)
+        metrics["streamed"] = {
+            "what": "clip decision = mean of the probabilities of its non-silent stream windows",
+            "ua": {"mean": _r(st.ua.mean), "std": _r(st.ua.std)},
+            "wa": {"mean": _r(st.wa.mean), "std": _r(st.wa.std)},
+            "f1": {"mean": _r(st.f1.mean), "std": _r(st.f1.std)},
+            "per_class_recall": {k: {"mean": _r(v.mean), "std": _r(v.std)} for k, v in st.per_class_recall.items()},
+        }
     if not speaker_independent:
         metrics["protocol_label"] = SPEAKER_DEPENDENT_LABEL
     try:

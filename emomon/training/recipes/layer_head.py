@@ -25,13 +25,16 @@ from ...records import Utterance
 from ..cache import ExtractorKey
 from ..calibration import fit_temperature
 from . import register_recipe
-from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, speaker_normalised
+from ...stream.vad import rms_dbfs
+from ..normalize import normalize_by_speaker, speaker_stats
+from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LAYERS = [2, 3, 4, 5, 6]
 STREAM_WINDOW = 3.0
 STREAM_HOP = 0.5
+SILENCE_DB = -45.0  # the stream's default energy gate
 
 
 def clip_windows(samples: np.ndarray, sample_rate: int, window: float = STREAM_WINDOW, hop: float = STREAM_HOP) -> np.ndarray:
@@ -81,7 +84,8 @@ class LayerHeadRecipe(Recipe):
         backbone, extract = self._extract(ctx)
         key = self._key(ctx)
         feats = cached_features(utts, key, extract, backbone.sample_rate, ctx)
-        feats = speaker_normalised(feats, utts, key, extract, backbone.sample_rate, ctx)
+        if ctx.mode == "speaker-norm":
+            feats = normalize_by_speaker(feats, [u.speaker for u in utts], self._speaker_stats(ctx))
         return np.stack(feats)
 
     def _window_key(self, ctx: TrainContext) -> ExtractorKey:
@@ -107,25 +111,57 @@ class LayerHeadRecipe(Recipe):
         key = self._window_key(ctx)
         feats = [f.astype(np.float32) for f in cached_features(utts, key, extract, backbone.sample_rate, ctx)]
         if ctx.mode == "speaker-norm":
-            clip_key = self._key(ctx)
-            # statistics of each speaker's whole clips (memoised), applied window by window
-            stats_src = speaker_normalised([np.zeros_like(feats[0][0])] * 0, [], clip_key, extract_clip, backbone.sample_rate, ctx)
-            del stats_src
-            from ..normalize import normalize_by_speaker
-
-            stats = ctx.scratch[f"speaker-stats:{clip_key.digest}"]
-            feats = [normalize_by_speaker([w for w in f], [u.speaker] * len(f), stats) for f, u in zip(feats, utts)]
-            feats = [np.stack(f) for f in feats]
+            stats = self._speaker_stats(ctx)
+            feats = [np.stack(normalize_by_speaker(list(f), [u.speaker] * len(f), stats)) for f, u in zip(feats, utts)]
         return feats
+
+    def window_levels(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
+        """Per clip ``(windows,)``: each stream window's RMS level in dBFS (what the silence gate reads)."""
+        key = ExtractorKey("window-levels", {"window": STREAM_WINDOW, "hop": STREAM_HOP, "pad": "front"}, version="1")
+
+        def extract(samples: np.ndarray) -> np.ndarray:
+            return np.array([rms_dbfs(w) for w in clip_windows(samples, 16000)], dtype=np.float32)
+
+        return cached_features(utts, key, extract, 16000, ctx)
+
+    def _voiced(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
+        """Per clip, the boolean mask of its non-silent stream windows."""
+        gate = float(ctx.option("silence_db", SILENCE_DB))
+        return [lev >= gate for lev in self.window_levels(utts, ctx)]
+
+    def _speaker_stats(self, ctx: TrainContext) -> dict:
+        """Per-speaker statistics of whole-clip features over ``ctx.all_utterances`` (memoised)."""
+        key = self._key(ctx)
+        memo = f"speaker-stats:{key.digest}"
+        if memo not in ctx.scratch:
+            backbone, extract = self._extract(ctx)
+            pool = list(ctx.all_utterances)
+            feats = cached_features(pool, key, extract, backbone.sample_rate, ctx)
+            ctx.scratch[memo] = speaker_stats(feats, [u.speaker for u in pool])
+        return ctx.scratch[memo]
 
     def _select(self, feats: np.ndarray, layers: Sequence[int]) -> np.ndarray:
         return feats[:, list(layers), :].reshape(len(feats), -1)
 
     # -- training ----------------------------------------------------------------------------
+    def training_rows(self, utts: Sequence[Utterance], layers: Sequence[int], ctx: TrainContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(x (rows, F), y (rows,), speaker (rows,))``: whole clips, plus (``train_windows``,
+        default on) every non-silent stream window of each clip, labelled with its clip's emotion."""
+        x = [self._select(self.features(utts, ctx), layers)]
+        y = [ctx.label_indices(utts)]
+        spk = [np.array([u.speaker for u in utts])]
+        if ctx.option("train_windows", True):
+            for u, f, voiced, label in zip(utts, self.window_features(utts, ctx), self._voiced(utts, ctx), y[0]):
+                if voiced.any():
+                    x.append(self._select(f[voiced], layers))
+                    y.append(np.full(int(voiced.sum()), label))
+                    spk.append(np.full(int(voiced.sum()), u.speaker))
+        return np.concatenate(x), np.concatenate(y), np.concatenate(spk)
+
     def _calibration_temperature(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, c: float) -> float:
-        """Temperature fitted on out-of-fold logits of a speaker-grouped split of the training set."""
+        """Temperature fitted on out-of-fold logits of a speaker-grouped split of the training rows."""
         groups = np.unique(speakers)
-        k = min(int(ctx.option("calib_folds", 4)), len(groups))
+        k = min(int(ctx.option("calib_folds", 2)), len(groups))
         if k < 2:
             return 1.0
         rng = np.random.default_rng(ctx.seed)
@@ -133,7 +169,7 @@ class LayerHeadRecipe(Recipe):
         logits = np.zeros((len(y), len(ctx.labels)))
         for part in np.array_split(order, k):
             held = np.isin(speakers, part)
-            head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed)
+            head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
             z = (x[held] - head["mean"]) / head["std"]
             logits[held] = z @ head["coef"].T + head["intercept"]
         return fit_temperature(logits, y)
@@ -143,26 +179,39 @@ class LayerHeadRecipe(Recipe):
         c = float(ctx.option("C", 1.0))
         name, source = self._backbone_spec(ctx)
         backbone = load_backbone(name, source)
-        x = self._select(self.features(train, ctx), layers)
-        y = ctx.label_indices(train)
-        head = fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed)
+        x, y, speakers = self.training_rows(train, layers, ctx)
+        head = fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
         temperature = 1.0
         if ctx.option("calibrate", True):
-            temperature = self._calibration_temperature(x, y, np.array([u.speaker for u in train]), ctx, c)
+            temperature = self._calibration_temperature(x, y, speakers, ctx, c)
         self._temperatures.append(temperature)
         config = LayerHeadModel.make_config(
             ctx.labels, layers, backbone=name, backbone_source=source,
-            head={"type": "logistic-regression", "C": c}, temperature=temperature, mode=ctx.mode,
+            head={"type": "logistic-regression", "C": c, "train_windows": bool(ctx.option("train_windows", True))},
+            temperature=temperature, mode=ctx.mode,
         )
         model = LayerHeadModel(config, backbone=backbone)
         model.set_head(head["mean"], head["std"], head["coef"], head["intercept"], temperature)
         return model.eval()
 
-    def predict_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
-        assert isinstance(model, LayerHeadModel)
-        x = torch.from_numpy(self._select(self.features(utts, ctx), model.layers).astype(np.float32))
+    def _head_proba(self, model: LayerHeadModel, x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return torch.softmax(model.classify_features(x), dim=-1).numpy()
+            return torch.softmax(model.classify_features(torch.from_numpy(x.astype(np.float32))), dim=-1).numpy()
+
+    def predict_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
+        """Whole-clip probabilities ``(n, labels)``."""
+        assert isinstance(model, LayerHeadModel)
+        return self._head_proba(model, self._select(self.features(utts, ctx), model.layers))
+
+    def stream_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
+        """The streamed decision ``(n, labels)``: the mean of each clip's non-silent window
+        probabilities (all its windows when none is voiced), as ``file --stream`` would see them."""
+        assert isinstance(model, LayerHeadModel)
+        rows = []
+        for f, voiced in zip(self.window_features(utts, ctx), self._voiced(utts, ctx)):
+            keep = voiced if voiced.any() else np.ones_like(voiced)
+            rows.append(self._head_proba(model, self._select(f[keep], model.layers)).mean(axis=0))
+        return np.stack(rows)
 
     def extra(self, ctx: TrainContext) -> dict[str, Any]:
         name, source = self._backbone_spec(ctx)
@@ -171,5 +220,8 @@ class LayerHeadRecipe(Recipe):
             "backbone_source": source,
             "layers": [int(i) for i in ctx.option("layers", DEFAULT_LAYERS)],
             "C": float(ctx.option("C", 1.0)),
-            "temperatures": self._temperatures,
+            "train_windows": bool(ctx.option("train_windows", True)),
+            "stream_window_s": STREAM_WINDOW,
+            "stream_hop_s": STREAM_HOP,
+            "temperatures": [round(t, 4) for t in self._temperatures],
         }
