@@ -60,6 +60,8 @@ def train(
     options: Sequence[str] = (),
     fold_subset: Sequence[str] | None = None,
     progress: bool = True,
+    noise: str | None = None,
+    snr: str = "20,10,0",
 ):
     """Run ``emomon train`` from Python; returns the :class:`~emomon.training.runner.RunResult`."""
     from ..models.registry import select_device
@@ -72,9 +74,12 @@ def train(
 
     if protocol not in PROTOCOLS:
         raise DataError(protocol, f"unknown protocol (known: {', '.join(PROTOCOLS)})")
+    from .noise import parse_conditions
+
     try:
         mode = mode_from_option(normalize)
         opts: dict[str, Any] = parse_options(options)
+        conditions = parse_conditions(noise, snr) if noise else []
     except ValueError as exc:
         raise DataError("options", str(exc)) from None
     recipe = get_recipe(model)
@@ -100,7 +105,11 @@ def train(
         progress=progress,
         options=opts,
     )
-    return run_protocol(recipe, utts, all_folds, out, ctx, protocol=protocol, data=str(data), final=final, force=force)
+    noise_dir = ctx.cache.root.parent / "noisy" if ctx.cache.enabled else None
+    return run_protocol(
+        recipe, utts, all_folds, out, ctx, protocol=protocol, data=str(data), final=final, force=force,
+        noise=conditions, noise_dir=noise_dir,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -129,6 +138,8 @@ def register(app: typer.Typer) -> None:
         set_: Optional[list[str]] = typer.Option(None, "--set", help="Recipe option key=value (repeatable)."),
         fold: Optional[str] = typer.Option(None, "--fold", help="Only these folds, e.g. 1,2 (quick runs)."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+        noise: Optional[str] = typer.Option(None, "--noise", help="Also test each fold on noisy copies: white,pink,babble (babble = other speakers' clips)."),
+        snr: str = typer.Option("20,10,0", "--snr", help="SNRs in dB for --noise."),
     ) -> None:
         """Cross-validate a model recipe speaker-independently and save the final model."""
         result = train(
@@ -150,6 +161,8 @@ def register(app: typer.Typer) -> None:
             options=set_ or [],
             fold_subset=parse_fold_subset(fold),
             progress=not quiet,
+            noise=noise,
+            snr=snr,
         )
         m = result.metrics
         tag = "" if m["speaker_independent"] else " [speaker-dependent]"

@@ -29,6 +29,7 @@ from ..errors import DataError
 from ..models.base import CONFIG_NAME, EmotionModel
 from ..records import Utterance
 from .calibration import expected_calibration_error
+from .noise import noisy_copies
 from .metrics import FoldMetrics, aggregate, compute_metrics, mean_std
 from .protocols import SPEAKER_DEPENDENT_LABEL, Fold
 from .recipes.base import Recipe, TrainContext, progress
@@ -155,11 +156,15 @@ def run_protocol(
     final: bool = True,
     force: bool = False,
     emomon_version: str | None = None,
+    noise: Sequence[tuple[str, float]] = (),
+    noise_dir: str | Path | None = None,
 ) -> RunResult:
     """Fit ``recipe`` on each fold's train side, test on its test side, write OUT.
 
     ``final``: also train on all ``utterances`` and save OUT/model (skipped in
     ``speaker-norm`` mode, whose features need the test speaker's statistics).
+    ``noise``: ``(kind, snr_db)`` conditions; each fold's model is also tested on noisy copies of
+    its test clips (see :func:`~emomon.training.noise.noisy_copies`, files under ``noise_dir``).
     """
     out = Path(out_dir)
     check_out_dir(out, force)
@@ -178,6 +183,7 @@ def run_protocol(
 
     fold_metrics: list[FoldMetrics] = []
     streamed: list[FoldMetrics] = []
+    noise_metrics: dict[tuple[str, float], list[FoldMetrics]] = {}
     eces: list[float] = []
     fold_rows: list[dict[str, Any]] = []
     pred_lines: list[str] = []
@@ -205,6 +211,14 @@ def run_protocol(
             streamed.append(ms)
             row["streamed"] = {"ua": _r(ms.ua), "wa": _r(ms.wa), "f1": _r(ms.f1)}
             log.info("%s fold %s%s: streamed decision UA %.3f", recipe.name, fold.id, tag, ms.ua)
+        if noise:
+            row["noise"] = {}
+            for kind, snr in noise:
+                noisy = noisy_copies(fold.test, kind, snr, noise_dir or out / "noisy", pool=ctx.all_utterances, seed=ctx.seed)
+                mn = compute_metrics(y_true, np.asarray(recipe.predict_proba(model, noisy, ctx)).argmax(axis=1), labels)
+                noise_metrics.setdefault((kind, snr), []).append(mn)
+                row["noise"][f"{kind}@{snr:g}dB"] = {"ua": _r(mn.ua), "wa": _r(mn.wa), "f1": _r(mn.f1)}
+                log.info("%s fold %s%s: %s noise at %g dB SNR: UA %.3f", recipe.name, fold.id, tag, kind, snr, mn.ua)
         fold_rows.append(row)
         log.info("%s fold %s%s: UA %.3f WA %.3f F1 %.3f (%.1f s)", recipe.name, fold.id, tag, m.ua, m.wa, m.f1, seconds)
         for u, p, t, q in zip(fold.test, probs, y_true, y_pred):
@@ -278,6 +292,16 @@ def run_protocol(
             "f1": {"mean": _r(st.f1.mean), "std": _r(st.f1.std)},
             "per_class_recall": {k: {"mean": _r(v.mean), "std": _r(v.std)} for k, v in st.per_class_recall.items()},
         }
+    if noise_metrics:
+        metrics["noise"] = []
+        for (kind, snr), ms_list in noise_metrics.items():
+            agg = aggregate(ms_list, labels)
+            metrics["noise"].append({
+                "kind": kind, "snr_db": snr,
+                "ua": {"mean": _r(agg.ua.mean), "std": _r(agg.ua.std)},
+                "wa": {"mean": _r(agg.wa.mean), "std": _r(agg.wa.std)},
+                "f1": {"mean": _r(agg.f1.mean), "std": _r(agg.f1.std)},
+            })
     if not speaker_independent:
         metrics["protocol_label"] = SPEAKER_DEPENDENT_LABEL
     try:

@@ -1,0 +1,77 @@
+"""The default recipe end to end on a tiny random Whisper: folds, streamed decision, ECE, the
+saved head (no backbone weights in it) and loading it back through the registry."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from emomon.models import load_model
+from emomon.training.protocols import make_folds
+from emomon.training.recipes import get_recipe
+from emomon.training.recipes.layer_head import clip_windows
+from emomon.training.runner import run_protocol
+from test_runner import corpus, ctx_for  # noqa: F401 - fixture
+
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def tiny_whisper(tmp_path_factory):
+    cfg = transformers.WhisperConfig(
+        num_mel_bins=80, d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
+        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, max_source_positions=1500,
+        max_target_positions=20, vocab_size=60, pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=3,
+    )
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("tiny-whisper")
+    transformers.WhisperModel(cfg).save_pretrained(d, safe_serialization=True)
+    return str(d)
+
+
+def test_clip_windows_match_the_stream():
+    sr = 16000
+    x = np.arange(int(1.2 * sr), dtype=np.float32)
+    w = clip_windows(x, sr, window=1.0, hop=0.5)
+    # windows end at 0.5 s, 1.0 s, then the tail at 1.2 s; front padded with zeros
+    assert w.shape == (3, sr)
+    assert np.all(w[0][: sr // 2] == 0) and w[0][-1] == x[sr // 2 - 1]
+    assert w[2][-1] == x[-1]
+
+
+def test_default_recipe_runs_and_saves_a_loadable_head(tmp_path, corpus, tiny_whisper):  # noqa: F811
+    ctx = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "layers": [1, 2], "calib_folds": 2})
+    folds = make_folds("kfold-speaker", corpus, k=2)
+    res = run_protocol(get_recipe("default"), corpus, folds, tmp_path / "out", ctx, protocol="kfold-speaker", data="syn")
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert m["model"] == "default" and len(m["folds"]) == 2
+    assert "streamed" in m and 0 <= m["streamed"]["ua"]["mean"] <= 1
+    assert "streamed" in m["folds"][0] and 0 <= m["ece"]["mean"] <= 1
+    assert m["extra"]["layers"] == [1, 2] and all(t > 0 for t in m["extra"]["temperatures"])
+    # tones differing in pitch and loudness are easy even for random features
+    assert m["ua"]["mean"] > 0.3
+
+    model_dir = tmp_path / "out" / "model"
+    saved = load_file(str(model_dir / "model.safetensors"))
+    assert not any(k.startswith("backbone.") for k in saved)  # the frozen backbone is not copied
+    assert set(saved) == {"feat_mean", "feat_scale", "temperature", "head.weight", "head.bias"}
+    model = load_model(model_dir, device="cpu")
+    pred = model.predict(corpus[5].path)
+    assert pred.label in model.labels and sum(pred.scores.values()) == pytest.approx(1.0, abs=1e-5)
+    # the loaded model reproduces the recipe's whole-clip probabilities
+    ref = get_recipe("default").predict_proba(res.final_model, corpus[:4], ctx)
+    from emomon.audio import decode_audio
+
+    ours = np.stack([model.predict_proba(decode_audio(u.path, 16000)[None])[0] for u in corpus[:4]])
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
+def test_speaker_norm_mode_is_labelled_and_saves_no_model(tmp_path, corpus, tiny_whisper):  # noqa: F811
+    ctx = ctx_for(tmp_path, mode="speaker-norm", options={"backbone_source": tiny_whisper, "layers": [2], "calibrate": False, "train_windows": False})
+    folds = make_folds("kfold-speaker", corpus, k=2)
+    m = run_protocol(get_recipe("default"), corpus, folds, tmp_path / "out", ctx, protocol="kfold-speaker").metrics
+    assert m["mode"] == "speaker-norm" and m["final_model"] is None
