@@ -74,3 +74,12 @@ def test_render_fits_narrow_terminal():
     for lab in EMOTIONS:
         assert lab in out
     assert "DISGUST" in out and "latency" in out and "dropped" in out
+
+
+def test_stop_hint_only_while_running():
+    state = MonitorState(title="x")
+    state.update(_rec(0.5))
+    assert "Ctrl-C to stop" in _text(state)
+    state.finished = True
+    out = _text(state)
+    assert "Ctrl-C to stop" not in out and "[done]" in out

@@ -165,4 +165,6 @@ def render(states: MonitorState | Sequence[MonitorState], width: int | None = No
     if isinstance(states, MonitorState):
         states = [states]
     panels = [render_stream(s, width) for s in states]
+    if all(s.finished for s in states):
+        return Group(*panels)
     return Group(*panels, Text("Ctrl-C to stop", style="dim"))
