@@ -1,6 +1,5 @@
 """decode_audio: every input kind, any rate and channel count → mono float32 at the asked rate."""
 
-import io
 from pathlib import Path
 
 import numpy as np

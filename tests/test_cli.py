@@ -3,7 +3,6 @@ import io
 import json
 import subprocess
 
-import numpy as np
 import pytest
 import soundfile as sf
 

@@ -1,6 +1,5 @@
 """Whisper encoder: CTranslate2 reader, the offline weights, Hugging Face state dicts, layers."""
 
-import json
 import struct
 
 import numpy as np

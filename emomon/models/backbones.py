@@ -21,13 +21,16 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch import nn
 
 from ..errors import ModelError
 from ..features.mel import FrontEnd, log_mel
+
+if TYPE_CHECKING:
+    from .whisper_encoder import WhisperEncoder
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ class WhisperBackbone(Backbone):
     Inputs longer than 30 s are encoded in 30 s chunks whose states are concatenated in time.
     """
 
-    def __init__(self, encoder: "WhisperEncoder", front: FrontEnd = WHISPER_FRONT) -> None:  # noqa: F821
+    def __init__(self, encoder: "WhisperEncoder", front: FrontEnd = WHISPER_FRONT) -> None:
         super().__init__()
         self.encoder = encoder
         self.front = front
@@ -104,7 +107,7 @@ def _offline_whisper_parts(name: str) -> list[Path] | None:
     return parts
 
 
-def _whisper_from_dir(path: Path) -> "WhisperEncoder":  # noqa: F821
+def _whisper_from_dir(path: Path) -> "WhisperEncoder":
     from .ct2_reader import read_ct2_variables
     from .whisper_encoder import WhisperEncoder
 
@@ -132,7 +135,7 @@ def looks_like_hub_id(s: str) -> bool:
     return s.count("/") == 1 and not s.startswith(("/", ".", "~")) and not Path(s).exists()
 
 
-def _whisper_from_hub(hub_id: str) -> "WhisperEncoder":  # noqa: F821
+def _whisper_from_hub(hub_id: str) -> "WhisperEncoder":
     try:
         from huggingface_hub import snapshot_download
     except ImportError as exc:

@@ -7,7 +7,6 @@ optional dependency (transformers, opensmile) is only needed by the model that u
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -15,6 +14,7 @@ from typing import Callable, TypeVar
 import torch
 
 from ..errors import DeviceError, ModelError
+from ..registry import LazyRegistry
 from .base import WEIGHTS_NAME, EmotionModel, read_config
 
 log = logging.getLogger(__name__)
@@ -22,13 +22,16 @@ log = logging.getLogger(__name__)
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
 # architecture name -> "module:Class" (imported on first use) or the class once registered.
-_ARCHITECTURES: dict[str, str | type[EmotionModel]] = {
-    "baseline": "emomon.models.baseline:BaselineModel",
-    "transformer": "emomon.models.transformer:SeedTransformer",
-    "wav2vec2": "emomon.models.wav2vec2:Wav2Vec2Model",
-    "egemaps": "emomon.models.egemaps:EgemapsModel",
-    "layer-head": "emomon.models.layer_head:LayerHeadModel",
-}
+ARCHITECTURES: LazyRegistry[type[EmotionModel]] = LazyRegistry(
+    "architecture",
+    {
+        "baseline": "emomon.models.baseline:BaselineModel",
+        "transformer": "emomon.models.transformer:SeedTransformer",
+        "wav2vec2": "emomon.models.wav2vec2:Wav2Vec2Model",
+        "egemaps": "emomon.models.egemaps:EgemapsModel",
+        "layer-head": "emomon.models.layer_head:LayerHeadModel",
+    },
+)
 
 M = TypeVar("M", bound=type[EmotionModel])
 
@@ -38,31 +41,19 @@ def register_architecture(name: str) -> Callable[[M], M]:
 
     def deco(cls: M) -> M:
         cls.architecture = name
-        _ARCHITECTURES[name] = cls
-        return cls
+        return ARCHITECTURES.register(name, cls)
 
     return deco
 
 
 def architectures() -> list[str]:
     """Names of all known architectures."""
-    return sorted(_ARCHITECTURES)
+    return ARCHITECTURES.names()
 
 
 def get_architecture(name: str) -> type[EmotionModel]:
     """The class registered as ``name`` (imports its module on first use)."""
-    entry = _ARCHITECTURES.get(name)
-    if entry is None:
-        raise ModelError(name, f"unknown architecture (known: {', '.join(architectures())})")
-    if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module), attr)
-        except ImportError as exc:
-            raise ModelError(name, f"needs an optional dependency that is not installed ({exc.name or exc})") from None
-        _ARCHITECTURES[name] = cls
-        return cls
-    return entry
+    return ARCHITECTURES.get(name)
 
 
 def shipped_models() -> list[str]:

@@ -107,7 +107,7 @@ class FeatureCache:
         p.parent.mkdir(parents=True, exist_ok=True)
         meta = p.parent.parent / "extractor.json"
         if not meta.exists():
-            _atomic_write_bytes(meta, extractor.to_json().encode())
+            atomic_write_bytes(meta, extractor.to_json().encode())
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".npy")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -129,11 +129,16 @@ class FeatureCache:
         return value
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (readers never see
+    half a file); the file gets the usual permissions (0666 less the umask)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -12,10 +12,8 @@ import copy
 import datetime as _dt
 import json
 import logging
-import os
 import random
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,9 @@ from ..audio import decode_audio
 from ..errors import DataError
 from ..models.base import CONFIG_NAME, EmotionModel
 from ..records import Utterance
+from .cache import atomic_write_bytes
 from .calibration import expected_calibration_error
+from .figures import plot_confusion
 from .noise import noisy_copies
 from .metrics import FoldMetrics, aggregate, compute_metrics, mean_std
 from .protocols import SPEAKER_DEPENDENT_LABEL, Fold
@@ -87,43 +87,6 @@ def measure_cpu_ms_per_clip(model: EmotionModel, utts: Sequence[Utterance], n: i
     finally:
         torch.set_num_threads(threads)
     return float(np.mean(times) * 1000.0)
-
-
-def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: Path, title: str) -> None:
-    """Row-normalised confusion matrix (counts annotated) as a PNG (matplotlib Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    cm = np.asarray(cm)
-    rows = cm.sum(axis=1, keepdims=True)
-    frac = np.divide(cm, np.maximum(rows, 1))
-    fig, ax = plt.subplots(figsize=(7, 6))
-    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", color="white" if frac[i, j] > 0.5 else "black", fontsize=8)
-    ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _r(x: float) -> float | None:
@@ -227,7 +190,7 @@ def run_protocol(
                 line["split"] = SPEAKER_DEPENDENT_LABEL
             pred_lines.append(json.dumps(line))
         # Write predictions as we go, so an interrupted run leaves its finished folds.
-        _atomic_write_text(out / PREDICTIONS_NAME, "\n".join(pred_lines) + "\n")
+        atomic_write_bytes(out / PREDICTIONS_NAME, ("\n".join(pred_lines) + "\n").encode())
 
     summary = aggregate(fold_metrics, labels)
     final_rel: str | None = None
@@ -308,7 +271,7 @@ def run_protocol(
         plot_confusion(summary.confusion, labels, out / CONFUSION_NAME, title)
     except ImportError as exc:  # pragma: no cover - matplotlib is a core dependency
         log.warning("no confusion.png (%s)", exc)
-    _atomic_write_text(out / METRICS_NAME, json.dumps(metrics, indent=2) + "\n")
+    atomic_write_bytes(out / METRICS_NAME, (json.dumps(metrics, indent=2) + "\n").encode())
     log.info("%s%s: UA %.3f ± %.3f, WA %.3f ± %.3f, F1 %.3f ± %.3f -> %s", recipe.name, tag, summary.ua.mean, summary.ua.std, summary.wa.mean, summary.wa.std, summary.f1.mean, summary.f1.std, out / METRICS_NAME)
     return RunResult(metrics=metrics, out_dir=out, final_model=final_model)
 

@@ -5,20 +5,25 @@ See :mod:`emomon.training.recipes.base` for the interface.
 
 from __future__ import annotations
 
-import importlib
 from typing import Callable, TypeVar
 
-from ...errors import DataError, ModelError
+from ...errors import DataError
+from ...registry import LazyRegistry
 from .base import Recipe, TrainContext, parse_options
 
 # recipe name -> "module:Class" (imported on first use) or the class once registered.
-_RECIPES: dict[str, str | type[Recipe]] = {
-    "default": "emomon.training.recipes.layer_head:LayerHeadRecipe",
-    "baseline": "emomon.training.recipes.baseline:BaselineRecipe",
-    "transformer": "emomon.training.recipes.transformer:TransformerRecipe",
-    "wav2vec2": "emomon.training.recipes.wav2vec2:Wav2Vec2Recipe",
-    "egemaps": "emomon.training.recipes.egemaps:EgemapsRecipe",
-}
+RECIPES: LazyRegistry[type[Recipe]] = LazyRegistry(
+    "model recipe",
+    {
+        "default": "emomon.training.recipes.layer_head:LayerHeadRecipe",
+        "baseline": "emomon.training.recipes.baseline:BaselineRecipe",
+        "transformer": "emomon.training.recipes.transformer:TransformerRecipe",
+        "wav2vec2": "emomon.training.recipes.wav2vec2:Wav2Vec2Recipe",
+        "egemaps": "emomon.training.recipes.egemaps:EgemapsRecipe",
+    },
+    unknown_error=DataError,
+    order=lambda n: (n != "default", n),
+)
 
 R = TypeVar("R", bound=type[Recipe])
 
@@ -28,32 +33,21 @@ def register_recipe(name: str) -> Callable[[R], R]:
 
     def deco(cls: R) -> R:
         cls.name = name
-        _RECIPES[name] = cls
-        return cls
+        return RECIPES.register(name, cls)
 
     return deco
 
 
 def recipe_names() -> list[str]:
     """All registered recipe names (``default`` first)."""
-    return sorted(_RECIPES, key=lambda n: (n != "default", n))
+    return RECIPES.names()
 
 
 def get_recipe_class(name: str) -> type[Recipe]:
-    entry = _RECIPES.get(name)
-    if entry is None:
-        raise DataError(name, f"unknown model recipe (known: {', '.join(recipe_names())})")
-    if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module), attr)
-        except ImportError as exc:
-            missing = getattr(exc, "name", None) or str(exc)
-            raise ModelError(name, f"recipe needs a module that is not installed ({missing})") from None
-        cls.name = cls.name or name
-        _RECIPES[name] = cls
-        return cls
-    return entry
+    """The recipe class registered as ``name`` (imports its module on first use)."""
+    cls = RECIPES.get(name)
+    cls.name = cls.name or name
+    return cls
 
 
 def get_recipe(name: str) -> Recipe:
