@@ -188,3 +188,27 @@ def test_cli_download_from_local_server(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "3 files unpacked" in r.output
     assert len(list((tmp_path / "rav").rglob("*.wav"))) == 3
+
+
+def test_streaming_calibration_noise_section(tmp_path: Path) -> None:
+    plain = write_run(tmp_path / "runs", "baseline-x", 0.34, 0.36, 0.32)
+    rich = write_run(tmp_path / "runs", "default-x", 0.758, 0.765, 0.757)
+    m = json.loads((rich / "metrics.json").read_text())
+    m["streamed"] = {"ua": {"mean": 0.736, "std": 0.057}}
+    m["ece"] = {"mean": 0.068, "std": 0.008}
+    m["noise"] = [{"kind": "white", "snr_db": 20.0, "ua": {"mean": 0.70, "std": 0.05}},
+                  {"kind": "white", "snr_db": 0.0, "ua": {"mean": 0.31, "std": 0.04}}]
+    (rich / "metrics.json").write_text(json.dumps(m))
+    md = make_report([plain, rich], tmp_path / "rep", progress=False).markdown.read_text()
+    assert "## Streaming, calibration and noise" in md
+    after = "## Streaming, calibration and noise"
+    assert md_row(md, "default-x", after) == ["default-x", "75.8 ± 2.0", "73.6 ± 5.7", "6.8 ± 0.8", "70.0 ± 5.0", "31.0 ± 4.0"]
+    assert md_row(md, "baseline-x", after)[2:] == ["–", "–", "–", "–"]
+    header = next(line for line in md[md.index(after):].splitlines() if line.startswith("| run"))
+    assert "white 20 dB UA %" in header and header.index("white 20 dB") < header.index("white 0 dB")
+
+
+def test_no_streaming_section_without_such_figures(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "runs", "baseline-y", 0.34, 0.36, 0.32)
+    md = make_report([run], tmp_path / "rep", progress=False).markdown.read_text()
+    assert "Streaming, calibration and noise" not in md

@@ -328,6 +328,23 @@ def make_report(
     doc.table(["emotion", *[r.name for r in runs]],
               [[lab, *[pct((r.metrics.get("per_class_recall") or {}).get(lab)) for r in runs]] for lab in labels])
 
+    # streaming, calibration, noise ----------------------------------------------------------
+    if any(r.metrics.get(k) for r in runs for k in ("streamed", "ece", "noise")):
+        doc.h(2, "Streaming, calibration and noise")
+        doc.p("Streamed decision: a clip's label from the mean of its non-silent 3 s stream windows (what `file --stream` "
+              "shows), beside the whole-clip UA. ECE: expected calibration error of the whole-clip probabilities (15 bins). "
+              "Noise: each fold's model on noisy copies of its test clips (white, pink, babble of other speakers) at the given SNR.")
+        conds = sorted({(c["kind"], c["snr_db"]) for r in runs for c in r.metrics.get("noise") or []},
+                       key=lambda c: (c[0], -c[1]))
+        headers = ["run", "UA %", "streamed UA %", "ECE %", *[f"{k} {snr:g} dB UA %" for k, snr in conds]]
+        rows = []
+        for r in runs:
+            m = r.metrics
+            by_cond = {(c["kind"], c["snr_db"]): c for c in m.get("noise") or []}
+            rows.append([r.name, pct(m.get("ua")), pct((m.get("streamed") or {}).get("ua")), pct(m.get("ece")),
+                         *[pct(by_cond[c]["ua"]) if c in by_cond else "–" for c in conds]])
+        doc.table(headers, rows)
+
     # confusion matrices ---------------------------------------------------------------------
     doc.h(2, "Confusion matrices")
     doc.p("Rows are the true emotion, columns the prediction, summed over the test folds; colour is the fraction of the row.")
