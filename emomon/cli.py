@@ -162,6 +162,8 @@ def run_monitor(monitor, *, log_path: Optional[Path], force: bool, append: bool,
                     for s in states.values():
                         s.finished = True
                     live.update(render(list(states.values()), width=width))
+            if not console.is_terminal:  # rich ends a non-terminal Live without a newline
+                console.line()
         completed = True
     except KeyboardInterrupt:
         monitor.stop()

@@ -83,3 +83,17 @@ def test_stop_hint_only_while_running():
     state.finished = True
     out = _text(state)
     assert "Ctrl-C to stop" not in out and "[done]" in out
+
+
+def test_raw_scores_shown_beside_smoothed():
+    state = MonitorState(title="x")
+    smoothed = {k: (0.6 if k == "sad" else 0.4 / 7) for k in EMOTIONS}
+    raw = {k: (0.9 if k == "angry" else 0.1 / 7) for k in EMOTIONS}
+    state.update(WindowRecord(t=0.5, label="angry", scores=raw, smoothed=smoothed, silent=False, latency_ms=10.0, level_db=-20.0))
+    out = _text(state)
+    assert "smoothed" in out and "raw" in out
+    angry = next(l for l in out.splitlines() if l.strip("│ ").startswith("angry"))
+    sad = next(l for l in out.splitlines() if l.strip("│ ").startswith("sad"))
+    assert "5.7%" in angry and " 90%" in angry  # smoothed 5.7 %, raw 90 %
+    assert "60.0%" in sad and "  1%" in sad
+    assert "SAD" in out  # the top emotion follows the smoothed distribution

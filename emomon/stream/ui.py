@@ -1,6 +1,7 @@
 """The terminal UI: a pure ``render(state)`` of a :class:`MonitorState`, shown with rich ``Live``.
 
-Per emotion: a bar for the current smoothed probability and a rolling history (sparkline) over
+Per emotion: a bar for the current smoothed probability, the last window's raw probability
+beside it, and a rolling history (sparkline) over
 the last ``history`` hops; above them the top emotion; below them the input level meter, the
 capture-to-result latency (last / median), the dropped-audio counter and the window count.
 Rendering depends on nothing but the state, so tests render it into ``Console(record=True)``.
@@ -117,7 +118,7 @@ def _level_meter(level_db: float, width: int, threshold_db: float) -> Text:
 
 def render_stream(state: MonitorState, width: int | None = None) -> RenderableType:
     """One stream's panel, fitted to ``width`` terminal columns (``None``: full size, 120)."""
-    avail = (width or 120) - 4 - 10 - 6 - 3  # panel borders, name, percent, column gaps
+    avail = (width or 120) - 4 - 10 - 6 - 5 - 4  # panel borders, name, percent, raw, column gaps
     bar_width = max(8, min(30, int(avail * 0.45)))
     hist_width = max(0, min(state.history_len, avail - bar_width))
     if state.windows == 0:
@@ -132,13 +133,18 @@ def render_stream(state: MonitorState, width: int | None = None) -> RenderableTy
     table.add_column("emotion", width=10, no_wrap=True)
     table.add_column("bar", width=bar_width, no_wrap=True)
     table.add_column("pct", width=6, justify="right", no_wrap=True)
+    table.add_column("raw", width=5, justify="right", no_wrap=True)
     if hist_width:
         table.add_column("history", width=hist_width, no_wrap=True)
+    header = [Text(""), Text("smoothed", style="dim"), Text(""), Text("raw", style="dim")]
+    table.add_row(*header, *([Text("history", style="dim")] if hist_width else []))
     for lab in state.labels:
         p = float(state.smoothed.get(lab, 0.0))
         color = COLORS.get(lab, "white")
         name_style = f"bold {color}" if lab == state.top and not state.silent else color
-        cells = [Text(lab, style=name_style), Text(bar(p, bar_width), style=color), Text(f"{p * 100:5.1f}%")]
+        raw = state.scores.get(lab)
+        raw_text = Text("" if raw is None else f"{raw * 100:3.0f}%", style="dim")
+        cells = [Text(lab, style=name_style), Text(bar(p, bar_width), style=color), Text(f"{p * 100:5.1f}%"), raw_text]
         if hist_width:
             cells.append(Text(sparkline(state.history[lab], hist_width), style=color))
         table.add_row(*cells)
