@@ -110,3 +110,12 @@ def emomon_command() -> list[str]:
         "from emomon.cli import main; sys.argv[0] = 'emomon'; sys.exit(main(sys.argv[1:]))"
     )
     return [sys.executable, "-c", code]
+
+
+@pytest.fixture
+def one_thread():
+    """Training tests on a busy 2-core CPU: one torch thread avoids OpenMP spin-wait slowdowns."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -30,13 +30,7 @@ TINY_TRANSFORMER = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Training on a shared, busy CPU: one torch thread avoids OpenMP spin-wait slowdowns."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

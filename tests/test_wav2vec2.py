@@ -22,12 +22,7 @@ from emomon.training.runner import run_protocol  # noqa: E402
 from test_runner import write_synthetic_ravdess  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
