@@ -75,3 +75,20 @@ def test_speaker_norm_mode_is_labelled_and_saves_no_model(tmp_path, corpus, tiny
     folds = make_folds("kfold-speaker", corpus, k=2)
     m = run_protocol(get_recipe("default"), corpus, folds, tmp_path / "out", ctx, protocol="kfold-speaker").metrics
     assert m["mode"] == "speaker-norm" and m["final_model"] is None
+
+
+def test_noise_augmentation_adds_rows_and_refuses_babble(tmp_path, corpus, tiny_whisper):  # noqa: F811
+    from emomon.errors import DataError
+
+    recipe = get_recipe("default")
+    base = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "layers": [2], "augment": "", "train_windows": False})
+    x0, y0, _ = recipe.training_rows(corpus[:8], [2], base)
+    aug = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "layers": [2], "augment": "white:10,pink:0", "train_windows": False})
+    x1, y1, s1 = recipe.training_rows(corpus[:8], [2], aug)
+    assert len(x1) == 3 * len(x0) and list(y1) == list(y0) * 3
+    assert not np.allclose(x1[8:16], x0)  # the noisy copies really differ
+    noisy_files = sorted((tmp_path / "noisy").rglob("*.flac"))
+    assert len(noisy_files) == 16  # 8 clips x 2 conditions, written next to the feature cache
+    bad = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "augment": "babble:10"})
+    with pytest.raises(DataError, match="babble"):
+        recipe.training_rows(corpus[:2], [2], bad)

@@ -7,7 +7,9 @@ logits of a speaker-grouped inner split of the training speakers (never the test
 
 Options (``--set``): ``backbone`` (registry name, default ``whisper-base``),
 ``backbone_source`` (path or hub id), ``layers`` (e.g. ``[2,3,4,5,6]``), ``C`` (inverse
-regularisation, 1.0), ``calibrate`` (true), ``calib_folds`` (4).
+regularisation, 1.0), ``calibrate`` (true), ``calib_folds`` (2), ``train_windows`` (true: also
+train on each clip's non-silent stream windows), ``augment`` (noisy copies of the training clips,
+default ``white:20,white:10,pink:10,pink:0``; empty to switch off), ``silence_db`` (-45).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ..cache import ExtractorKey
 from ..calibration import fit_temperature
 from . import register_recipe
 from ...stream.vad import rms_dbfs
+from ...errors import DataError
+from ..noise import noisy_copies
 from ..normalize import normalize_by_speaker, speaker_stats
 from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg
 
@@ -35,6 +39,7 @@ DEFAULT_LAYERS = [2, 3, 4, 5, 6]
 STREAM_WINDOW = 3.0
 STREAM_HOP = 0.5
 SILENCE_DB = -45.0  # the stream's default energy gate
+DEFAULT_AUGMENT = "white:20,white:10,pink:10,pink:0"
 
 
 def clip_windows(samples: np.ndarray, sample_rate: int, window: float = STREAM_WINDOW, hop: float = STREAM_HOP) -> np.ndarray:
@@ -156,7 +161,30 @@ class LayerHeadRecipe(Recipe):
                     x.append(self._select(f[voiced], layers))
                     y.append(np.full(int(voiced.sum()), label))
                     spk.append(np.full(int(voiced.sum()), u.speaker))
+        for kind, snr in self._augmentations(ctx):
+            noisy = noisy_copies(utts, kind, snr, self._noise_dir(ctx), seed=ctx.seed)
+            x.append(self._select(self.features(noisy, ctx), layers))
+            y.append(y[0])
+            spk.append(spk[0])
         return np.concatenate(x), np.concatenate(y), np.concatenate(spk)
+
+    def _augmentations(self, ctx: TrainContext) -> list[tuple[str, float]]:
+        """``augment`` option: noisy copies of the training clips, e.g. ``"white:10,pink:0"``.
+
+        Only white and pink noise: babble mixes other speakers' clips, and drawing them from the
+        whole corpus would put test speakers' voices into training.
+        """
+        spec = str(ctx.option("augment", DEFAULT_AUGMENT) or "")
+        out = []
+        for item in filter(None, (s.strip() for s in spec.split(","))):
+            kind, _, snr = item.partition(":")
+            if kind not in ("white", "pink") or not snr:
+                raise DataError(f"augment={item}", "expected white:SNR or pink:SNR (babble would leak test speakers)")
+            out.append((kind, float(snr)))
+        return out
+
+    def _noise_dir(self, ctx: TrainContext):
+        return ctx.cache.root.parent / "noisy"
 
     def _calibration_temperature(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, c: float) -> float:
         """Temperature fitted on out-of-fold logits of a speaker-grouped split of the training rows."""
@@ -187,7 +215,8 @@ class LayerHeadRecipe(Recipe):
         self._temperatures.append(temperature)
         config = LayerHeadModel.make_config(
             ctx.labels, layers, backbone=name, backbone_source=source,
-            head={"type": "logistic-regression", "C": c, "train_windows": bool(ctx.option("train_windows", True))},
+            head={"type": "logistic-regression", "C": c, "train_windows": bool(ctx.option("train_windows", True)),
+                  "augment": str(ctx.option("augment", DEFAULT_AUGMENT) or "")},
             temperature=temperature, mode=ctx.mode,
         )
         model = LayerHeadModel(config, backbone=backbone)
@@ -221,6 +250,7 @@ class LayerHeadRecipe(Recipe):
             "layers": [int(i) for i in ctx.option("layers", DEFAULT_LAYERS)],
             "C": float(ctx.option("C", 1.0)),
             "train_windows": bool(ctx.option("train_windows", True)),
+            "augment": str(ctx.option("augment", DEFAULT_AUGMENT) or ""),
             "stream_window_s": STREAM_WINDOW,
             "stream_hop_s": STREAM_HOP,
             "temperatures": [round(t, 4) for t in self._temperatures],
