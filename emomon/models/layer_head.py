@@ -31,14 +31,17 @@ def pool_states(states: Sequence[torch.Tensor], layers: Sequence[int]) -> torch.
     return torch.cat(feats, dim=-1)
 
 
-def all_layer_features(backbone: Backbone, waveform: torch.Tensor) -> torch.Tensor:
-    """Pooled mean+std of every layer for one clip ``(samples,)`` → ``(layers, 2 * hidden)``.
+def all_layer_features(backbone: Backbone, waveforms: torch.Tensor) -> torch.Tensor:
+    """Pooled mean+std of every layer: one clip ``(samples,)`` → ``(layers, 2 * hidden)``, or
+    equal-length windows ``(batch, samples)`` → ``(batch, layers, 2 * hidden)``.
 
-    What the training recipe caches per clip; a model's features are a selection of its rows.
+    What the training recipe caches; a model's features are a selection of its layer rows.
     """
+    single = waveforms.dim() == 1
     with torch.inference_mode():
-        states = backbone(waveform.unsqueeze(0))
-        return torch.stack([pool_states(states, [i])[0] for i in range(len(states))])
+        states = backbone(waveforms.unsqueeze(0) if single else waveforms)
+        pooled = torch.stack([pool_states(states, [i]) for i in range(len(states))], dim=1)
+    return pooled[0] if single else pooled
 
 
 @register_architecture("layer-head")

@@ -146,21 +146,19 @@ def cached_features(
     return out
 
 
-def speaker_normalised(
-    feats: list[np.ndarray],
+def speaker_statistics(
     utts: Sequence[Utterance],
     key: ExtractorKey,
     extract: Callable[[np.ndarray], np.ndarray],
     sample_rate: int,
     ctx: TrainContext,
-) -> list[np.ndarray]:
-    """In ``speaker-norm`` mode, ``feats`` standardised with each speaker's statistics.
+) -> dict:
+    """Per-speaker feature statistics covering every speaker of ``utts``.
 
-    The statistics come from *all* of that speaker's clips in ``ctx.all_utterances`` (labels
-    unused), memoised in ``ctx.scratch``. In ``strict`` mode ``feats`` is returned unchanged.
+    They come from *all* of a speaker's clips in ``ctx.all_utterances`` (labels unused; ``utts``
+    when that is empty), memoised in ``ctx.scratch`` per extractor; speakers missing from it are
+    added from their clips in ``utts``.
     """
-    if ctx.mode != "speaker-norm":
-        return feats
     memo_key = f"speaker-stats:{key.digest}"
     stats = ctx.scratch.get(memo_key)
     if stats is None:
@@ -172,6 +170,22 @@ def speaker_normalised(
         extra = [u for u in utts if u.speaker in missing]
         more = cached_features(extra, key, extract, sample_rate, ctx)
         stats.update(speaker_stats(more, [u.speaker for u in extra]))
+    return stats
+
+
+def speaker_normalised(
+    feats: list[np.ndarray],
+    utts: Sequence[Utterance],
+    key: ExtractorKey,
+    extract: Callable[[np.ndarray], np.ndarray],
+    sample_rate: int,
+    ctx: TrainContext,
+) -> list[np.ndarray]:
+    """In ``speaker-norm`` mode, ``feats`` standardised with each speaker's statistics
+    (:func:`speaker_statistics`). In ``strict`` mode ``feats`` is returned unchanged."""
+    if ctx.mode != "speaker-norm":
+        return feats
+    stats = speaker_statistics(utts, key, extract, sample_rate, ctx)
     return normalize_by_speaker(feats, [u.speaker for u in utts], stats)
 
 

@@ -22,7 +22,7 @@ import torch
 
 from ...models.backbones import load_backbone
 from ...models.base import EmotionModel
-from ...models.layer_head import LayerHeadModel, all_layer_features, pool_states
+from ...models.layer_head import LayerHeadModel, all_layer_features
 from ...records import Utterance
 from ..cache import ExtractorKey
 from ..calibration import fit_temperature
@@ -30,8 +30,8 @@ from . import register_recipe
 from ...stream.vad import rms_dbfs
 from ...errors import DataError
 from ..noise import noisy_copies
-from ..normalize import normalize_by_speaker, speaker_stats
-from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg
+from ..normalize import normalize_by_speaker
+from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, speaker_normalised, speaker_statistics
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +89,7 @@ class LayerHeadRecipe(Recipe):
         backbone, extract = self._extract(ctx)
         key = self._key(ctx)
         feats = cached_features(utts, key, extract, backbone.sample_rate, ctx)
-        if ctx.mode == "speaker-norm":
-            feats = normalize_by_speaker(feats, [u.speaker for u in utts], self._speaker_stats(ctx))
-        return np.stack(feats)
+        return np.stack(speaker_normalised(feats, utts, key, extract, backbone.sample_rate, ctx))
 
     def _window_key(self, ctx: TrainContext) -> ExtractorKey:
         name, source = self._backbone_spec(ctx)
@@ -107,16 +105,14 @@ class LayerHeadRecipe(Recipe):
         backbone, extract_clip = self._extract(ctx)
 
         def extract(samples: np.ndarray) -> np.ndarray:
-            wins = clip_windows(samples, backbone.sample_rate)
-            with torch.inference_mode():
-                states = backbone(torch.from_numpy(wins))
-                pooled = torch.stack([pool_states(states, [i]) for i in range(len(states))], dim=1)
-            return pooled.numpy().astype(np.float16)
+            wins = torch.from_numpy(clip_windows(samples, backbone.sample_rate))
+            return all_layer_features(backbone, wins).numpy().astype(np.float16)
 
         key = self._window_key(ctx)
         feats = [f.astype(np.float32) for f in cached_features(utts, key, extract, backbone.sample_rate, ctx)]
         if ctx.mode == "speaker-norm":
-            stats = self._speaker_stats(ctx)
+            # each speaker's whole-clip statistics, applied window by window
+            stats = speaker_statistics(utts, self._key(ctx), extract_clip, backbone.sample_rate, ctx)
             feats = [np.stack(normalize_by_speaker(list(f), [u.speaker] * len(f), stats)) for f, u in zip(feats, utts)]
         return feats
 
@@ -133,17 +129,6 @@ class LayerHeadRecipe(Recipe):
         """Per clip, the boolean mask of its non-silent stream windows."""
         gate = float(ctx.option("silence_db", SILENCE_DB))
         return [lev >= gate for lev in self.window_levels(utts, ctx)]
-
-    def _speaker_stats(self, ctx: TrainContext) -> dict:
-        """Per-speaker statistics of whole-clip features over ``ctx.all_utterances`` (memoised)."""
-        key = self._key(ctx)
-        memo = f"speaker-stats:{key.digest}"
-        if memo not in ctx.scratch:
-            backbone, extract = self._extract(ctx)
-            pool = list(ctx.all_utterances)
-            feats = cached_features(pool, key, extract, backbone.sample_rate, ctx)
-            ctx.scratch[memo] = speaker_stats(feats, [u.speaker for u in pool])
-        return ctx.scratch[memo]
 
     def _select(self, feats: np.ndarray, layers: Sequence[int]) -> np.ndarray:
         return feats[:, list(layers), :].reshape(len(feats), -1)
