@@ -44,6 +44,8 @@ DEFAULT_FEED_CLIP = RAVDESS / "Actor_02" / "03-01-05-02-02-01-02.flac"
 
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
+from emomon.stream.virtmic import FifoWriter  # noqa: E402
+
 
 # ----------------------------------------------------------------------------------------------
 # inputs
@@ -241,75 +243,6 @@ def bench_rtf(args: argparse.Namespace, facts: dict[str, Any]) -> dict[str, Any]
 # ----------------------------------------------------------------------------------------------
 # latency
 # ----------------------------------------------------------------------------------------------
-class FifoWriter(threading.Thread):
-    """Writes ``audio`` (float32 at 16 kHz), looped, as s16le into the FIFO in real time, like a
-    microphone: it never bursts.
-
-    PulseAudio's pipe source stops reading its FIFO while nobody records (the listener is still
-    loading its model), so a blocking writer would pile up to 2 s of stale audio in the pipe and
-    then catch up in a burst, which the listener would receive all at once. Instead the pipe
-    buffer is shrunk to one page (~128 ms) and the writer is non-blocking: a block nobody takes
-    is dropped (``unread_s``), and a writer starved of CPU carries on from "now" (``stall_s``)
-    instead of catching up.
-    """
-
-    BLOCK = SR // 50  # 20 ms; 640 bytes, below PIPE_BUF, so each write is all or nothing
-    PIPE_BYTES = 4096
-
-    def __init__(self, fifo: Path, audio: np.ndarray) -> None:
-        super().__init__(daemon=True, name="fifo-writer")
-        self.pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-        self.fifo = fifo
-        self.stop_event = threading.Event()
-        self.written = 0  # samples taken by the reader
-        self.unread = 0  # samples dropped because the pipe was full
-        self.stall_s = 0.0  # time the writer itself fell behind real time (CPU starvation)
-        self.error: BaseException | None = None
-
-    @property
-    def unread_s(self) -> float:
-        return self.unread / SR
-
-    def run(self) -> None:
-        import fcntl
-
-        block = self.BLOCK
-        try:
-            fd = os.open(self.fifo, os.O_WRONLY)
-        except OSError as exc:
-            self.error = exc
-            return
-        try:
-            try:
-                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), self.PIPE_BYTES)
-            except OSError:
-                pass  # not Linux: larger pipe, more stale audio at the start
-            os.set_blocking(fd, False)
-            t0, n, i = time.monotonic(), 0, 0
-            while not self.stop_event.is_set():
-                b = self.pcm[i : i + block]
-                if len(b) < block:
-                    b = np.concatenate([b, self.pcm[: block - len(b)]])
-                i = (i + block) % len(self.pcm)
-                try:
-                    os.write(fd, b.tobytes())
-                    self.written += block
-                except BlockingIOError:
-                    self.unread += block
-                n += block
-                delay = t0 + n / SR - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                elif delay < -0.1:  # starved: carry on from now, never burst
-                    self.stall_s += -delay
-                    t0 -= delay
-        except OSError as exc:
-            if not self.stop_event.is_set():
-                self.error = exc
-        finally:
-            os.close(fd)
-
-
 def _virtmic(action: str, runtime: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(REPO / "scripts" / "virtmic.sh"), action, str(runtime)],
                           capture_output=True, text=True, timeout=60)

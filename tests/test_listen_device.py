@@ -9,8 +9,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,36 +45,9 @@ def virtmic(tmp_path: Path):
         subprocess.run(["bash", str(REPO / "scripts" / "virtmic.sh"), "stop", str(runtime)], capture_output=True, timeout=60)
 
 
-class FifoWriter(threading.Thread):
-    """Writes ``audio`` (float32 at 16 kHz), looped, as s16le into the FIFO in real time."""
-
-    def __init__(self, fifo: Path, audio: np.ndarray) -> None:
-        super().__init__(daemon=True)
-        self.pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-        self.fifo = fifo
-        self.stop_event = threading.Event()
-
-    def run(self) -> None:
-        block = SR // 50
-        fd = os.open(self.fifo, os.O_WRONLY)
-        try:
-            t0, n, i = time.monotonic(), 0, 0
-            while not self.stop_event.is_set():
-                b = self.pcm[i : i + block]
-                if len(b) < block:
-                    b = np.concatenate([b, self.pcm[: block - len(b)]])
-                i = (i + block) % len(self.pcm)
-                os.write(fd, b.tobytes())
-                n += block
-                delay = t0 + n / SR - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-        finally:
-            os.close(fd)
-
-
 def test_listen_on_pulse_virtual_mic(virtmic, test_model_dir):
     from emomon.audio import decode_audio
+    from emomon.stream.virtmic import FifoWriter
 
     env, fifo = virtmic
     use_default = default_model_available() and ANGRY_CLIP.is_file()
@@ -95,6 +66,8 @@ def test_listen_on_pulse_virtual_mic(virtmic, test_model_dir):
     finally:
         writer.stop_event.set()
         writer.join(5)
+    assert writer.error is None, writer.error
+    assert writer.written > 0, "pulseaudio never read the virtual microphone's FIFO"
     assert proc.returncode == 0, proc.stderr
     recs = [json.loads(line) for line in proc.stdout.splitlines()]
     hop = recs[0]["t"]
