@@ -77,18 +77,50 @@ def test_speaker_norm_mode_is_labelled_and_saves_no_model(tmp_path, corpus, tiny
     assert m["mode"] == "speaker-norm" and m["final_model"] is None
 
 
-def test_noise_augmentation_adds_rows_and_refuses_babble(tmp_path, corpus, tiny_whisper):  # noqa: F811
-    from emomon.errors import DataError
+def two_speakers(corpus, n=4):
+    speakers = sorted({u.speaker for u in corpus})[:2]
+    return [u for s in speakers for u in [v for v in corpus if v.speaker == s][:n]]
 
+
+def test_noise_augmentation_adds_rows(tmp_path, corpus, tiny_whisper):  # noqa: F811
     recipe = get_recipe("default")
+    corpus = two_speakers(corpus)
     base = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "layers": [2], "augment": "", "train_windows": False})
     x0, y0, _ = recipe.training_rows(corpus[:8], [2], base)
-    aug = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "layers": [2], "augment": "white:10,pink:0", "train_windows": False})
+    aug = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "layers": [2], "augment": "white:10,pink:0,babble:0", "train_windows": False})
     x1, y1, s1 = recipe.training_rows(corpus[:8], [2], aug)
-    assert len(x1) == 3 * len(x0) and list(y1) == list(y0) * 3
+    assert len(x1) == 4 * len(x0) and list(y1) == list(y0) * 4
     assert not np.allclose(x1[8:16], x0)  # the noisy copies really differ
+    assert not np.allclose(x1[24:32], x0)
     noisy_files = sorted((tmp_path / "noisy").rglob("*.flac"))
-    assert len(noisy_files) == 16  # 8 clips x 2 conditions, written next to the feature cache
-    bad = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "augment": "babble:10"})
-    with pytest.raises(DataError, match="babble"):
-        recipe.training_rows(corpus[:2], [2], bad)
+    assert len(noisy_files) == 24  # 8 clips x 3 conditions, written next to the feature cache
+
+
+def test_babble_augmentation_draws_only_training_speakers(tmp_path, corpus, tiny_whisper, monkeypatch):  # noqa: F811
+    from emomon.training.recipes import layer_head
+
+    pools = []
+    real = layer_head.noisy_copies
+
+    def spy(utts, kind, snr, dest, pool=(), seed=0):
+        pools.append((kind, [u.id for u in pool]))
+        return real(utts, kind, snr, dest, pool=pool, seed=seed)
+
+    monkeypatch.setattr(layer_head, "noisy_copies", spy)
+    train = two_speakers([u for u in corpus if u.speaker != corpus[0].speaker])
+    ctx = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "layers": [2], "augment": "babble:10", "train_windows": False})
+    get_recipe("default").training_rows(train, [2], ctx)
+    assert pools and all(kind == "babble" for kind, _ in pools)
+    assert all(set(ids) == {u.id for u in train} for _, ids in pools)  # the corpus (test speakers) is never the pool
+    pools.clear()  # one speaker: no babble to draw, so none is made (and nothing fails)
+    x, _, _ = get_recipe("default").training_rows(train[:4], [2], ctx)
+    assert pools == [] and len(x) == 4
+
+
+@pytest.mark.parametrize("spec", ["brown:10", "babble", "white:loud"])
+def test_bad_augment_spec_is_a_data_error(tmp_path, corpus, tiny_whisper, spec):  # noqa: F811
+    from emomon.errors import DataError
+
+    bad = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "augment": spec})
+    with pytest.raises(DataError, match="KIND:SNR"):
+        get_recipe("default").training_rows(corpus[:2], [2], bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,6 +63,9 @@ def test_noisy_copies_deterministic_and_other_speakers_babble(tmp_path, corpus):
     assert [u.emotion for u in b] == [u.emotion for u in utts] and [u.speaker for u in b] == [u.speaker for u in utts]
     clean = decode_audio(utts[0].path, 16000)
     assert snr_of(clean, first[0][: len(clean)]) == pytest.approx(10.0, abs=0.5)
+    # another pool (e.g. another fold's training speakers) gets its own files, never these
+    c = noisy_copies(utts, "babble", 10.0, tmp_path / "n", pool=corpus[1:], seed=0)
+    assert {Path(u.path).parent for u in c}.isdisjoint({Path(u.path).parent for u in b})
 
 
 def test_runner_reports_noise_conditions(tmp_path, corpus):  # noqa: F811

@@ -95,12 +95,15 @@ def noisy_copies(
     seed: int = 0,
     sample_rate: int = 16000,
 ) -> list[Utterance]:
-    """Noisy versions of ``utts`` as 16 kHz FLAC files under ``dest/<kind>-<snr>dB-s<seed>/``.
+    """Noisy versions of ``utts`` as 16 kHz FLAC files under ``dest/<kind>-<snr>dB-s<seed>/``
+    (``babble``: ``dest/babble-<snr>dB-s<seed>-p<pool digest>/``).
 
     Each clip's noise is seeded by (seed, clip id), so files are identical on every run (and the
     feature cache, keyed by content, hits). ``babble`` mixes ``talkers`` clips from ``pool``
-    spoken by *other* speakers than the clip's. Existing files are reused. Returns utterances
-    with the same labels and speakers and the noisy paths.
+    spoken by *other* speakers than the clip's; its folder is named after the pool's clip ids, so
+    babble drawn from different pools (e.g. each fold's training speakers) never share a file.
+    Existing files are reused. Returns utterances with the same labels and speakers and the
+    noisy paths.
     """
     import dataclasses
     import hashlib
@@ -108,7 +111,10 @@ def noisy_copies(
 
     from ..audio import decode_audio
 
-    folder = Path(dest) / f"{kind}-{snr_db:g}dB-s{seed}"
+    name = f"{kind}-{snr_db:g}dB-s{seed}"
+    if kind == "babble":
+        name += "-p" + hashlib.sha256("\n".join(sorted(u.id for u in pool)).encode()).hexdigest()[:10]
+    folder = Path(dest) / name
     folder.mkdir(parents=True, exist_ok=True)
     pool_audio: list[tuple[str, np.ndarray]] = []
     if kind == "babble":

@@ -9,7 +9,8 @@ Options (``--set``): ``backbone`` (registry name, default ``whisper-base``),
 ``backbone_source`` (path or hub id), ``layers`` (e.g. ``[2,3,4,5,6]``), ``C`` (inverse
 regularisation, 1.0), ``calibrate`` (true), ``calib_folds`` (2), ``train_windows`` (true: also
 train on each clip's non-silent stream windows), ``augment`` (noisy copies of the training clips,
-default ``white:20,white:10,pink:10,pink:0``; empty to switch off), ``silence_db`` (-45).
+default ``white:20,white:10,pink:10,pink:0,babble:10,babble:0``, babble drawn from the training
+speakers only; empty to switch off), ``silence_db`` (-45).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ DEFAULT_LAYERS = [2, 3, 4, 5, 6]
 STREAM_WINDOW = 3.0
 STREAM_HOP = 0.5
 SILENCE_DB = -45.0  # the stream's default energy gate
-DEFAULT_AUGMENT = "white:20,white:10,pink:10,pink:0"
+DEFAULT_AUGMENT = "white:20,white:10,pink:10,pink:0,babble:10,babble:0"
 
 
 def clip_windows(samples: np.ndarray, sample_rate: int, window: float = STREAM_WINDOW, hop: float = STREAM_HOP) -> np.ndarray:
@@ -147,25 +148,34 @@ class LayerHeadRecipe(Recipe):
                     y.append(np.full(int(voiced.sum()), label))
                     spk.append(np.full(int(voiced.sum()), u.speaker))
         for kind, snr in self._augmentations(ctx):
-            noisy = noisy_copies(utts, kind, snr, self._noise_dir(ctx), seed=ctx.seed)
+            if kind == "babble" and len({u.speaker for u in utts}) < 2:
+                log.warning("babble augmentation skipped: it needs training clips of at least two speakers")
+                continue
+            # babble: other training speakers' clips only (never a test speaker's voice)
+            noisy = noisy_copies(utts, kind, snr, self._noise_dir(ctx), pool=utts if kind == "babble" else (), seed=ctx.seed)
             x.append(self._select(self.features(noisy, ctx), layers))
             y.append(y[0])
             spk.append(spk[0])
         return np.concatenate(x), np.concatenate(y), np.concatenate(spk)
 
     def _augmentations(self, ctx: TrainContext) -> list[tuple[str, float]]:
-        """``augment`` option: noisy copies of the training clips, e.g. ``"white:10,pink:0"``.
+        """``augment`` option: noisy copies of the training clips, e.g. ``"white:10,pink:0,babble:0"``.
 
-        Only white and pink noise: babble mixes other speakers' clips, and drawing them from the
-        whole corpus would put test speakers' voices into training.
+        Babble mixes four clips of other speakers drawn from the training utterances themselves
+        (never the whole corpus, which would put test speakers' voices into training), so its
+        files differ per fold.
         """
         spec = str(ctx.option("augment", DEFAULT_AUGMENT) or "")
         out = []
         for item in filter(None, (s.strip() for s in spec.split(","))):
             kind, _, snr = item.partition(":")
-            if kind not in ("white", "pink") or not snr:
-                raise DataError(f"augment={item}", "expected white:SNR or pink:SNR (babble would leak test speakers)")
-            out.append((kind, float(snr)))
+            try:
+                level = float(snr)
+            except ValueError:
+                level = None
+            if kind not in ("white", "pink", "babble") or level is None:
+                raise DataError(f"augment={item}", "expected KIND:SNR with KIND white, pink or babble (e.g. babble:10)")
+            out.append((kind, level))
         return out
 
     def _noise_dir(self, ctx: TrainContext):
