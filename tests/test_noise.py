@@ -80,3 +80,13 @@ def test_runner_reports_noise_conditions(tmp_path, corpus):  # noqa: F811
     # the baseline reads amplitude variation: loud white noise changes its answers
     assert m["noise"][1]["ua"]["mean"] != pytest.approx(m["ua"]["mean"]) or m["ua"]["mean"] < 0.2
     assert res.metrics["noise"] == m["noise"]
+
+
+def test_babble_finds_other_speakers_beyond_the_first_64_drawn(tmp_path, corpus):  # noqa: F811
+    a = [u for u in corpus if u.speaker == corpus[0].speaker]
+    b = next(u for u in corpus if u.speaker != corpus[0].speaker)
+    pool = a * 10 + [b]  # 160 clips of one speaker, one of another
+    assert len(pool) - 1 not in set(np.random.default_rng(0).permutation(len(pool))[:64])  # b is not among the 64 drawn
+    (noisy,) = noisy_copies(a[:1], "babble", 0.0, tmp_path / "n", pool=pool, seed=0)
+    clean = decode_audio(a[0].path, 16000)
+    assert snr_of(clean, decode_audio(noisy.path, 16000)[: len(clean)]) == pytest.approx(0.0, abs=0.5)

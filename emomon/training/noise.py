@@ -107,6 +107,7 @@ def noisy_copies(
     """
     import dataclasses
     import hashlib
+    import itertools
     import soundfile as sf
 
     from ..audio import decode_audio
@@ -116,11 +117,20 @@ def noisy_copies(
         name += "-p" + hashlib.sha256("\n".join(sorted(u.id for u in pool)).encode()).hexdigest()[:10]
     folder = Path(dest) / name
     folder.mkdir(parents=True, exist_ok=True)
-    pool_audio: list[tuple[str, np.ndarray]] = []
-    if kind == "babble":
-        rng = np.random.default_rng(seed)
-        chosen = [pool[i] for i in rng.permutation(len(pool))[:64]] if pool else []
-        pool_audio = [(u.speaker, decode_audio(u.path, sample_rate)) for u in chosen]
+    order = np.random.default_rng(seed).permutation(len(pool)) if kind == "babble" else np.zeros(0, int)
+    drawn: list[tuple[str, np.ndarray]] = []  # the pool's first 64 clips in seeded order, decoded when first needed
+
+    def sources_for(speaker: str) -> list[np.ndarray]:
+        if kind != "babble":
+            return []
+        if not drawn:
+            drawn.extend((pool[i].speaker, decode_audio(pool[i].path, sample_rate)) for i in order[:64])
+        found = [a for spk, a in drawn if spk != speaker]
+        if not found:  # all 64 are this speaker's: the next other speakers' clips in the same order
+            others = (pool[i] for i in order[64:] if pool[i].speaker != speaker)
+            found = [decode_audio(v.path, sample_rate) for v in itertools.islice(others, 64)]
+        return found
+
     out = []
     for u in utts:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in u.id)
@@ -129,7 +139,7 @@ def noisy_copies(
             clean = decode_audio(u.path, sample_rate)
             digest = int.from_bytes(hashlib.sha256(f"{seed}:{u.id}".encode()).digest()[:8], "little")
             rng = np.random.default_rng(digest)
-            sources = [a for spk, a in pool_audio if spk != u.speaker]
+            sources = sources_for(u.speaker)
             noisy = NoiseTransform(kind, snr_db, sources)(clean, rng)
             tmp = path.with_suffix(".tmp.flac")
             sf.write(tmp, noisy, sample_rate, subtype="PCM_16")
