@@ -124,3 +124,12 @@ def test_bad_augment_spec_is_a_data_error(tmp_path, corpus, tiny_whisper, spec):
     bad = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "augment": spec})
     with pytest.raises(DataError, match="KIND:SNR"):
         get_recipe("default").training_rows(corpus[:2], [2], bad)
+
+
+def test_bad_augment_spec_fails_before_any_work(tmp_path, corpus, tiny_whisper):  # noqa: F811
+    from emomon.errors import DataError
+
+    ctx = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "augment": "pink"})
+    with pytest.raises(DataError, match="KIND:SNR"):
+        run_protocol(get_recipe("default"), corpus, make_folds("kfold-speaker", corpus, k=2), tmp_path / "out", ctx, protocol="kfold-speaker")
+    assert not list(tmp_path.rglob("*.npy")) and not (tmp_path / "out").exists()  # no feature computed, no OUT made

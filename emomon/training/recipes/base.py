@@ -118,6 +118,9 @@ class Recipe:
     name: ClassVar[str] = ""
     supports_speaker_norm: ClassVar[bool] = False
 
+    def check_options(self, ctx: TrainContext) -> None:
+        """Raise :class:`~emomon.errors.DataError` for unusable ``--set`` options (called before any work)."""
+
     def fit(self, train: Sequence[Utterance], ctx: TrainContext) -> EmotionModel:  # pragma: no cover
         raise NotImplementedError
 

@@ -135,6 +135,9 @@ class LayerHeadRecipe(Recipe):
         return feats[:, list(layers), :].reshape(len(feats), -1)
 
     # -- training ----------------------------------------------------------------------------
+    def check_options(self, ctx: TrainContext) -> None:
+        self._augmentations(ctx)
+
     def training_rows(self, utts: Sequence[Utterance], layers: Sequence[int], ctx: TrainContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(x (rows, F), y (rows,), speaker (rows,))``: whole clips, plus (``train_windows``,
         default on) every non-silent stream window of each clip, labelled with its clip's emotion."""
