@@ -35,7 +35,7 @@ def write_run(root: Path, name: str, ua: float, wa: float, f1: float, *, protoco
                    "wa": wa, "f1": f1, "per_class_recall": {}, "train_seconds": 42.0},
                   {"fold": "2", "test_speakers": ["ravdess:03"], "n_train": 1320, "n_test": 120, "ua": ua + 0.01, "wa": wa, "f1": f1,
                    "per_class_recall": {}, "train_seconds": 40.0}],
-        "confusion": cm, "num_parameters": 377123, "train_seconds": 82.0, "cpu_ms_per_clip": 12.345, "final_model": "model",
+        "confusion": cm, "num_parameters": 377123, "train_seconds": 82.0, "cpu_ms_per_clip": 12.345, "cpu_ms_per_window": 9.876, "final_model": "model",
         "created": "2025-01-01T00:00:00+00:00", "emomon_version": "0.1.0", "extra": {"seed": 0, "options": {"lr": 0.001}},
     }
     (d / "metrics.json").write_text(json.dumps(metrics))
@@ -70,7 +70,7 @@ def test_report_tables_and_figures(tmp_path: Path) -> None:
     row = md_row(md, "baseline-si")
     assert row[1:4] == ["baseline", "emobox", "speaker-independent, strict"]
     assert row[6:9] == ["45.1 ± 2.0", "46.2 ± 1.5", "44.3 ± 3.1"]
-    assert row[9:] == ["377 k", "82.0 s", "12.3"]
+    assert row[9:] == ["377 k", "82.0 s", "12.3", "9.9"]
     assert "speaker-norm" in md_row(md, "transformer-norm")[3]
     assert md_row(md, "baseline-random")[3].startswith("speaker-dependent")
     # seed figures, with the split said

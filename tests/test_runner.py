@@ -73,14 +73,14 @@ def test_run_writes_contract(tmp_path, corpus):
     folds = make_folds("kfold-speaker", corpus, k=2)
     res = run_protocol(OracleRecipe(), corpus, folds, tmp_path / "out", ctx_for(tmp_path), protocol="kfold-speaker", data="syn")
     m = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    for key in ("model", "protocol", "speaker_independent", "mode", "labels", "data", "n_utterances", "ua", "wa", "f1", "per_class_recall", "folds", "confusion", "num_parameters", "train_seconds", "cpu_ms_per_clip", "final_model", "created", "emomon_version", "extra"):
+    for key in ("model", "protocol", "speaker_independent", "mode", "labels", "data", "n_utterances", "ua", "wa", "f1", "per_class_recall", "folds", "confusion", "num_parameters", "train_seconds", "cpu_ms_per_clip", "cpu_ms_per_window", "final_model", "created", "emomon_version", "extra"):
         assert key in m, key
     assert m["speaker_independent"] is True and m["mode"] == "strict" and m["protocol"] == "kfold-speaker"
     assert m["ua"] == {"mean": 1.0, "std": 0.0} and m["wa"]["mean"] == 1.0
     assert m["labels"] == list(EMOTIONS) and m["n_utterances"] == len(corpus)
     assert len(m["folds"]) == 2 and sum(f["n_test"] for f in m["folds"]) == len(corpus)
     assert np.trace(np.array(m["confusion"])) == len(corpus)
-    assert m["cpu_ms_per_clip"] > 0 and m["num_parameters"] == 24
+    assert m["cpu_ms_per_clip"] > 0 and m["cpu_ms_per_window"] > 0 and m["num_parameters"] == 24
     lines = [json.loads(s) for s in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
     assert len(lines) == len(corpus) and set(lines[0]) == {"id", "speaker", "fold", "true", "pred", "scores"}
     assert (tmp_path / "out" / "confusion.png").stat().st_size > 1000

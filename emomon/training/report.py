@@ -5,7 +5,7 @@ project notes). The report holds a summary table (UA/WA/F1 mean ± std over fold
 percentages, with the protocol and evaluation mode spelled out: *speaker-independent, strict*,
 *speaker-independent, speaker-norm* or *speaker-dependent*), the seed study's figures next to
 them (accuracy on a random split — said so), per-class recall, per-fold tables, parameters,
-training time, CPU ms per clip, and confusion matrices as PNG files (linked from the Markdown,
+training time, CPU ms per clip and per stream window, and confusion matrices as PNG files (linked from the Markdown,
 embedded in the HTML). With ``data`` it adds the seed's exploratory figures for that corpus.
 """
 
@@ -301,8 +301,10 @@ def make_report(
             r.name, str(m.get("model", "–")), str(m.get("protocol", "–")), r.evaluation, str(len(m.get("folds") or []) or "–"),
             str(m.get("n_utterances", "–")), pct(m.get("ua")), pct(m.get("wa")), pct(m.get("f1")),
             human_count(m.get("num_parameters")), human_seconds(m.get("train_seconds")), _num(m.get("cpu_ms_per_clip")),
+            _num(m.get("cpu_ms_per_window")),
         ])
-    doc.table(["run", "model", "protocol", "evaluation", "folds", "clips", "UA %", "WA %", "F1 %", "parameters", "training time", "CPU ms/clip"], rows)
+    doc.table(["run", "model", "protocol", "evaluation", "folds", "clips", "UA %", "WA %", "F1 %", "parameters", "training time",
+               "CPU ms/clip", "CPU ms/window"], rows)
     if any(not r.metrics.get("speaker_independent", True) for r in runs):
         doc.p("Speaker-dependent runs put clips of the same speakers in training and test sets: their figures are higher "
               "than what a new speaker gets and must not be compared with the speaker-independent ones.")
@@ -371,6 +373,7 @@ def make_report(
             ["evaluation", r.evaluation], ["data", str(m.get("data", "–"))], ["clips", str(m.get("n_utterances", "–"))],
             ["labels", ", ".join(m.get("labels") or [])], ["parameters", f"{m['num_parameters']:,}" if isinstance(m.get("num_parameters"), int) else "–"],
             ["training time (all folds)", human_seconds(m.get("train_seconds"))], ["CPU ms per clip", _num(m.get("cpu_ms_per_clip"))],
+            ["CPU ms per stream window (one thread)", _num(m.get("cpu_ms_per_window"))],
             ["final model", str(m.get("final_model") or "none")], ["created", str(m.get("created", "–"))],
             ["emomon version", str(m.get("emomon_version", "–"))],
         ]

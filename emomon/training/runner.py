@@ -65,28 +65,37 @@ def check_out_dir(out_dir: Path, force: bool) -> None:
         raise DataError(str(out_dir), f"already holds {METRICS_NAME} (use --force to overwrite)")
 
 
-def measure_cpu_ms_per_clip(model: EmotionModel, utts: Sequence[Utterance], n: int = 5) -> float | None:
-    """Mean milliseconds of ``model.predict_proba`` per whole clip on CPU with ONE thread.
+def measure_cpu_ms(model: EmotionModel, inputs: Sequence[np.ndarray]) -> float | None:
+    """Mean milliseconds of ``model.predict_proba`` per input ``(samples,)``, one at a time, on CPU
+    with ONE thread.
 
-    Decoding is excluded (the model's own front end is included). A copy of the model is
-    moved to CPU; one warm-up call precedes the timed calls.
+    Decoding is excluded (the model's own front end is included). A copy of the model is moved to
+    CPU; one warm-up call precedes the timed calls.
     """
-    clips = [decode_audio(u.path, model.sample_rate) for u in list(utts)[:n]]
-    if not clips:
+    if not inputs:
         return None
     m = copy.deepcopy(model).cpu().eval()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        m.predict_proba(clips[0][None, :])
+        m.predict_proba(inputs[0][None, :])
         times = []
-        for c in clips:
+        for x in inputs:
             t0 = time.perf_counter()
-            m.predict_proba(c[None, :])
+            m.predict_proba(x[None, :])
             times.append(time.perf_counter() - t0)
     finally:
         torch.set_num_threads(threads)
     return float(np.mean(times) * 1000.0)
+
+
+def measure_cpu_ms_per_clip_and_window(model: EmotionModel, utts: Sequence[Utterance], n: int = 5) -> tuple[float | None, float | None]:
+    """``(ms per whole clip, ms per stream window)`` over the first ``n`` clips (:func:`measure_cpu_ms`);
+    a window is the model's ``config.window`` seconds from the clip's start (zero-padded when shorter)."""
+    clips = [decode_audio(u.path, model.sample_rate) for u in list(utts)[:n]]
+    size = int(round(model.config.window * model.sample_rate))
+    windows = [np.pad(c[:size], (0, max(0, size - len(c)))) for c in clips]
+    return measure_cpu_ms(model, clips), measure_cpu_ms(model, windows)
 
 
 def _r(x: float) -> float | None:
@@ -219,7 +228,7 @@ def run_protocol(
         log.warning("%s: no final model in speaker-norm mode (its input needs the speaker's statistics)", recipe.name)
     measured = final_model or model
     assert measured is not None
-    cpu_ms = measure_cpu_ms_per_clip(measured, utterances)
+    cpu_ms, cpu_ms_window = measure_cpu_ms_per_clip_and_window(measured, utterances)
 
     title = f"{recipe.name} / {protocol}{tag} / {ctx.mode}: UA {summary.ua.mean:.3f} ± {summary.ua.std:.3f}"
     metrics: dict[str, Any] = {
@@ -240,6 +249,7 @@ def run_protocol(
         "train_seconds": round(total_train, 3),
         "wall_seconds": round(time.perf_counter() - t_run, 3),
         "cpu_ms_per_clip": None if cpu_ms is None else round(cpu_ms, 3),
+        "cpu_ms_per_window": None if cpu_ms_window is None else round(cpu_ms_window, 3),
         "final_model": final_rel,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "emomon_version": emomon_version or _version(),
