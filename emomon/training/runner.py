@@ -65,28 +65,34 @@ def check_out_dir(out_dir: Path, force: bool) -> None:
         raise DataError(str(out_dir), f"already holds {METRICS_NAME} (use --force to overwrite)")
 
 
-def measure_cpu_ms(model: EmotionModel, inputs: Sequence[np.ndarray]) -> float | None:
-    """Mean milliseconds of ``model.predict_proba`` per input ``(samples,)``, one at a time, on CPU
-    with ONE thread.
+def measure_cpu_ms(model: EmotionModel, *input_sets: Sequence[np.ndarray]) -> list[float | None]:
+    """Per input set, the mean milliseconds of ``model.predict_proba`` per input ``(samples,)``,
+    one at a time, on CPU with ONE thread (``None`` for an empty set).
 
-    Decoding is excluded (the model's own front end is included). A copy of the model is moved to
-    CPU; one warm-up call precedes the timed calls.
+    Decoding is excluded (the model's own front end is included). One copy of the model is moved
+    to CPU; one warm-up call precedes each set's timed calls.
     """
-    if not inputs:
-        return None
+    if not any(input_sets):
+        return [None] * len(input_sets)
     m = copy.deepcopy(model).cpu().eval()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    out: list[float | None] = []
     try:
-        m.predict_proba(inputs[0][None, :])
-        times = []
-        for x in inputs:
-            t0 = time.perf_counter()
-            m.predict_proba(x[None, :])
-            times.append(time.perf_counter() - t0)
+        for inputs in input_sets:
+            if not inputs:
+                out.append(None)
+                continue
+            m.predict_proba(inputs[0][None, :])
+            times = []
+            for x in inputs:
+                t0 = time.perf_counter()
+                m.predict_proba(x[None, :])
+                times.append(time.perf_counter() - t0)
+            out.append(float(np.mean(times) * 1000.0))
     finally:
         torch.set_num_threads(threads)
-    return float(np.mean(times) * 1000.0)
+    return out
 
 
 def measure_cpu_ms_per_clip_and_window(model: EmotionModel, utts: Sequence[Utterance], n: int = 5) -> tuple[float | None, float | None]:
@@ -95,7 +101,8 @@ def measure_cpu_ms_per_clip_and_window(model: EmotionModel, utts: Sequence[Utter
     clips = [decode_audio(u.path, model.sample_rate) for u in list(utts)[:n]]
     size = int(round(model.config.window * model.sample_rate))
     windows = [np.pad(c[:size], (0, max(0, size - len(c)))) for c in clips]
-    return measure_cpu_ms(model, clips), measure_cpu_ms(model, windows)
+    per_clip, per_window = measure_cpu_ms(model, clips, windows)
+    return per_clip, per_window
 
 
 def _r(x: float) -> float | None:
