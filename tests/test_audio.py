@@ -76,6 +76,16 @@ def test_bad_files_give_one_line_errors(tmp_path, content):
     with pytest.raises(AudioError) as err:
         decode_audio(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+    # the reason carries no raw error code and does not repeat the file name
+    assert "Errno" not in err.value.why and path.name not in err.value.why
+
+
+def test_target_rate_input_is_unchanged(tmp_path):
+    x = tone(16000, 2.0)
+    np.testing.assert_array_equal(decode_audio(x, 16000, source_rate=16000), x)
+    path = tmp_path / "a.wav"
+    sf.write(path, x, 16000, subtype="FLOAT")
+    np.testing.assert_array_equal(decode_audio(path, 16000), x)
 
 
 def test_missing_file():

@@ -4,9 +4,10 @@
   the ring, stamped with ``time.monotonic()`` (for capture-to-result latency). It opens the device
   at the model's rate, or at the device's default rate when that is refused (the monitor then
   resamples to the model's rate).
-* :class:`FileSource` — decodes a whole file with :func:`emomon.audio.decode_audio`, then a
-  feeder thread writes it block by block into the same kind of ring: paced in real time (like a
-  microphone), or as fast as the reader takes it (``realtime=False``) without dropping anything.
+* :class:`FileSource` — a feeder thread decodes a file block by block with
+  :func:`emomon.audio.decode_blocks` (memory bounded whatever its length) and writes it into the
+  same kind of ring: paced in real time (like a microphone), or as fast as the reader takes it
+  (``realtime=False``) without dropping anything.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from ..audio import AudioSource, decode_audio
+from ..audio import AudioSource, decode_blocks, probe_duration, reblock
 from ..errors import AudioError, DeviceError
 from .ring import RingBuffer
 
@@ -196,9 +197,13 @@ class MicrophoneSource(Source):
 class FileSource(Source):
     """A file (or a sample array with ``source_rate``) played into a ring.
 
-    Decoding happens in the constructor (so a bad file fails at once). ``realtime=True`` paces
-    blocks at the audio's own speed and stamps each with the time its last sample "arrives";
-    ``realtime=False`` writes as fast as the reader frees room, never dropping.
+    The file is decoded lazily with :func:`emomon.audio.decode_blocks`: the constructor decodes
+    the first block (so a bad, missing or empty file fails at once) and the feeder thread
+    decodes the rest one block at a time, so only about one decode block
+    (:data:`emomon.defaults.DECODE_BLOCK_S`) is held whatever the length of the file.
+    ``realtime=True`` paces blocks at the audio's own speed and stamps each with the time its
+    last sample "arrives"; ``realtime=False`` writes as fast as the reader frees room, never
+    dropping.
     """
 
     def __init__(
@@ -211,9 +216,15 @@ class FileSource(Source):
         ring_seconds: float = 10.0,
         name: str | None = None,
     ) -> None:
-        self.samples = decode_audio(source, sample_rate, source_rate)
-        if len(self.samples) == 0:
-            raise AudioError(str(source) if isinstance(source, (str, Path)) else "audio", "no samples")
+        label = str(source) if isinstance(source, (str, Path)) else "audio"
+        self._blocks = decode_blocks(source, sample_rate, source_rate)
+        first = next(self._blocks, None)  # raises AudioError for a bad or missing file
+        if first is None:
+            raise AudioError(label, "no samples")
+        self._first: np.ndarray | None = first
+        self._header_duration = probe_duration(source, source_rate)
+        self.fed = 0  # samples written into the ring so far
+        self._finished = False  # every sample of the file has been fed
         self.sample_rate = int(sample_rate)
         self.realtime = realtime
         self.block = max(1, int(block_seconds * sample_rate))
@@ -224,39 +235,61 @@ class FileSource(Source):
 
     @property
     def duration(self) -> float:
-        return len(self.samples) / self.sample_rate
+        """Seconds of audio in the file.
+
+        Exact (samples counted as they were fed) once the feeder has reached the end of the
+        file; before that the header's duration (:func:`~emomon.audio.probe_duration`), or the
+        seconds fed so far when the header does not tell (a lower bound).
+        """
+        if self._finished or self._header_duration is None:
+            return self.fed / self.sample_rate
+        return self._header_duration
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._feed, name=f"emomon-file-{self.name}", daemon=True)
         self._thread.start()
 
+    def _decoded(self) -> Iterator[np.ndarray]:
+        """The file's blocks ``(n,)``: the one decoded by the constructor, then the rest."""
+        first, self._first = self._first, None
+        if first is not None:
+            yield first
+        yield from self._blocks
+
+    def _put(self, piece: np.ndarray, t0: float) -> bool:
+        """Write ``piece (n,)`` (paced or waiting for room); False when stopped meanwhile."""
+        if self.realtime:
+            due = t0 + (self.fed + len(piece)) / self.sample_rate
+            delay = due - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                return False
+            self.ring.write(piece, due)
+        else:
+            while self.ring.free < len(piece) and not self._stop.is_set():
+                time.sleep(0.0005)
+            self.ring.write(piece, time.monotonic())
+        self.fed += len(piece)
+        return True
+
     def _feed(self) -> None:
         try:
             t0 = time.monotonic()
-            n = len(self.samples)
-            for start in range(0, n, self.block):
-                if self._stop.is_set():
-                    break
-                block = self.samples[start : start + self.block]
-                if self.realtime:
-                    due = t0 + (start + len(block)) / self.sample_rate
-                    delay = due - time.monotonic()
-                    if delay > 0 and self._stop.wait(delay):
-                        break
-                    self.ring.write(block, due)
-                else:
-                    while self.ring.free < len(block) and not self._stop.is_set():
-                        time.sleep(0.0005)
-                    self.ring.write(block, time.monotonic())
+            for piece in reblock(self._decoded(), self.block):
+                if self._stop.is_set() or not self._put(piece, t0):
+                    return
+            self._finished = True
         except Exception as exc:  # noqa: BLE001 - handed to the monitor
             self.error = exc
         finally:
+            self._blocks.close()  # type: ignore[attr-defined]  # a generator: closes the file
             self.ring.close()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(2.0)
+        elif self._thread is None:
+            self._blocks.close()  # type: ignore[attr-defined]  # never started: close the file
         self.ring.close()
 
 
