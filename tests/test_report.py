@@ -12,6 +12,7 @@ import soundfile as sf
 import typer
 from typer.testing import CliRunner
 
+from conftest import default_model_available
 from emomon.errors import DataError
 from emomon.labels import EMOTIONS
 from emomon.training.cli_data import register
@@ -212,3 +213,90 @@ def test_no_streaming_section_without_such_figures(tmp_path: Path) -> None:
     run = write_run(tmp_path / "runs", "baseline-y", 0.34, 0.36, 0.32)
     md = make_report([run], tmp_path / "rep", progress=False).markdown.read_text()
     assert "Streaming, calibration and noise" not in md
+
+
+# ----------------------------------------------------------------------------------------------
+# trained models as runs: the shipped default, a model directory, and names that are neither
+# ----------------------------------------------------------------------------------------------
+def shipped_meta() -> dict:
+    from emomon.models import resolve_model_dir
+
+    return json.loads((resolve_model_dir("default") / "config.json").read_text())["meta"]
+
+
+def pm(stat: dict) -> str:
+    return f"{100 * stat['mean']:.1f} ± {100 * stat['std']:.1f}"
+
+
+needs_default = pytest.mark.skipif(not default_model_available(), reason="no shipped default model")
+
+
+@needs_default
+def test_report_over_the_shipped_default_alone(tmp_path: Path) -> None:
+    meta = shipped_meta()
+    res = make_report(["default"], tmp_path / "rep", progress=False)
+    md = res.markdown.read_text()
+    row = md_row(md, "default", "## Summary")
+    assert row[1:4] == [meta["recipe"], meta["protocol"].split()[0], "speaker-independent, strict"]
+    assert row[5] == str(meta["n_utterances"])
+    assert row[6:9] == [pm(meta["ua"]), pm(meta["wa"]), pm(meta["f1"])]
+    assert row[9:] == ["n/a"] * 4
+    streamed = md_row(md, "default", "## Streaming, calibration and noise")
+    assert streamed[1:] == [pm(meta["ua"]), pm(meta["streamed_ua"]), pm(meta["ece"])]
+    details = md[md.index("## Runs in detail"):]
+    assert md_row(details, "source")[1] == "shipped model"
+    assert md_row(details, "protocol")[1] == meta["protocol"] and md_row(details, "command")[1] == meta["command"]
+    assert "default: confusion matrix n/a" in md and "none of these runs carries per-class recall" in md
+    assert sorted(p.name for p in (tmp_path / "rep" / "figures").glob("*.png")) == ["summary.png"]
+    assert "<td>shipped model</td>" in res.html.read_text()
+
+
+@needs_default
+def test_report_mixes_a_run_folder_and_the_shipped_default(tmp_path: Path) -> None:
+    from emomon.models import resolve_model_dir
+
+    meta = shipped_meta()
+    a = write_run(tmp_path / "runs", "baseline-si", 0.451, 0.462, 0.443)
+    model_dir = resolve_model_dir("default")
+    res = make_report([a, model_dir], tmp_path / "rep", progress=False)  # the model by its directory
+    md = res.markdown.read_text()
+    assert md_row(md, "baseline-si")[6] == "45.1 ± 2.0" and md_row(md, "default")[6] == pm(meta["ua"])
+    assert md_row(md, "calm", "## Per-class recall")[1:] == ["20.0 ± 5.0", "n/a"]
+    assert "n/a: not available for default" in md
+    assert md_row(md, "baseline-si", "## Streaming")[2:] == ["–", "–"]  # a run without these figures: a plain dash
+    assert md_row(md, "default", "## Streaming")[2] == pm(meta["streamed_ua"])
+    pngs = sorted(p.name for p in (tmp_path / "rep" / "figures").glob("*.png"))
+    assert pngs == ["confusion-baseline-si.png", "summary.png"]
+    assert "ravdess:01, ravdess:02" in md  # the run's per-fold rows are still there
+    assert md_row(md[md.index("### default"):], "source")[1] == "model directory"
+
+
+def test_report_model_directory_without_figures(tmp_path: Path) -> None:
+    from conftest import make_test_model_dir
+
+    d = make_test_model_dir(tmp_path / "energy")  # meta: a description only
+    md = make_report([d / "config.json"], tmp_path / "rep", progress=False).markdown.read_text()
+    row = md_row(md, "energy", "## Summary")
+    assert row[1:4] == ["test-energy", "–", "unknown (not recorded)"] and row[6:9] == ["–", "–", "–"]
+    assert md_row(md, "description", "### energy")[1] == "test model (energy + ZCR)"
+    (d / "model.safetensors").unlink()
+    with pytest.raises(DataError, match="no model.safetensors"):
+        load_run(d)
+
+
+def test_report_unknown_name_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(DataError, match="no such run folder, metrics.json, model directory or shipped model"):
+        make_report(["no-such-model"], tmp_path / "rep", progress=False)
+    assert not (tmp_path / "rep").exists()
+    from emomon.cli import main
+
+    rc = main(["report", "no-such-model", "--out", str(tmp_path / "rep"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1 and err.startswith("emomon: error: no-such-model: no such run folder"), err
+
+
+@needs_default
+def test_cli_report_accepts_the_shipped_name(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app_with_commands(), ["report", "default", "--out", str(tmp_path / "rep"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "| default | default |" in (tmp_path / "rep" / "report.md").read_text()

@@ -7,15 +7,31 @@ plain-Python entry point the command wraps.
 from __future__ import annotations
 
 import logging
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import typer
 
-from ..errors import DataError
+from ..errors import DataError, DeviceError, EmomonError
 from ..records import Utterance
 
 log = logging.getLogger(__name__)
+
+
+class Compute(str, Enum):
+    """Where ``train`` runs the model (the ``--compute`` choices).
+
+    The same choices as ``emomon.cli.Compute``, defined here because importing ``emomon.cli``
+    imports torch (and the top-level CLI, which imports this module).
+    """
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+COMPUTE_CHOICES: tuple[str, ...] = tuple(c.value for c in Compute)
 
 
 def load_utterances(corpus: str, data: str | Path) -> list[Utterance]:
@@ -40,6 +56,28 @@ def parse_fold_subset(spec: str | None) -> list[str] | None:
     return [s.strip() for s in spec.split(",") if s.strip()]
 
 
+def _compute_value(value: str | Compute | None) -> str | None:
+    """``Compute.cpu`` → ``"cpu"``; strings and ``None`` unchanged."""
+    return value.value if isinstance(value, Compute) else value
+
+
+def resolve_compute(compute: str | Compute | None, device: str | Compute | None = None) -> str:
+    """The compute device asked for: ``compute``, or the deprecated ``device`` alias; ``"auto"`` when neither.
+
+    Accepts the :data:`COMPUTE_CHOICES` and ``cuda:N``; raises :class:`DeviceError` otherwise, and
+    :class:`EmomonError` when both keywords are given with different values.
+    """
+    compute, device = _compute_value(compute), _compute_value(device)
+    if device is not None:
+        log.warning("train(device=...) is deprecated: use train(compute=...) (--compute on the command line)")
+        if compute is not None and compute != device:
+            raise EmomonError("train", f"compute={compute!r} and its deprecated alias device={device!r} disagree; give compute= only")
+    value = compute or device or Compute.auto.value
+    if value not in COMPUTE_CHOICES and not (value.startswith("cuda:") and value[5:].isdigit()):
+        raise DeviceError(f"compute {value!r}", f"unknown compute device (use {', '.join(COMPUTE_CHOICES)} or cuda:N)")
+    return value
+
+
 def train(
     model: str,
     data: str | Path,
@@ -52,7 +90,7 @@ def train(
     k: int = 5,
     seed: int = 0,
     epochs: int | None = None,
-    device: str = "auto",
+    compute: str | Compute | None = None,
     cache: str | Path | None = None,
     no_cache: bool = False,
     final: bool = True,
@@ -62,8 +100,13 @@ def train(
     progress: bool = True,
     noise: str | None = None,
     snr: str = "20,10,0",
+    device: str | Compute | None = None,
 ):
-    """Run ``emomon train`` from Python; returns the :class:`~emomon.training.runner.RunResult`."""
+    """Run ``emomon train`` from Python; returns the :class:`~emomon.training.runner.RunResult`.
+
+    ``compute`` is where the model runs: ``auto`` (the default: CUDA when available), ``cpu``,
+    ``cuda`` or ``cuda:N``. ``device`` is its deprecated alias (logs a warning).
+    """
     from ..models.registry import select_device
     from .cache import FeatureCache
     from .normalize import mode_from_option
@@ -74,6 +117,7 @@ def train(
 
     if protocol not in PROTOCOLS:
         raise DataError(protocol, f"unknown protocol (known: {', '.join(PROTOCOLS)})")
+    torch_device = select_device(resolve_compute(compute, device))  # fail before any work
     from .noise import parse_conditions
 
     try:
@@ -98,7 +142,7 @@ def train(
     ctx = TrainContext(
         cache=FeatureCache(cache, enabled=not no_cache),
         seed=seed,
-        device=select_device(device),
+        device=torch_device,
         mode=mode,
         all_utterances=utts,
         epochs=epochs,
@@ -110,6 +154,15 @@ def train(
         recipe, utts, all_folds, out, ctx, protocol=protocol, data=str(data), final=final, force=force,
         noise=conditions, noise_dir=noise_dir,
     )
+
+
+def refuse_device_option(value: Optional[str]) -> None:
+    """``train --device``: a usage error pointing at ``--compute`` (``--device`` is the audio input elsewhere)."""
+    if value is not None:
+        raise typer.BadParameter(
+            f"train takes --compute {'|'.join(COMPUTE_CHOICES)} for where the model runs "
+            "(--device names the audio input in the other commands)"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -130,7 +183,8 @@ def register(app: typer.Typer) -> None:
         k: int = typer.Option(5, "--k", help="Folds for kfold-speaker and random."),
         seed: int = typer.Option(0, "--seed"),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
-        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+        compute: Compute = typer.Option(Compute.auto, "--compute", help="Where the model runs: auto (CUDA when available), cpu, cuda."),
+        _device: Optional[str] = typer.Option(None, "--device", hidden=True, callback=refuse_device_option),
         cache: Optional[Path] = typer.Option(None, "--cache", help="Feature cache dir (default $EMOMON_CACHE or ~/.cache/emomon/features)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the feature cache."),
         no_final: bool = typer.Option(False, "--no-final", help="Skip the final model trained on all data."),
@@ -153,7 +207,7 @@ def register(app: typer.Typer) -> None:
             k=k,
             seed=seed,
             epochs=epochs,
-            device=device,
+            compute=compute.value,
             cache=cache,
             no_cache=no_cache,
             final=not no_final,
