@@ -5,36 +5,68 @@ The flat API::
     import emomon
     model = emomon.load_model("default")          # or a model directory
     pred = model.predict("clip.wav")              # Prediction(label, scores, start, end)
+    result = emomon.analyze_file("talk.mp3")      # FileResult: speech segments + summary
     for rec in emomon.stream_file("clip.wav"):    # WindowRecord per window
         ...
+
+Names are imported on first use (PEP 562), so ``import emomon`` and ``emomon --help`` stay fast
+and torch is loaded only by what needs a model.
 """
 
-from .audio import decode_audio
-from .errors import AudioError, DataError, DeviceError, EmomonError, ModelError
-from .labels import EMOTIONS
-from .models import EmotionModel, ModelConfig, load_model, shipped_models
-from .records import Prediction, Utterance, WindowRecord
-from .stream import Monitor, MonitorConfig, stream_file, stream_microphone
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "EMOTIONS",
-    "AudioError",
-    "DataError",
-    "DeviceError",
-    "EmomonError",
-    "EmotionModel",
-    "Monitor",
-    "MonitorConfig",
-    "ModelConfig",
-    "ModelError",
-    "Prediction",
-    "Utterance",
-    "WindowRecord",
-    "decode_audio",
-    "load_model",
-    "shipped_models",
-    "stream_file",
-    "stream_microphone",
-]
+__version__ = "0.2.0"
+
+_EXPORTS = {
+    "EMOTIONS": "labels",
+    "AudioError": "errors",
+    "DataError": "errors",
+    "DeviceError": "errors",
+    "EmomonError": "errors",
+    "ModelError": "errors",
+    "decode_audio": "audio",
+    "EmotionModel": "models",
+    "ModelConfig": "models",
+    "load_model": "models",
+    "shipped_models": "models",
+    "Prediction": "records",
+    "Utterance": "records",
+    "WindowRecord": "records",
+    "Segment": "records",
+    "FileResult": "records",
+    "VadOptions": "features.vad",
+    "Monitor": "stream",
+    "MonitorConfig": "stream",
+    "stream_file": "stream",
+    "stream_microphone": "stream",
+    "analyze_file": "timeline",
+    "analyze_files": "timeline",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .audio import decode_audio
+    from .errors import AudioError, DataError, DeviceError, EmomonError, ModelError
+    from .features.vad import VadOptions
+    from .labels import EMOTIONS
+    from .models import EmotionModel, ModelConfig, load_model, shipped_models
+    from .records import FileResult, Prediction, Segment, Utterance, WindowRecord
+    from .stream import Monitor, MonitorConfig, stream_file, stream_microphone
+    from .timeline import analyze_file, analyze_files
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

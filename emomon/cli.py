@@ -1,36 +1,42 @@
-"""The ``emomon`` command line: a thin layer over :mod:`emomon.stream` and the model registry.
+"""The ``emomon`` command line: a thin layer over emomon's Python API.
 
-Commands: ``listen`` (microphone), ``file`` (whole-clip predictions, or ``--stream`` through the
-live pipeline), ``devices``, ``models``; ``train``/``data``/``report`` are plugged in by
-:mod:`emomon.training` when present. Every expected error is one stderr line
-``emomon: error: <what>: <why>`` and a non-zero exit, never a traceback.
+Commands: ``listen`` (microphone), ``file`` (the speech segments of files, or ``--stream`` through
+the live pipeline), ``demo``, ``devices``, ``models``; ``train``/``data``/``report`` are plugged in
+by :mod:`emomon.training`. Each command parses its options and calls the API
+(:mod:`emomon.stream`, :mod:`emomon.timeline`). Every expected error is one stderr line
+``emomon: error: <what>: <why>`` and a non-zero exit, never a traceback. Nothing heavy is
+imported until a command runs, so every ``--help`` is instant.
 """
 
 from __future__ import annotations
 
-import csv
-import glob
 import importlib
-import json
 import logging
 import os
-import statistics
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import IO, Iterator, List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional
 
 import typer
 
+from . import __version__, defaults
 from .errors import EmomonError
-from .models.registry import shipped_models
+from .models.shipped import shipped_models
+
+if TYPE_CHECKING:
+    from .features.vad import VadOptions
+    from .models.base import EmotionModel
 
 log = logging.getLogger("emomon")
 
-AUDIO_SUFFIXES = {
-    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm",
-    ".mka", ".aiff", ".aif", ".au", ".wma", ".caf",
-}
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"emomon {__version__}")
+        raise typer.Exit()
+
 
 app = typer.Typer(
     name="emomon",
@@ -40,6 +46,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Real-time speech emotion monitor (neutral, calm, happy, sad, angry, fearful, disgust, surprised)."""
 
 
 class Compute(str, Enum):
@@ -54,6 +67,9 @@ class Format(str, Enum):
     csv = "csv"
 
 
+VadMethod = Enum("VadMethod", {m: m for m in defaults.VAD_METHODS}, type=str)  # type: ignore[misc]
+
+
 def _model_help() -> str:
     names = ", ".join(shipped_models()) or "none installed"
     return f"Shipped model name ({names}) or a model directory (config.json + model.safetensors)."
@@ -65,122 +81,76 @@ def err(what: str, why: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# options shared by listen and file --stream
+# options shared by several commands (defaults from emomon.defaults)
 # ----------------------------------------------------------------------------------------------
-ModelOpt = typer.Option("default", "--model", "-m", help=_model_help())
+ModelOpt = typer.Option("default", "--model", "-m", help=_model_help(), metavar="NAME|DIR")
 ComputeOpt = typer.Option(Compute.auto, "--compute", help="Where the model runs: auto (CUDA when available), cpu, cuda.")
-WindowOpt = typer.Option(None, "--window", help="Window length in seconds (default: the model's).", min=0.01)
-HopOpt = typer.Option(None, "--hop", help="Hop between windows in seconds (default: the model's).", min=0.01)
-SmoothingOpt = typer.Option(0.6, "--smoothing", help="EMA weight of the past, 0 (none) .. <1.", min=0.0, max=0.999)
-SilenceOpt = typer.Option(-45.0, "--silence-db", help="Windows quieter than this RMS level (dBFS) are silent.")
-DurationOpt = typer.Option(None, "--duration", help="Stop after this many seconds of audio.", min=0.01)
-JsonlOpt = typer.Option(None, "--jsonl", help="Also log every window as a JSON line to this file.")
-ForceOpt = typer.Option(False, "--force", help="Overwrite an existing --jsonl file.")
-AppendOpt = typer.Option(False, "--append", help="Append to an existing --jsonl file.")
-NoUiOpt = typer.Option(False, "--no-ui", help="Write window records as JSON lines to stdout instead of the UI.")
+WindowOpt = typer.Option(None, "--window", metavar="SECONDS", help="Window length in seconds (default: the model's; also the longest segment of `file`).", min=0.01)
+HopOpt = typer.Option(None, "--hop", metavar="SECONDS", help="Hop between windows in seconds (default: the model's).", min=0.01)
+SmoothingOpt = typer.Option(defaults.SMOOTHING, "--smoothing", metavar="FACTOR", help="EMA weight of the past, 0 (none) .. <1.", min=0.0, max=0.999)
+VadOpt = typer.Option(defaults.VAD_METHOD, "--vad", help="Voice activity: silero (level-independent), energy (an RMS gate at --silence-db), off.")
+VadThresholdOpt = typer.Option(defaults.VAD_THRESHOLD, "--vad-threshold", metavar="P", help="Silero speech probability that starts speech.", min=0.01, max=0.99)
+MinSpeechOpt = typer.Option(defaults.MIN_SPEECH, "--min-speech", metavar="FRACTION", help="A window needs this fraction of speech to be classified.", min=0.0, max=1.0)
+SilenceOpt = typer.Option(defaults.SILENCE_DB, "--silence-db", metavar="DBFS", help="With --vad energy: frames quieter than this RMS level (dBFS) are not speech.")
+MinConfidenceOpt = typer.Option(None, "--min-confidence", help="Mark answers whose top probability is below P as uncertain (default: off).", min=0.0, max=1.0, metavar="P")
+DurationOpt = typer.Option(None, "--duration", metavar="SECONDS", help="Stop after this many seconds of audio.", min=0.01)
+JsonlOpt = typer.Option(None, "--jsonl", metavar="PATH", help="Also log the session to this file: a header, every window, a summary (JSON lines).")
+ForceOpt = typer.Option(False, "--force", help="Overwrite an existing --jsonl or --plot file.")
+AppendOpt = typer.Option(False, "--append", help="Append a new session (with its own header) to an existing --jsonl file.")
+NoUiOpt = typer.Option(False, "--no-ui", help="Write window records as JSON lines to stdout instead of the live screen.")
+PlotOpt = typer.Option(None, "--plot", metavar="PATH", help="Draw the emotion timeline to this picture (.png, .svg, .pdf) at the end.")
 
 
-def check_log_path(path: Optional[Path], force: bool, append: bool) -> None:
-    """Refuse before any work starts when ``--jsonl`` would clobber a file."""
-    if path is None:
+def vad_options(vad: str, threshold: float, min_speech: float, silence_db: float) -> "VadOptions":
+    from .features.vad import VadOptions
+
+    return VadOptions(method=str(getattr(vad, "value", vad)), threshold=threshold, min_speech=min_speech, silence_db=silence_db)
+
+
+@contextmanager
+def loading(model: str) -> Iterator[None]:
+    """A spinner on stderr while the model loads (only on a terminal)."""
+    if not sys.stderr.isatty():
+        yield
         return
-    if force and append:
-        raise EmomonError("--jsonl", "use either --force or --append, not both")
-    if path.is_dir():
-        raise EmomonError(str(path), "is a directory")
-    if path.exists() and not (force or append):
-        raise EmomonError(str(path), "already exists (use --append to add to it or --force to overwrite it)")
-    if not path.parent.exists():
-        raise EmomonError(str(path), f"folder {path.parent} does not exist")
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"loading model {model}…", spinner="dots"):
+        yield
 
 
-def open_log(path: Optional[Path], force: bool, append: bool) -> Optional[IO[str]]:
-    if path is None:
-        return None
-    mode = "a" if append else ("w" if force else "x")
-    try:
-        return open(path, mode, encoding="utf-8")
-    except FileExistsError:
-        raise EmomonError(str(path), "already exists (use --append to add to it or --force to overwrite it)") from None
-    except OSError as exc:
-        raise EmomonError(str(path), f"cannot open for writing ({exc.strerror or exc})") from None
+def load(model: str, compute: Compute) -> "EmotionModel":
+    from .stream.api import open_model
+
+    with loading(model):
+        return open_model(model, compute.value)
 
 
-def _stream_config(window, hop, smoothing, silence_db, duration):  # noqa: ANN001, ANN202
-    from .stream import MonitorConfig
+def check_outputs(jsonl: Optional[Path], plot: Optional[Path], force: bool, append: bool) -> None:
+    """Refuse, before the model loads, output files that would clobber something."""
+    from .stream.sinks import check_output_path
 
-    return MonitorConfig(window=window, hop=hop, smoothing=smoothing, silence_db=silence_db, duration=duration)
+    if jsonl is not None:
+        check_output_path(jsonl, "--jsonl", force, append)
+    if plot is not None:
+        check_output_path(plot, "--plot", force)
+        from .timeline.plot import check_plot_format
+
+        check_plot_format(plot)
 
 
-def run_monitor(monitor, *, log_path: Optional[Path], force: bool, append: bool, no_ui: bool, title: str) -> bool:  # noqa: ANN001
-    """Drive ``monitor`` to the end: UI or JSON lines, plus the optional log.
+def run_live(monitor, model: str, title: str, *, no_ui: bool, jsonl: Optional[Path], force: bool, append: bool,
+             plot: Optional[Path]) -> bool:  # noqa: ANN001
+    """Run a live session into its sinks and print the summary line; True when it ran to the end."""
+    from .stream.api import session_sinks
+    from .stream.session import run_session, summary_line
 
-    Returns ``True`` when it ran to the end, ``False`` when Ctrl-C stopped it (the log is
-    flushed and closed either way).
-    """
-    from .stream.ui import MonitorState, render
-
-    logf = open_log(log_path, force, append)
-    states = {
-        name: MonitorState(labels=monitor.labels, title=f"{title} — {name}" if len(monitor.streams) > 1 else title,
-                           silence_db=monitor.config.silence_db)
-        for name in monitor.streams
-    }
-    gen = monitor.records()
-    latencies: list[float] = []
-    completed = False
-
-    def consume(on_record) -> None:  # noqa: ANN001
-        for rec in gen:
-            latencies.append(rec.latency_ms)
-            if logf is not None:
-                logf.write(json.dumps(rec.to_dict()) + "\n")
-                logf.flush()
-            on_record(rec)
-
-    try:
-        if no_ui:
-            def emit(rec) -> None:  # noqa: ANN001
-                sys.stdout.write(json.dumps(rec.to_dict()) + "\n")
-                sys.stdout.flush()
-
-            consume(emit)
-        else:
-            from rich.console import Console
-            from rich.live import Live
-
-            console = Console()
-            width = console.width
-            with Live(render(list(states.values()), width=width), console=console, refresh_per_second=10, transient=False) as live:
-                def show(rec) -> None:  # noqa: ANN001
-                    states[rec.stream].update(rec, monitor.stats(rec.stream).dropped_seconds)
-                    live.update(render(list(states.values()), width=width))
-
-                try:
-                    consume(show)
-                finally:
-                    for s in states.values():
-                        s.finished = True
-                    live.update(render(list(states.values()), width=width))
-            if not console.is_terminal:  # rich ends a non-terminal Live without a newline
-                console.line()
-        completed = True
-    except KeyboardInterrupt:
-        monitor.stop()
-    finally:
-        gen.close()  # stops sources and the worker
-        if logf is not None:
-            logf.flush()
-            logf.close()
-    stats = monitor.stats()
-    if latencies:
-        med = statistics.median(latencies)
-        print(
-            f"emomon: {stats.windows} windows, latency median {med:.0f} ms, dropped {stats.dropped_seconds:.2f} s of audio"
-            + ("" if completed else " (stopped)"),
-            file=sys.stderr,
-        )
-    return completed
+    sinks = session_sinks(monitor, title=title, screen=not no_ui, jsonl=jsonl, append=append, force=force, plot=plot)
+    summary = run_session(monitor, sinks, model)
+    print(summary_line(summary), file=sys.stderr)
+    if plot is not None:
+        print(f"emomon: timeline drawn to {plot}", file=sys.stderr)
+    return summary.completed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -188,82 +158,65 @@ def run_monitor(monitor, *, log_path: Optional[Path], force: bool, append: bool,
 # ----------------------------------------------------------------------------------------------
 @app.command()
 def listen(
-    device: Optional[str] = typer.Option(None, "--device", "-d", help="Input device name or index (see `emomon devices`)."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", metavar="NAME|INDEX", help="Input device name or index (see `emomon devices`)."),
     model: str = ModelOpt,
     window: Optional[float] = WindowOpt,
     hop: Optional[float] = HopOpt,
     smoothing: float = SmoothingOpt,
+    vad: VadMethod = VadOpt,
+    vad_threshold: float = VadThresholdOpt,
+    min_speech: float = MinSpeechOpt,
     silence_db: float = SilenceOpt,
+    min_confidence: Optional[float] = MinConfidenceOpt,
     duration: Optional[float] = DurationOpt,
     jsonl: Optional[Path] = JsonlOpt,
     force: bool = ForceOpt,
     append: bool = AppendOpt,
+    plot: Optional[Path] = PlotOpt,
     no_ui: bool = NoUiOpt,
     compute: Compute = ComputeOpt,
 ) -> None:
-    """Monitor the microphone live (Ctrl-C stops; the log is flushed)."""
-    from .stream import Monitor, MicrophoneSource, open_model, resolve_input_device
+    """Monitor the microphone live (Ctrl-C stops; the log is flushed, the plot drawn)."""
+    from .stream.api import microphone_monitor
+    from .stream.monitor import MonitorConfig
+    from .stream.sources import resolve_input_device
 
-    check_log_path(jsonl, force, append)
+    check_outputs(jsonl, plot, force, append)
+    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad_options(vad, vad_threshold, min_speech, silence_db),
+                        min_confidence=min_confidence, duration=duration)
     dev = resolve_input_device(device)  # a bad --device fails before the model loads
-    m = open_model(model, compute.value)
-    cfg = _stream_config(window, hop, smoothing, silence_db, duration)
-    source = MicrophoneSource(dev.index, m.sample_rate, name="mic")
-    monitor = Monitor(m, source, cfg)
-    run_monitor(monitor, log_path=jsonl, force=force, append=append, no_ui=no_ui, title=f"emomon · {dev.name}")
+    m = load(model, compute)
+    monitor = microphone_monitor(dev.index, m, config=cfg)
+    run_live(monitor, model, f"emomon · {dev.name}", no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
     # Ctrl-C is the normal way to stop listening: exit 0 either way.
 
 
 # ----------------------------------------------------------------------------------------------
 # file
 # ----------------------------------------------------------------------------------------------
-def _is_audio(path: Path) -> bool:
-    return path.suffix.lower() in AUDIO_SUFFIXES
-
-
-def expand_inputs(args: List[str]) -> Iterator[tuple[str, Optional[str]]]:
-    """Each argument → ``(path, None)`` per audio file, or ``(arg, why)`` when it names nothing.
-
-    Folders are searched recursively and globs expanded (``**`` allowed); both keep only files
-    with an audio suffix. A plain file is always tried, whatever its suffix.
-    """
-    for arg in args:
-        p = Path(arg).expanduser()
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and _is_audio(f))
-            if not files:
-                yield arg, "no audio files in this folder"
-            for f in files:
-                yield str(f), None
-        elif p.exists():
-            yield str(p), None
-        elif glob.has_magic(arg):
-            matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(arg), recursive=True))
-            files = []
-            for mpath in matches:
-                if mpath.is_dir():
-                    files.extend(sorted(f for f in mpath.rglob("*") if f.is_file() and _is_audio(f)))
-                elif _is_audio(mpath):
-                    files.append(mpath)
-            if not files:
-                yield arg, "no audio file matches this pattern"
-            for f in files:
-                yield str(f), None
-        else:
-            yield arg, "no such file"
+def _stream_only(**given: object) -> None:
+    used = [name for name, value in given.items() if value not in (None, False)]
+    if used:
+        raise EmomonError(", ".join(used), "only apply with --stream")
 
 
 @app.command("file")
 def file_cmd(
     paths: List[str] = typer.Argument(..., metavar="PATH...", help="Audio files, folders (searched recursively) or globs."),
     model: str = ModelOpt,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Whole-clip output: table, json (one object per line) or csv."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json (one object per file and line, segments included) or csv."),
+    segments: bool = typer.Option(False, "--segments", help="csv/table: one row per speech segment instead of per file."),
+    plot: Optional[Path] = PlotOpt,
     stream: bool = typer.Option(False, "--stream", help="Run the live streaming pipeline over the file (UI or --no-ui JSON lines)."),
     fast: bool = typer.Option(False, "--fast", help="With --stream: as fast as the model goes instead of real time."),
     window: Optional[float] = WindowOpt,
     hop: Optional[float] = HopOpt,
-    smoothing: float = SmoothingOpt,
+    smoothing: Optional[float] = typer.Option(None, "--smoothing", metavar="FACTOR", help=f"With --stream: EMA weight of the past, 0 (none) .. <1 (default {defaults.SMOOTHING}).", min=0.0, max=0.999),
+    vad: VadMethod = VadOpt,
+    vad_threshold: float = VadThresholdOpt,
+    min_speech: float = MinSpeechOpt,
     silence_db: float = SilenceOpt,
+    min_confidence: Optional[float] = MinConfidenceOpt,
     duration: Optional[float] = DurationOpt,
     jsonl: Optional[Path] = JsonlOpt,
     force: bool = ForceOpt,
@@ -271,82 +224,87 @@ def file_cmd(
     no_ui: bool = NoUiOpt,
     compute: Compute = ComputeOpt,
 ) -> None:
-    """Predict the emotion of whole clips, or --stream a file through the live pipeline."""
-    from .stream import open_model
+    """The speech segments of files and their emotions, or --stream a file through the live pipeline."""
+    from .timeline.inputs import expand_inputs
 
+    check_outputs(jsonl, plot, force, append)
+    vad_opts = vad_options(vad, vad_threshold, min_speech, silence_db)
+    inputs = list(expand_inputs(paths))
     if stream:
-        check_log_path(jsonl, force, append)
-        inputs = list(expand_inputs(paths))
         for arg, why in inputs:
             if why is not None:
                 raise EmomonError(arg, why)
-        from .stream import FileSource, Monitor
+        from .stream.monitor import MonitorConfig
 
-        m = open_model(model, compute.value)
-        sources = [FileSource(p, m.sample_rate, realtime=not fast, name=p) for p, _ in inputs]
-        monitor = Monitor(m, sources, _stream_config(window, hop, smoothing, silence_db, duration))
+        cfg = MonitorConfig(window=window, hop=hop, smoothing=defaults.SMOOTHING if smoothing is None else smoothing,
+                            vad=vad_opts, min_confidence=min_confidence, duration=duration)
+        from .stream.api import file_monitor
+
+        monitor = file_monitor([p for p, _ in inputs], load(model, compute), fast=fast, config=cfg)
         name = Path(inputs[0][0]).name if len(inputs) == 1 else "files"
-        if not run_monitor(monitor, log_path=jsonl, force=force, append=append, no_ui=no_ui, title=f"emomon · {name}"):
+        if not run_live(monitor, model, f"emomon · {name}", no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot):
             raise typer.Exit(130)
         return
+    _stream_only(**{"--fast": fast, "--hop": hop, "--smoothing": smoothing, "--duration": duration, "--jsonl": jsonl,
+                    "--append": append, "--no-ui": no_ui})
+    if plot is not None and len(inputs) != 1:
+        raise EmomonError("--plot", f"draws the timeline of one file (got {len(inputs)})")
+    from .timeline.analyze import FileOptions
 
-    if jsonl is not None or no_ui or fast:
-        raise EmomonError("--jsonl/--no-ui/--fast", "only apply with --stream")
-    m = open_model(model, compute.value)
-    labels = m.labels
-    failed = 0
-    rows: list[tuple[str, str, dict[str, float]]] = []
-    writer = None
-    if fmt == Format.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["path", "label", *labels])
-        sys.stdout.flush()
-    for path, why in expand_inputs(paths):
-        if why is None:
-            try:
-                pred = m.predict(path)
-            except EmomonError as exc:
-                why = exc.why if exc.what == path else f"{exc.what}: {exc.why}"
-            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
-                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if why is not None:
-            failed += 1
-            err(path, why)
-            continue
-        if fmt == Format.json:
-            sys.stdout.write(json.dumps({"path": path, "label": pred.label, "scores": pred.scores}) + "\n")
-            sys.stdout.flush()
-        elif writer is not None:
-            writer.writerow([path, pred.label, *(f"{pred.scores[lab]:.6f}" for lab in labels)])
-            sys.stdout.flush()
-        else:
-            rows.append((path, pred.label, pred.scores))
-    if fmt == Format.table and rows:
-        _print_table(rows, labels)
-    if failed:
+    options = FileOptions(vad=vad_opts, window=window, min_confidence=min_confidence)
+    if _analyze(inputs, load(model, compute), options, fmt, segments, plot):
         raise typer.Exit(1)
 
 
-def _print_table(rows: list[tuple[str, str, dict[str, float]]], labels: list[str]) -> None:
+def _analyze(inputs: list[tuple[str, Optional[str]]], m: "EmotionModel", options, fmt: Format, segments: bool,
+             plot: Optional[Path]) -> int:  # noqa: ANN001
+    """Analyse each input and write the results; returns how many failed."""
+    from .records import FileResult
+    from .timeline.analyze import analyze_or_error
+    from .timeline.output import make_writer
+
+    writer = make_writer(fmt.value, m.labels, segments)
+    failed = 0
+    with file_progress(len(inputs), enabled=fmt == Format.table) as advance:
+        for i, (path, why) in enumerate(inputs):
+            if why is None:
+                result = analyze_or_error(path, m, options, progress=lambda f, i=i: advance(i, f))
+            else:
+                result = FileResult(path=path, duration=None, speech=0.0, label=None, scores=None, error=why)
+            advance(i, 1.0)
+            if result.error is not None:
+                failed += 1
+                err(result.path, result.error)
+            writer.write(result)
+    writer.close()
+    if plot is not None and not failed:
+        from .timeline.plot import plot_file
+
+        plot_file(result, plot, labels=m.labels)
+        print(f"emomon: timeline drawn to {plot}", file=sys.stderr)
+    return failed
+
+
+@contextmanager
+def file_progress(files: int, enabled: bool) -> Iterator:
+    """A progress bar on stderr over ``files`` files (on a terminal, when ``enabled``);
+    yields ``advance(i, fraction)``."""
+    if not (enabled and sys.stderr.isatty()):
+        yield lambda i, f: None
+        return
     from rich.console import Console
-    from rich.table import Table
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .stream.ui import COLORS
+    done = [0.0] * files
+    with Progress(TextColumn("analysing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("files", total=files)
 
-    table = Table(show_header=True, header_style="bold")
-    table.add_column("file", overflow="fold", ratio=1)
-    table.add_column("emotion", no_wrap=True)
-    table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("next", no_wrap=True)
-    for path, label, scores in rows:
-        others = sorted((k for k in labels if k != label), key=lambda k: -scores[k])[:2]
-        table.add_row(
-            path,
-            f"[bold {COLORS.get(label, 'white')}]{label}[/]",
-            f"{scores[label] * 100:.0f}%",
-            " · ".join(f"{k} {scores[k] * 100:.0f}%" for k in others),
-        )
-    Console().print(table)
+        def advance(i: int, fraction: float) -> None:
+            done[i] = max(done[i], fraction)
+            bar.update(task, completed=sum(done))
+
+        yield advance
 
 
 # ----------------------------------------------------------------------------------------------
@@ -425,11 +383,11 @@ def demo(
     """Stream the shipped sample clip (RAVDESS actor 16, angry, strong) through the live pipeline."""
     if not SAMPLE_CLIP.is_file():
         raise EmomonError(str(SAMPLE_CLIP), "the sample clip is missing from this installation")
-    file_cmd(
-        paths=[str(SAMPLE_CLIP)], model=model, fmt=Format.table, stream=True, fast=fast, window=None, hop=None,
-        smoothing=0.6, silence_db=-45.0, duration=None, jsonl=None, force=False, append=False, no_ui=no_ui,
-        compute=compute,
-    )
+    from .stream.api import file_monitor
+
+    monitor = file_monitor(str(SAMPLE_CLIP), load(model, compute), fast=fast)
+    if not run_live(monitor, model, f"emomon · {SAMPLE_CLIP.name}", no_ui=no_ui, jsonl=None, force=False, append=False, plot=None):
+        raise typer.Exit(130)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -455,6 +413,17 @@ def _register_plugins() -> None:
 _register_plugins()
 
 
+def _flags_as_flags(command) -> None:  # noqa: ANN001 - a click command or group
+    """typer's help shows a boolean flag's type as ``<bool>``; a flag takes no value, so show none."""
+    ctx = command.context_class(command, help_option_names=["-h", "--help"])
+    help_option = command.get_help_option(ctx)
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _flags_as_flags(sub)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
     logging.basicConfig(
@@ -462,6 +431,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         format="emomon: %(levelname)s: %(message)s",
     )
     command = typer.main.get_command(app)
+    _flags_as_flags(command)
     try:
         rv = command.main(args=argv, prog_name="emomon", standalone_mode=False)
         return rv if isinstance(rv, int) else 0

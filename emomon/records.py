@@ -3,12 +3,46 @@
 * :class:`Utterance` — one labelled clip of a corpus (what the training package reads).
 * :class:`Prediction` — a classifier's answer for a span of audio.
 * :class:`WindowRecord` — one window of a stream (what ``listen`` and ``file --stream`` emit).
+* :class:`Segment` and :class:`FileResult` — the timeline of a file (what ``file`` emits).
+* :class:`SessionInfo` and :class:`SessionSummary` — the first and last record of a stream log.
+
+Every record has ``to_dict()`` giving its JSON form (scores rounded to 6 digits, times to 4);
+sinks (screen, JSONL, CSV, plot) need nothing but records.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Mapping
+
+SCORE_DIGITS = 6
+TIME_DIGITS = 4
+
+
+def round_scores(scores: Mapping[str, float] | None) -> dict[str, float | None] | None:
+    """Scores rounded to :data:`SCORE_DIGITS` digits; a non-finite value becomes ``None`` (strict JSON)."""
+    if scores is None:
+        return None
+    return {k: (round(float(v), SCORE_DIGITS) if math.isfinite(v) else None) for k, v in scores.items()}
+
+
+def iso_time(moment: datetime) -> str:
+    """ISO 8601 with the local timezone and milliseconds, e.g. ``2026-11-25T14:03:07.512+01:00``."""
+    return moment.astimezone().isoformat(timespec="milliseconds")
+
+
+def top_label(scores: Mapping[str, float]) -> str:
+    """The label with the highest score."""
+    return max(scores, key=lambda k: scores[k])
+
+
+def is_uncertain(scores: Mapping[str, float] | None, min_confidence: float | None) -> bool:
+    """True when ``min_confidence`` is set and the top score is below it."""
+    if scores is None or min_confidence is None:
+        return False
+    return max(scores.values()) < min_confidence
 
 
 @dataclass(frozen=True)
@@ -52,7 +86,8 @@ class Prediction:
         d: dict[str, Any] = {}
         if self.path is not None:
             d["path"] = self.path
-        d.update(label=self.label, scores=dict(self.scores), start=self.start, end=self.end)
+        d.update(label=self.label, scores=round_scores(self.scores), start=round(self.start, TIME_DIGITS),
+                 end=round(self.end, TIME_DIGITS))
         return d
 
 
@@ -60,28 +95,147 @@ class Prediction:
 class WindowRecord:
     """One analysed window of a stream.
 
-    ``t`` is the end of the window in seconds since the stream started; ``label`` is ``None``
-    for a silent window. ``scores`` are the raw probabilities of this window, ``smoothed`` the
-    exponential moving average over the stream so far. ``latency_ms`` is capture-to-result.
+    ``t`` is the end of the window in seconds since the stream started, ``time`` the wall-clock
+    moment its last sample was captured. ``speech`` is the fraction of the window's audio that
+    the voice activity detector calls speech; below the minimum the window is not classified:
+    ``label`` and ``scores`` are ``None`` and ``reason`` says why ("no speech"), and the smoothed
+    distribution is left as it was. ``scores`` are this window's probabilities, ``smoothed`` the
+    exponential moving average over the stream's speech windows so far. ``uncertain`` marks a
+    label whose top probability is below ``--min-confidence``.
+
+    ``latency_ms`` is capture-to-result for real-time sources (microphone, paced file) and
+    ``None`` for a file read as fast as possible, where waiting time is queueing, not latency;
+    ``compute_ms`` is the model's compute time for this window (its batch's time / batch size;
+    ``None`` when the window was not classified). ``dropped_s`` counts the audio the stream's
+    ring buffer has dropped so far.
     """
 
     t: float
     label: str | None
-    scores: dict[str, float]
+    scores: dict[str, float] | None
     smoothed: dict[str, float]
-    silent: bool
-    latency_ms: float
+    speech: float
     level_db: float
+    latency_ms: float | None = None
+    compute_ms: float | None = None
+    dropped_s: float = 0.0
+    reason: str | None = None
+    uncertain: bool = False
     stream: str = "0"
+    time: datetime | None = None
+
+    @property
+    def is_speech(self) -> bool:
+        """Whether the window was classified (enough speech in it)."""
+        return self.label is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "t": round(self.t, 4),
-            "label": self.label,
-            "scores": {k: round(v, 6) for k, v in self.scores.items()},
-            "smoothed": {k: round(v, 6) for k, v in self.smoothed.items()},
-            "silent": self.silent,
-            "latency_ms": round(self.latency_ms, 2),
-            "level_db": round(self.level_db, 2),
+            "type": "window",
+            "t": round(self.t, TIME_DIGITS),
+            "time": iso_time(self.time) if self.time is not None else None,
             "stream": self.stream,
+            "label": self.label,
+            "reason": self.reason,
+            "uncertain": self.uncertain,
+            "scores": round_scores(self.scores),
+            "smoothed": round_scores(self.smoothed),
+            "speech": round(self.speech, 3),
+            "level_db": round(self.level_db, 2),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 2),
+            "compute_ms": None if self.compute_ms is None else round(self.compute_ms, 2),
+            "dropped_s": round(self.dropped_s, 3),
         }
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech in a file, ``[start, end)`` seconds, and the model's answer for it."""
+
+    start: float
+    end: float
+    label: str
+    scores: dict[str, float]
+    uncertain: bool = False
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": round(self.start, TIME_DIGITS),
+            "end": round(self.end, TIME_DIGITS),
+            "label": self.label,
+            "uncertain": self.uncertain,
+            "scores": round_scores(self.scores),
+        }
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The timeline of one file: its speech segments and a summary of them.
+
+    ``speech`` is the seconds of speech (the segments' total); ``label``/``scores`` summarise the
+    speech (time-weighted mean of the segments' scores), ``None`` with a ``reason`` when there
+    is none. A file that could not be read has ``error`` set and nothing else.
+    """
+
+    path: str
+    duration: float | None
+    speech: float
+    label: str | None
+    scores: dict[str, float] | None
+    segments: list[Segment] = field(default_factory=list)
+    reason: str | None = None
+    uncertain: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {
+            "path": self.path,
+            "duration": None if self.duration is None else round(self.duration, TIME_DIGITS),
+            "speech": round(self.speech, TIME_DIGITS),
+            "label": self.label,
+            "reason": self.reason,
+            "uncertain": self.uncertain,
+            "scores": round_scores(self.scores),
+            "segments": [s.to_dict() for s in self.segments],
+        }
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """The first record of a stream log: which model, which settings, when, which streams."""
+
+    start: datetime
+    model: str
+    settings: dict[str, Any]
+    streams: list[str]
+    version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "session", "time": iso_time(self.start), "emomon": self.version, "model": self.model,
+                "streams": list(self.streams), "settings": dict(self.settings)}
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """The last record of a stream log: how it went."""
+
+    end: datetime
+    windows: int
+    speech_windows: int
+    dropped_s: float
+    latency_median_ms: float | None
+    compute_median_ms: float | None
+    completed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        rnd = lambda v: None if v is None else round(v, 2)  # noqa: E731
+        return {"type": "summary", "time": iso_time(self.end), "windows": self.windows,
+                "speech_windows": self.speech_windows, "dropped_s": round(self.dropped_s, 3),
+                "latency_median_ms": rnd(self.latency_median_ms), "compute_median_ms": rnd(self.compute_median_ms),
+                "completed": self.completed}

@@ -5,7 +5,7 @@
 
 Reads RUN/metrics.json and RUN/model/{config.json,model.safetensors}; writes
 emomon/pretrained/NAME/ with the config's ``meta`` extended by the cross-validated UA/WA/F1,
-the streamed-decision UA and ECE (when present), and the licence of the training data.
+the streamed and file decisions' UA and ECE (when present), and the licence of the training data.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def main() -> int:
         "ua": metrics["ua"], "wa": metrics["wa"], "f1": metrics["f1"],
         "ece": metrics.get("ece"),
         "streamed_ua": (metrics.get("streamed") or {}).get("ua"),
+        "file_ua": (metrics.get("file") or {}).get("ua"),
+        "file_unanswered": (metrics.get("file") or {}).get("unanswered"),
         "trained_on": f"{metrics['n_utterances']} clips of {metrics['data']}",
         "command": f"emomon train --model {metrics['model']} --protocol {metrics['protocol']} --data DIR --out RUN"
         + "".join(f" --set {k}={json.dumps(v)}" for k, v in metrics.get("extra", {}).get("options", {}).items()),

@@ -93,6 +93,41 @@ def silent_then_loud_file(tmp_path: Path) -> Path:
     return path
 
 
+def needs(tool: str) -> str:
+    """The path of a command-line tool a test needs: skipped locally without it, a failure in CI."""
+    import os
+    import shutil
+
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{tool} is not installed: CI must install it (scripts/test.sh)")
+        pytest.skip(f"{tool} is not installed")
+    return path
+
+
+SENTENCES = [
+    "Kids are talking by the door.",
+    "Dogs are sitting by the door.",
+    "I really did not expect to see you here today.",
+    "Please put the books back on the shelf when you are done.",
+]
+
+
+def spoken(path: Path, text: str, speed: int = 150, pitch: int = 50) -> Path:
+    """Real synthesized speech (espeak-ng) written to ``path`` (22.05 kHz WAV)."""
+    import subprocess
+
+    subprocess.run([needs("espeak-ng"), "-s", str(speed), "-p", str(pitch), "-w", str(path), text], check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def speech_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 3.5 s of synthesized English speech (espeak-ng), at 22.05 kHz."""
+    return spoken(tmp_path_factory.mktemp("speech") / "speech.wav", " ".join(SENTENCES[:2]))
+
+
 def default_model_available() -> bool:
     from emomon.models import shipped_models
 

@@ -3,10 +3,12 @@ import io
 import json
 import subprocess
 
+import numpy as np
 import pytest
 import soundfile as sf
 
 from conftest import SR, emomon_command, synth_speechlike
+from emomon.audio import decode_audio
 from emomon.cli import main
 from emomon.labels import EMOTIONS
 from emomon.stream import sources as sources_mod
@@ -29,42 +31,128 @@ def clips(tmp_path):
     return d
 
 
-def test_file_json_one_object_per_line(capsys, test_model_dir, clips):
-    code, out, err = run(capsys, "file", clips / "a.wav", clips / "sub" / "b.flac", "--model", test_model_dir, "--format", "json")
+def _json(out):
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_file_json_one_object_per_file(capsys, test_model_dir, clips):
+    code, out, err = run(capsys, "file", clips / "a.wav", clips / "sub" / "b.flac", "--model", test_model_dir, "--format", "json", "--vad", "off")
     assert code == 0 and err == ""
-    lines = [json.loads(l) for l in out.splitlines()]
+    lines = _json(out)
     assert [l["path"] for l in lines] == [str(clips / "a.wav"), str(clips / "sub" / "b.flac")]
-    for l in lines:
-        assert set(l) == {"path", "label", "scores"}
+    for l, dur in zip(lines, (1.0, 1.5)):
+        assert set(l) == {"path", "duration", "speech", "label", "reason", "uncertain", "scores", "segments"}
+        assert l["duration"] == pytest.approx(dur) and l["speech"] == pytest.approx(dur)
         assert set(l["scores"]) == set(EMOTIONS) and l["label"] == max(l["scores"], key=l["scores"].get)
         assert sum(l["scores"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert all(len(repr(v).split(".")[-1]) <= 6 for v in l["scores"].values())  # rounded to 6 digits
+        assert l["segments"] and l["segments"][0]["start"] == 0.0 and l["segments"][-1]["end"] == pytest.approx(dur)
 
 
-def test_file_folder_is_recursive_and_glob_works(capsys, test_model_dir, clips):
-    code, out, _ = run(capsys, "file", clips, "--model", test_model_dir, "-f", "csv")
+def test_a_short_clip_is_one_segment_with_its_whole_clip_answer(capsys, test_model_dir, test_model, clips):
+    code, out, _ = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "-f", "json", "--vad", "off")
+    (res,) = _json(out)
+    whole = test_model.predict(str(clips / "a.wav"))
+    assert len(res["segments"]) == 1 and res["label"] == whole.label
+    assert res["scores"] == pytest.approx(whole.scores, abs=1e-6)
+
+
+def test_silence_noise_and_tones_get_no_label(capsys, test_model_dir, tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * SR) / SR
+    for name, x in {"silence": np.zeros(3 * SR), "noise": 0.1 * rng.standard_normal(3 * SR), "tone": 0.3 * np.sin(2 * np.pi * 440 * t)}.items():
+        sf.write(tmp_path / f"{name}.wav", x.astype(np.float32), SR)
+    code, out, err = run(capsys, "file", tmp_path, "--model", test_model_dir, "-f", "json")
+    assert code == 0 and err == ""
+    for res in _json(out):
+        assert res["label"] is None and res["scores"] is None and res["reason"] == "no speech", res
+        assert res["segments"] == [] and res["speech"] == 0.0 and res["duration"] == pytest.approx(3.0)
+    code, out, _ = run(capsys, "file", tmp_path / "tone.wav", "--model", test_model_dir)
+    assert code == 0 and "no speech" in out
+    code, out, _ = run(capsys, "file", tmp_path / "tone.wav", "--model", test_model_dir, "--stream", "--fast", "--no-ui")
+    recs = _json(out)
+    assert recs and all(r["label"] is None and r["reason"] == "no speech" and r["scores"] is None for r in recs)
+
+
+def test_speech_is_segmented(capsys, test_model_dir, speech_clip, tmp_path):
+    x = decode_audio(speech_clip, SR)
+    gap = np.zeros(2 * SR, dtype=np.float32)
+    sf.write(tmp_path / "talk.wav", np.concatenate([gap, x, gap, x, gap]), SR)
+    code, out, _ = run(capsys, "file", tmp_path / "talk.wav", "--model", test_model_dir, "-f", "json")
+    (res,) = _json(out)
+    segs = res["segments"]
+    # two sentences of 3.5 s, each split into 4 parts no longer than the toy model's 1 s window
+    assert len(segs) == 8 and all(s["end"] - s["start"] <= 1.0 + 1e-6 for s in segs)
+    assert res["speech"] == pytest.approx(sum(s["end"] - s["start"] for s in segs), abs=1e-3)
+    assert 0.8 * 2 * len(x) / SR < res["speech"] < 2 * len(x) / SR + 0.6  # espeak's clip has its own short silences
+    assert segs[0]["start"] == pytest.approx(2.0, abs=0.3) and segs[-1]["end"] == pytest.approx(4.0 + 2 * len(x) / SR, abs=0.4)
+    weights = np.array([s["end"] - s["start"] for s in segs])
+    mean = {k: float(weights @ np.array([s["scores"][k] for s in segs]) / weights.sum()) for k in EMOTIONS}
+    assert res["scores"] == pytest.approx(mean, abs=1e-5)  # the file's scores: time-weighted mean of its segments'
+
+
+def test_file_csv_per_file_and_per_segment(capsys, test_model_dir, clips):
+    code, out, _ = run(capsys, "file", clips, "--model", test_model_dir, "-f", "csv", "--vad", "off")
     assert code == 0
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["path", "label", *EMOTIONS]
+    assert rows[0] == ["path", "duration", "speech", "label", "uncertain", "reason", "error", *EMOTIONS]
     assert sorted(r[0] for r in rows[1:]) == sorted([str(clips / "a.wav"), str(clips / "sub" / "b.flac")])  # notes.txt skipped
-    code, out, _ = run(capsys, "file", f"{clips}/**/*.flac", "--model", test_model_dir, "-f", "json")
-    assert code == 0 and [json.loads(l)["path"] for l in out.splitlines()] == [str(clips / "sub" / "b.flac")]
+    code, out, _ = run(capsys, "file", clips / "sub" / "b.flac", "--model", test_model_dir, "-f", "csv", "--segments", "--vad", "off")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][:3] == ["path", "start", "end"] and len(rows) == 3  # 1.5 s in two parts of at most 1 s
+    assert [float(rows[1][1]), float(rows[2][2])] == pytest.approx([0.0, 1.5])
+    code, out, _ = run(capsys, "file", f"{clips}/**/*.flac", "--model", test_model_dir, "-f", "json", "--vad", "off")
+    assert code == 0 and [l["path"] for l in _json(out)] == [str(clips / "sub" / "b.flac")]
 
 
 def test_file_table(capsys, test_model_dir, clips):
-    code, out, _ = run(capsys, "file", clips / "a.wav", "--model", test_model_dir)
-    assert code == 0 and "a.wav" in out and any(lab in out for lab in EMOTIONS)
+    code, out, _ = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "--vad", "off")
+    assert code == 0 and any(lab in out for lab in EMOTIONS) and "1.00 s of 1.00 s" in out
+    code, out, _ = run(capsys, "file", clips / "sub" / "b.flac", "--model", test_model_dir, "--vad", "off", "--segments")
+    assert code == 0 and "0.00 s – 0.75 s" in out and "0.75 s – 1.50 s" in out
 
 
-def test_partial_failure_still_prints_good_files(capsys, test_model_dir, clips, tmp_path):
+def test_failures_are_records_too(capsys, test_model_dir, clips, tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF garbage" * 20)
-    code, out, err = run(capsys, "file", clips / "a.wav", tmp_path / "missing.wav", bad, "--model", test_model_dir, "-f", "json")
+    code, out, err = run(capsys, "file", clips / "a.wav", tmp_path / "missing.wav", bad, "--model", test_model_dir, "-f", "json", "--vad", "off")
     assert code == 1
-    assert [json.loads(l)["path"] for l in out.splitlines()] == [str(clips / "a.wav")]
-    lines = err.strip().splitlines()
-    assert lines[0] == f"emomon: error: {tmp_path / 'missing.wav'}: no such file"
-    assert lines[1].startswith(f"emomon: error: {bad}: cannot decode audio")
-    assert "Traceback" not in err
+    lines = _json(out)
+    assert [l["path"] for l in lines] == [str(clips / "a.wav"), str(tmp_path / "missing.wav"), str(bad)]
+    assert lines[1] == {"path": str(tmp_path / "missing.wav"), "error": "no such file"}
+    assert lines[2]["error"] == "cannot decode audio (format not recognised)"
+    errs = err.strip().splitlines()
+    assert errs[0] == f"emomon: error: {tmp_path / 'missing.wav'}: no such file"
+    assert errs[1] == f"emomon: error: {bad}: cannot decode audio (format not recognised)"
+    assert "Traceback" not in err and "Errno" not in err
+    code, out, _ = run(capsys, "file", bad, "--model", test_model_dir, "-f", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert code == 1 and rows[1][0] == str(bad) and rows[1][6].startswith("cannot decode audio")
+
+
+def test_min_confidence_marks_uncertain(capsys, test_model_dir, clips):
+    code, out, _ = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "-f", "json", "--vad", "off", "--min-confidence", "0.999")
+    (res,) = _json(out)
+    assert res["uncertain"] is True and all(s["uncertain"] for s in res["segments"])
+    code, out, _ = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "-f", "json", "--vad", "off")
+    assert _json(out)[0]["uncertain"] is False
+    code, out, _ = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "--vad", "off", "--min-confidence", "0.999")
+    assert "uncertain" in out
+
+
+def test_plot_of_a_file(capsys, test_model_dir, clips, tmp_path):
+    png = tmp_path / "timeline.png"
+    code, _, err = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "--vad", "off", "--plot", png)
+    assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"timeline drawn to {png}" in err
+    before = png.read_bytes()
+    code, _, err = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "--plot", png)
+    assert code == 1 and "already exists" in err and png.read_bytes() == before  # never overwritten silently
+    code, _, err = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "--plot", png, "--force")
+    assert code == 0
+    code, _, err = run(capsys, "file", clips, "--model", test_model_dir, "--plot", tmp_path / "two.png")
+    assert code == 1 and "draws the timeline of one file (got 2)" in err
+    code, _, err = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "--plot", tmp_path / "x.gif")
+    assert code == 1 and "x.gif" in err and not (tmp_path / "x.gif").exists()
 
 
 def test_unknown_model_and_no_match(capsys, clips):
@@ -80,34 +168,79 @@ def test_usage_error_format(capsys):
     assert code == 2 and "emomon: error: No such option: --bogus" in err
 
 
+def test_stream_only_options_need_stream(capsys, test_model_dir, clips):
+    code, _, err = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "--fast", "--hop", "0.5")
+    assert code == 1 and err.strip() == "emomon: error: --fast, --hop: only apply with --stream"
+
+
 def test_stream_no_ui_and_jsonl(capsys, test_model_dir, clips, tmp_path):
     log = tmp_path / "log.jsonl"
-    code, out, err = run(capsys, "file", clips / "a.wav", "--stream", "--fast", "--no-ui", "--model", test_model_dir, "--jsonl", log)
+    args = ["file", clips / "a.wav", "--stream", "--fast", "--no-ui", "--model", test_model_dir, "--vad", "off", "--jsonl", log]
+    code, out, err = run(capsys, *args)
     assert code == 0
-    recs = [json.loads(l) for l in out.splitlines()]
+    recs = _json(out)
     assert len(recs) == 4 and [r["t"] for r in recs] == [0.25, 0.5, 0.75, 1.0]
-    assert all(abs(sum(r["scores"].values()) - 1) < 1e-4 for r in recs)
-    assert [json.loads(l) for l in log.read_text().splitlines()] == recs
+    assert all(r["type"] == "window" and abs(sum(r["scores"].values()) - 1) < 1e-4 for r in recs)
+    assert all(r["latency_ms"] is None and r["compute_ms"] > 0 for r in recs)  # --fast: compute time, not latency
+    assert "model compute median" in err and "latency" not in err
+    logged = _json(log.read_text())
+    assert logged[0]["type"] == "session" and logged[0]["model"] == str(test_model_dir)
+    assert logged[0]["settings"]["vad"]["method"] == "off" and logged[0]["streams"] == [str(clips / "a.wav")]
+    assert logged[1:-1] == recs
+    assert logged[-1]["type"] == "summary" and logged[-1]["windows"] == 4 and logged[-1]["completed"] is True
     # an existing log is never overwritten silently
-    code, out, err = run(capsys, "file", clips / "a.wav", "--stream", "--fast", "--no-ui", "--model", test_model_dir, "--jsonl", log)
+    code, out, err = run(capsys, *args)
     assert code == 1 and out == "" and err.startswith(f"emomon: error: {log}: already exists")
-    assert len(log.read_text().splitlines()) == 4
-    code, *_ = run(capsys, "file", clips / "a.wav", "--stream", "--fast", "--no-ui", "--model", test_model_dir, "--jsonl", log, "--append")
-    assert code == 0 and len(log.read_text().splitlines()) == 8
-    code, *_ = run(capsys, "file", clips / "a.wav", "--stream", "--fast", "--no-ui", "--model", test_model_dir, "--jsonl", log, "--force")
-    assert code == 0 and len(log.read_text().splitlines()) == 4
+    assert len(log.read_text().splitlines()) == 6
+    code, *_ = run(capsys, *args, "--append")
+    appended = _json(log.read_text())
+    assert code == 0 and len(appended) == 12 and [r["type"] for r in appended].count("session") == 2
+    assert appended[6]["type"] == "session"  # the second run starts with its own header
+    code, *_ = run(capsys, *args, "--force")
+    assert code == 0 and len(log.read_text().splitlines()) == 6
+
+
+def test_stream_plot(capsys, test_model_dir, clips, tmp_path):
+    png = tmp_path / "session.png"
+    code, _, err = run(capsys, "file", clips / "a.wav", "--stream", "--fast", "--no-ui", "--model", test_model_dir, "--vad", "off", "--plot", png)
+    assert code == 0 and png.stat().st_size > 1000 and "timeline drawn" in err
 
 
 def test_stream_with_ui_renders_and_reports(capsys, test_model_dir, clips):
-    code, out, err = run(capsys, "file", clips / "a.wav", "--stream", "--fast", "--model", test_model_dir)
+    code, out, err = run(capsys, "file", clips / "a.wav", "--stream", "--fast", "--model", test_model_dir, "--vad", "off")
     assert code == 0
-    assert "top emotion" in out and "surprised" in out and "latency" in out
-    assert "4 windows" in err
+    assert "top emotion" in out and "surprised" in out and "compute" in out and "speech" in out
+    assert "4 windows (4 with speech)" in err
 
 
 def test_stream_missing_file(capsys, test_model_dir, tmp_path):
     code, out, err = run(capsys, "file", tmp_path / "nope.wav", "--stream", "--model", test_model_dir)
     assert code == 1 and err.strip() == f"emomon: error: {tmp_path / 'nope.wav'}: no such file"
+
+
+def test_version_and_flags_in_help(capsys):
+    from emomon import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"emomon {__version__}"
+    for cmd in (["file"], ["listen"], ["train"], ["report"], []):
+        code, out, _ = run(capsys, *cmd, "--help")
+        assert code == 0 and "<bool>" not in out and "--help" in out, cmd
+    code, out, _ = run(capsys, "file", "--help")
+    assert "--segments" in out and "--min-confidence" in out and "--vad" in out and "--plot" in out
+
+
+def test_help_does_not_load_torch():
+    """Every --help is quick because nothing heavy is imported before a command runs."""
+    import sys
+
+    code = ("import sys; from emomon.cli import main\n"
+            "for argv in (['--help'], ['file', '--help'], ['listen', '--help'], ['train', '--help'], ['data', 'inspect', '--help']):\n"
+            "    try: main(argv)\n"
+            "    except SystemExit: pass\n"
+            "print(sorted(m for m in ('torch', 'numpy', 'onnxruntime', 'matplotlib', 'sklearn') if m in sys.modules))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip().splitlines()[-1] == "[]", p.stdout + p.stderr
 
 
 FAKE_DEVICES = [

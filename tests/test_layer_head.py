@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from emomon.models import load_model
 from emomon.training.protocols import make_folds
 from emomon.training.recipes import get_recipe
-from emomon.training.recipes.layer_head import clip_windows
+from emomon.training.recipes.layer_head import window_batch
 from emomon.training.runner import run_protocol
 from test_runner import corpus, ctx_for  # noqa: F401 - fixture
 
@@ -33,14 +33,14 @@ def tiny_whisper(tmp_path_factory):
     return str(d)
 
 
-def test_clip_windows_match_the_stream():
+def test_training_windows_match_the_stream():
     sr = 16000
-    x = np.arange(int(1.2 * sr), dtype=np.float32)
-    w = clip_windows(x, sr, window=1.0, hop=0.5)
-    # windows end at 0.5 s, 1.0 s, then the tail at 1.2 s; front padded with zeros
-    assert w.shape == (3, sr)
-    assert np.all(w[0][: sr // 2] == 0) and w[0][-1] == x[sr // 2 - 1]
-    assert w[2][-1] == x[-1]
+    x = np.arange(int(3.7 * sr), dtype=np.float32)
+    w = window_batch(x, sr)
+    # 3 s windows ending every 0.5 s (0.5 ... 3.5 s), then the tail at 3.7 s; front padded with zeros
+    assert w.shape == (8, 3 * sr)
+    assert np.all(w[0][: int(2.5 * sr)] == 0) and w[0][-1] == x[sr // 2 - 1]
+    assert w[-1][-1] == x[-1]
 
 
 def test_default_recipe_runs_and_saves_a_loadable_head(tmp_path, corpus, tiny_whisper):  # noqa: F811
@@ -51,6 +51,8 @@ def test_default_recipe_runs_and_saves_a_loadable_head(tmp_path, corpus, tiny_wh
     assert m["model"] == "default" and len(m["folds"]) == 2
     assert "streamed" in m and 0 <= m["streamed"]["ua"]["mean"] <= 1
     assert "streamed" in m["folds"][0] and 0 <= m["ece"]["mean"] <= 1
+    assert "file" in m and 0 <= m["file"]["ua"]["mean"] <= 1 and "unanswered" in m["file"]
+    assert m["extra"]["vad"]["method"] == "silero"
     assert m["extra"]["layers"] == [1, 2] and all(t > 0 for t in m["extra"]["temperatures"])
     # tones differing in pitch and loudness are easy even for random features
     assert m["ua"]["mean"] > 0.3

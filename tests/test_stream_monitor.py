@@ -1,11 +1,14 @@
 import json
+from datetime import datetime
 
 import numpy as np
 import pytest
 
 from conftest import SR, synth_speechlike
+from emomon.audio import decode_audio
 from emomon.errors import AudioError, EmomonError
 from emomon.labels import EMOTIONS
+from emomon.features.vad import VadOptions
 from emomon.stream import FileSource, Monitor, MonitorConfig, stream_file
 from emomon.stream.sources import Source
 from emomon.stream.ring import RingBuffer
@@ -16,41 +19,70 @@ def _check(records, hop):
     assert ts == sorted(ts) and len(set(ts)) == len(ts)
     assert ts[0] == pytest.approx(hop)
     for r in records:
-        assert set(r.scores) == set(EMOTIONS) and set(r.smoothed) == set(EMOTIONS)
-        assert sum(r.scores.values()) == pytest.approx(1.0, abs=1e-4)
+        assert set(r.smoothed) == set(EMOTIONS)
         assert sum(r.smoothed.values()) == pytest.approx(1.0, abs=1e-4)
-        assert r.latency_ms >= 0
+        if r.scores is not None:
+            assert set(r.scores) == set(EMOTIONS) and sum(r.scores.values()) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_stream_file_fast(test_model, wav_file):
-    recs = list(stream_file(wav_file, test_model, fast=True))
+    recs = list(stream_file(wav_file, test_model, fast=True, vad="off"))
     assert len(recs) == 12  # 3 s / 0.25 s hop (the model's config)
     _check(recs, 0.25)
-    assert all(not r.silent and r.label in EMOTIONS for r in recs)
+    assert all(r.is_speech and r.label in EMOTIONS and r.speech == 1.0 and r.reason is None for r in recs)
     assert recs[0].stream == str(wav_file)
-    d = json.loads(json.dumps(recs[0].to_dict()))
-    assert {"t", "label", "scores", "smoothed", "silent", "latency_ms", "level_db"} <= set(d)
+    # read as fast as possible: no capture latency, the model's compute time instead
+    assert all(r.latency_ms is None and r.compute_ms > 0 for r in recs)
+    d = json.loads(json.dumps(recs[0].to_dict(), allow_nan=False))
+    assert {"type", "t", "time", "label", "reason", "uncertain", "scores", "smoothed", "speech", "level_db",
+            "latency_ms", "compute_ms", "dropped_s", "stream"} == set(d)
+    times = [datetime.fromisoformat(r.to_dict()["time"]) for r in recs]
+    assert all(t.tzinfo is not None for t in times) and times == sorted(times)
 
 
-def test_silence_gate_and_smoothing(test_model, silent_then_loud_file):
-    recs = list(stream_file(silent_then_loud_file, test_model, fast=True, smoothing=0.5))
+def test_no_speech_windows_get_no_label_and_leave_the_smoothing_alone(test_model, speech_clip):
+    x = decode_audio(speech_clip, SR)
+    signal = np.concatenate([np.zeros(2 * SR, dtype=np.float32), x])
+    recs = list(stream_file(signal, test_model, fast=True, smoothing=0.5, source_rate=SR))
+    quiet = [r for r in recs if not r.is_speech]
+    assert [r.t for r in quiet][:6] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.25, 1.5])
+    assert all(r.label is None and r.scores is None and r.reason == "no speech" and r.compute_ms is None for r in quiet)
+    assert all(r.speech < 0.2 for r in quiet)
+    # no speech leaves the smoothed distribution alone (uniform before any speech)
+    assert all(v == pytest.approx(1 / 8) for r in recs[:6] for v in r.smoothed.values())
+    speech = [r for r in recs if r.is_speech]
+    assert len(speech) >= 12 and all(r.speech >= 0.2 for r in speech)
+    assert speech[0].smoothed == pytest.approx(speech[0].scores)  # first speech window taken as is
+    prev = np.array([speech[0].smoothed[k] for k in EMOTIONS])
+    raw = np.array([speech[1].scores[k] for k in EMOTIONS])
+    assert np.allclose([speech[1].smoothed[k] for k in EMOTIONS], 0.5 * prev + 0.5 * raw, atol=1e-5)
+
+
+def test_the_same_speech_20_db_quieter_gets_the_same_decisions(test_model, speech_clip):
+    x = decode_audio(speech_clip, SR)
+    signal = np.concatenate([np.zeros(SR, dtype=np.float32), x, np.zeros(SR, dtype=np.float32)])
+    loud = [r.is_speech for r in stream_file(signal, test_model, source_rate=SR)]
+    quiet = [r.is_speech for r in stream_file(signal * 0.1, test_model, source_rate=SR)]
+    assert loud == quiet and any(loud) and not all(loud)
+
+
+def test_energy_gate_is_an_option(test_model, silent_then_loud_file):
+    recs = list(stream_file(silent_then_loud_file, test_model, fast=True, vad="energy"))
     assert len(recs) == 16
-    silent = [r for r in recs if r.silent]
-    assert [r.t for r in silent] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0])
-    assert all(r.label is None for r in silent)
-    # silence leaves the smoothed distribution alone (uniform before any speech)
-    assert all(v == pytest.approx(1 / 8) for r in silent for v in r.smoothed.values())
-    loud = [r for r in recs if not r.silent]
-    assert loud[0].smoothed == pytest.approx(loud[0].scores)  # first speech window taken as is
-    prev = np.array([loud[0].smoothed[k] for k in EMOTIONS])
-    raw = np.array([loud[1].scores[k] for k in EMOTIONS])
-    assert np.allclose([loud[1].smoothed[k] for k in EMOTIONS], 0.5 * prev + 0.5 * raw, atol=1e-5)
-    # the gate is settable: with a threshold below everything nothing is silent
-    assert not any(r.silent for r in stream_file(silent_then_loud_file, test_model, silence_db=-200.0))
+    assert [r.is_speech for r in recs] == [False] * 8 + [True] * 8
+    # the energy gate follows the level alone: the same buzz 40 dB lower is no speech to it
+    x = decode_audio(silent_then_loud_file, SR) * 10 ** (-40 / 20)
+    assert not any(r.is_speech for r in stream_file(x, test_model, vad="energy", source_rate=SR))
+
+
+def test_min_confidence_marks_uncertain_answers(test_model, wav_file):
+    recs = list(stream_file(wav_file, test_model, vad="off", min_confidence=0.99))
+    assert all(r.uncertain == (max(r.scores.values()) < 0.99) for r in recs) and any(r.uncertain for r in recs)
+    assert not any(r.uncertain for r in stream_file(wav_file, test_model, vad="off"))
 
 
 def test_window_hop_and_duration_options(test_model, wav_file):
-    recs = list(stream_file(wav_file, test_model, window=0.5, hop=0.5, duration=2.0))
+    recs = list(stream_file(wav_file, test_model, window=0.5, hop=0.5, duration=2.0, vad="off"))
     assert [r.t for r in recs] == pytest.approx([0.5, 1.0, 1.5, 2.0])
     with pytest.raises(EmomonError):
         list(stream_file(wav_file, test_model, window=0.5, hop=1.0))
@@ -61,15 +93,16 @@ def test_paced_stream_matches_fast(test_model, tmp_path):
 
     path = tmp_path / "short.wav"
     sf.write(path, synth_speechlike(1.0), SR)
-    fast = list(stream_file(path, test_model, fast=True))
-    paced = list(stream_file(path, test_model, fast=False))
+    fast = list(stream_file(path, test_model, fast=True, vad="off"))
+    paced = list(stream_file(path, test_model, fast=False, vad="off"))
     assert [r.t for r in paced] == [r.t for r in fast]
     for a, b in zip(fast, paced):
         assert a.scores == pytest.approx(b.scores, abs=1e-5)
+    assert all(r.latency_ms is not None and r.latency_ms >= 0 for r in paced)  # real time: capture-to-result
 
 
 def test_short_clip_gives_one_window(test_model):
-    recs = list(stream_file(synth_speechlike(0.1), test_model, source_rate=SR))
+    recs = list(stream_file(synth_speechlike(0.1), test_model, source_rate=SR, vad="off"))
     assert len(recs) == 1 and recs[0].t == pytest.approx(0.1)
 
 
@@ -101,7 +134,7 @@ class _ArraySource(Source):
 def test_resamples_other_rates_and_runs_several_streams(test_model):
     x8 = synth_speechlike(2.0, sr=8000)
     sources = [_ArraySource(x8, 8000, "a"), FileSource(synth_speechlike(1.0), SR, realtime=False, source_rate=SR, name="b")]
-    mon = Monitor(test_model, sources, MonitorConfig())
+    mon = Monitor(test_model, sources, MonitorConfig(vad=VadOptions(method="off")))
     recs = list(mon.records())
     a = [r for r in recs if r.stream == "a"]
     b = [r for r in recs if r.stream == "b"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emomon.stream.windows import Windower
+from emomon.features.windows import Windower
 
 SR = 1000
 

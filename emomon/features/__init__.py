@@ -1,5 +1,35 @@
-"""Feature front ends: functions of ``(samples, sample_rate)``."""
+"""Below both the stream and the training package: functions of ``(samples, sample_rate)``.
 
-from .mel import FrontEnd, log_mel, mel_filterbank
+* :mod:`.mel` — the log-mel front end (torch);
+* :mod:`.windows` — cutting a signal into the stream's analysis windows;
+* :mod:`.vad` — voice activity (Silero VAD on onnxruntime, an energy gate, or none);
+* :mod:`.segments` — speech regions of a whole signal and the segments a file is classified by.
 
-__all__ = ["FrontEnd", "log_mel", "mel_filterbank"]
+Modules are imported on first use, so the VAD and windowing never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "FrontEnd": "mel",
+    "log_mel": "mel",
+    "mel_filterbank": "mel",
+    "Window": "windows",
+    "Windower": "windows",
+    "clip_windows": "windows",
+    "VadOptions": "vad",
+    "VoiceActivity": "vad",
+    "rms_dbfs": "vad",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -1,4 +1,4 @@
-"""Cut a sample stream into overlapping analysis windows.
+"""Cut a sample stream into overlapping analysis windows (the stream and the training recipe share them).
 
 Windows are ``window`` seconds long and end every ``hop`` seconds: window ``k`` ends at sample
 ``(k + 1) * hop``. The first windows of a stream reach back before its start and are front-padded
@@ -129,3 +129,15 @@ class Windower:
     def _trim(self) -> None:
         if len(self._buf) > self.window:
             self._buf = self._buf[-self.window :]
+
+
+def clip_windows(samples: np.ndarray, sample_rate: int, window: float, hop: float) -> list[Window]:
+    """The windows a stream cuts from a clip played from its start (front padding and the final
+    short window included): what ``listen`` and ``file --stream`` feed the model, and what the
+    training recipe trains on."""
+    w = Windower(window, hop, sample_rate, realtime=False)
+    wins = w.push(samples, 0.0)
+    last = w.flush(0.0)
+    if last is not None:
+        wins.append(last)
+    return wins

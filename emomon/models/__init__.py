@@ -1,25 +1,32 @@
-"""Classifiers: the model interface, the registries and the architectures."""
+"""Classifiers: the model interface, the registries and the architectures.
 
-from .base import ModelConfig, EmotionModel, read_config
-from .registry import (
-    architectures,
-    get_architecture,
-    load_model,
-    register_architecture,
-    resolve_model_dir,
-    select_device,
-    shipped_models,
-)
+Names are imported on first use: the config, the shipped-model list and name resolution need no
+torch; the model classes and :func:`load_model` do.
+"""
 
-__all__ = [
-    "EmotionModel",
-    "ModelConfig",
-    "architectures",
-    "get_architecture",
-    "load_model",
-    "read_config",
-    "register_architecture",
-    "resolve_model_dir",
-    "select_device",
-    "shipped_models",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ModelConfig": "config",
+    "read_config": "config",
+    "shipped_models": "shipped",
+    "resolve_model_dir": "shipped",
+    "EmotionModel": "base",
+    "architectures": "registry",
+    "get_architecture": "registry",
+    "load_model": "registry",
+    "register_architecture": "registry",
+    "select_device": "registry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

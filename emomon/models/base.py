@@ -11,52 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import ClassVar, Sequence, overload
 
 import numpy as np
 import torch
 
 from ..audio import AudioSource, decode_audio
-from ..errors import ModelError
-from ..labels import EMOTIONS
+from ..errors import AudioError, ModelError
 from ..records import Prediction
+from .config import CONFIG_NAME, WEIGHTS_NAME, ModelConfig, read_config  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-
-
-@dataclass
-class ModelConfig:
-    """What ``config.json`` holds: enough to rebuild the model before loading its weights.
-
-    ``architecture`` is the registry name of the class; ``params`` its hyper-parameters;
-    ``frontend`` the :class:`~emomon.features.FrontEnd` as a dict (``None`` when the model reads
-    raw samples); ``window``/``hop`` the stream windowing it was made for (seconds); ``meta``
-    provenance (training data, protocol, metrics, license).
-    """
-
-    architecture: str
-    labels: list[str] = field(default_factory=lambda: list(EMOTIONS))
-    sample_rate: int = 16000
-    frontend: dict[str, Any] | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    window: float = 3.0
-    hop: float = 0.5
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        if "architecture" not in known:
-            raise ModelError("config.json", "missing 'architecture'")
-        return cls(**known)
 
 
 class EmotionModel(torch.nn.Module):
@@ -124,12 +90,25 @@ class EmotionModel(torch.nn.Module):
             self.train(was_training)
         return probs
 
-    def predict(self, source: AudioSource, source_rate: int | None = None) -> Prediction:
-        """Whole-clip prediction for a path, bytes or array (decoded at the model's rate)."""
-        samples = decode_audio(source, self.sample_rate, source_rate)
-        if len(samples) == 0:
-            from ..errors import AudioError
+    @overload
+    def predict(self, source: AudioSource, sample_rate: int | None = None) -> Prediction: ...
 
+    @overload
+    def predict(self, source: list[AudioSource] | tuple[AudioSource, ...], sample_rate: int | None = None) -> list[Prediction]: ...
+
+    def predict(self, source, sample_rate=None):  # noqa: ANN001, ANN201 - typed by the overloads
+        """Whole-clip prediction for a path, encoded bytes, or a sample array with its ``sample_rate``.
+
+        A list (or tuple) of such sources gives a list of predictions, in order. Audio is decoded
+        at the model's rate; for long recordings use :func:`emomon.analyze_file`, which
+        classifies the speech segment by segment.
+        """
+        if isinstance(source, (list, tuple)):
+            if any(isinstance(s, (int, float)) for s in source):
+                raise AudioError("audio", "a list of numbers is not a list of sources (pass a numpy array and its sample_rate)")
+            return [self.predict(s, sample_rate) for s in source]
+        samples = decode_audio(source, self.sample_rate, sample_rate)
+        if len(samples) == 0:
             raise AudioError(str(source) if isinstance(source, (str, Path)) else "audio", "no samples")
         probs = self.predict_proba(samples[None, :])[0]
         scores = {lab: float(p) for lab, p in zip(self.labels, probs)}
@@ -183,15 +162,3 @@ class EmotionModel(torch.nn.Module):
         missing = [k for k in missing if not any(k.startswith(p) for p in self.frozen_prefixes)]
         if missing or unexpected:
             raise ModelError(str(path), f"weights do not fit {self.architecture} (missing {missing[:3]}, unexpected {unexpected[:3]})")
-
-
-def read_config(directory: str | Path) -> ModelConfig:
-    """Read ``directory/config.json`` as a :class:`ModelConfig`."""
-    path = Path(directory) / CONFIG_NAME
-    if not path.is_file():
-        raise ModelError(str(directory), f"no {CONFIG_NAME} (not an emomon model directory)")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(str(path), f"unreadable ({exc})") from None
-    return ModelConfig.from_dict(data)

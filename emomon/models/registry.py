@@ -16,10 +16,9 @@ import torch
 from ..errors import DeviceError, ModelError
 from ..registry import LazyRegistry
 from .base import WEIGHTS_NAME, EmotionModel, read_config
+from .shipped import PRETRAINED_DIR, resolve_model_dir, shipped_models  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
-
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
 # architecture name -> "module:Class" (imported on first use) or the class once registered.
 ARCHITECTURES: LazyRegistry[type[EmotionModel]] = LazyRegistry(
@@ -54,28 +53,6 @@ def architectures() -> list[str]:
 def get_architecture(name: str) -> type[EmotionModel]:
     """The class registered as ``name`` (imports its module on first use)."""
     return ARCHITECTURES.get(name)
-
-
-def shipped_models() -> list[str]:
-    """Names of the trained models inside the package (``default`` first)."""
-    if not PRETRAINED_DIR.is_dir():
-        return []
-    names = sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
-    return sorted(names, key=lambda n: (n != "default", n))
-
-
-def resolve_model_dir(name_or_path: str | Path) -> Path:
-    """Directory of the model named ``name_or_path``: a shipped name or an existing path."""
-    s = str(name_or_path)
-    if s in shipped_models():
-        return PRETRAINED_DIR / s
-    path = Path(s).expanduser()
-    if path.is_dir():
-        return path
-    if path.is_file() and path.name in ("config.json", WEIGHTS_NAME):
-        return path.parent
-    shipped = ", ".join(shipped_models()) or "none"
-    raise ModelError(s, f"no such model (shipped models: {shipped}; or give a directory with config.json + {WEIGHTS_NAME})")
 
 
 def select_device(device: str | torch.device | None = "auto") -> torch.device:

@@ -2,47 +2,51 @@
 
 Layers (each its own module)::
 
-    source (mic callback / file feeder) → RingBuffer → Windower → InferenceWorker → Monitor
-        → WindowRecord (gate + EMA) → UI / JSON lines
+    source (mic callback / file feeder) → RingBuffer → Windower + VoiceActivity
+        → InferenceWorker → Monitor → WindowRecord → session → sinks (screen, JSONL, stdout, plot)
 
 The one-call API: :func:`stream_file` and :func:`stream_microphone` (iterators of
-:class:`~emomon.records.WindowRecord`); :class:`Monitor` for several streams or custom sources.
+:class:`~emomon.records.WindowRecord`); :class:`Monitor` for several streams or custom sources;
+:func:`run_session` to drive a monitor into sinks. Names are imported on first use.
 """
 
-from .api import file_monitor, microphone_monitor, open_model, stream_file, stream_microphone
-from .monitor import Monitor, MonitorConfig, MonitorStats
-from .ring import Chunk, RingBuffer
-from .smoothing import Ema
-from .sources import FileSource, InputDevice, MicrophoneSource, Source, list_input_devices, resolve_input_device
-from .ui import MonitorState, render
-from .vad import EnergyGate, rms_dbfs
-from .windows import Window, Windower
-from .worker import InferenceWorker, Scored
+from __future__ import annotations
 
-__all__ = [
-    "Chunk",
-    "Ema",
-    "EnergyGate",
-    "FileSource",
-    "InferenceWorker",
-    "InputDevice",
-    "MicrophoneSource",
-    "Monitor",
-    "MonitorConfig",
-    "MonitorState",
-    "MonitorStats",
-    "RingBuffer",
-    "Scored",
-    "Source",
-    "Window",
-    "Windower",
-    "file_monitor",
-    "list_input_devices",
-    "microphone_monitor",
-    "open_model",
-    "render",
-    "resolve_input_device",
-    "rms_dbfs",
-    "stream_file",
-    "stream_microphone",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "file_monitor": "api",
+    "microphone_monitor": "api",
+    "open_model": "api",
+    "session_sinks": "api",
+    "stream_file": "api",
+    "stream_microphone": "api",
+    "Monitor": "monitor",
+    "MonitorConfig": "monitor",
+    "MonitorStats": "monitor",
+    "Chunk": "ring",
+    "RingBuffer": "ring",
+    "Ema": "smoothing",
+    "FileSource": "sources",
+    "InputDevice": "sources",
+    "MicrophoneSource": "sources",
+    "Source": "sources",
+    "list_input_devices": "sources",
+    "resolve_input_device": "sources",
+    "run_session": "session",
+    "summary_line": "session",
+    "MonitorState": "ui",
+    "render": "ui",
+    "InferenceWorker": "worker",
+    "Scored": "worker",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -1,38 +1,54 @@
-"""The streaming API in one call each: ``stream_file`` and ``stream_microphone``.
+"""The streaming API: one call each for a file or a microphone, and a session into sinks.
 
-Both return an iterator of :class:`~emomon.records.WindowRecord` (one per hop). Files are
-decoded and devices resolved when the function is called, so errors surface at once::
+``stream_file`` and ``stream_microphone`` return an iterator of
+:class:`~emomon.records.WindowRecord` (one per hop). Files are decoded and devices resolved when
+the function is called, so errors surface at once::
 
     from emomon.stream import stream_file
     for rec in stream_file("clip.wav", model="default", fast=True):
-        print(rec.t, rec.label, rec.smoothed)
+        print(rec.t, rec.label, rec.speech, rec.smoothed)
+
+``session_sinks`` + :func:`~emomon.stream.session.run_session` are what ``emomon listen`` and
+``emomon file --stream`` run: a monitor into a JSONL log, stdout or the live screen, and a plot.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
+from .. import defaults
 from ..audio import AudioSource
-from ..models.base import EmotionModel
-from ..models.registry import load_model
+from ..features.vad import VadOptions
 from ..records import WindowRecord
 from .monitor import Monitor, MonitorConfig
 from .sources import FileSource, MicrophoneSource
 
+if TYPE_CHECKING:
+    from ..models.base import EmotionModel
+    from .session import Sink
 
 
-def open_model(model: str | Path | EmotionModel = "default", compute: str = "auto") -> EmotionModel:
+def open_model(model: "str | Path | EmotionModel" = "default", compute: str = "auto") -> "EmotionModel":
     """A loaded model: an :class:`EmotionModel` as is, else a shipped name or directory loaded on
     ``compute`` (``auto``: CUDA when available, else CPU)."""
+    from ..models.base import EmotionModel
+    from ..models.registry import load_model
+
     if isinstance(model, EmotionModel):
         return model
     return load_model(model, device=compute)
 
 
+def _vad(vad: VadOptions | str | None) -> VadOptions:
+    if isinstance(vad, VadOptions):
+        return vad
+    return VadOptions(method=vad) if vad else VadOptions()
+
+
 def file_monitor(
     source: AudioSource | list[AudioSource],
-    model: str | Path | EmotionModel = "default",
+    model: "str | Path | EmotionModel" = "default",
     *,
     fast: bool = True,
     config: MonitorConfig | None = None,
@@ -48,48 +64,80 @@ def file_monitor(
 
 def stream_file(
     source: AudioSource,
-    model: str | Path | EmotionModel = "default",
+    model: "str | Path | EmotionModel" = "default",
     *,
     fast: bool = True,
     window: float | None = None,
     hop: float | None = None,
-    smoothing: float = 0.6,
-    silence_db: float = -45.0,
+    smoothing: float = defaults.SMOOTHING,
+    vad: VadOptions | str | None = None,
+    min_confidence: float | None = defaults.MIN_CONFIDENCE,
     duration: float | None = None,
     compute: str = "auto",
     source_rate: int | None = None,
 ) -> Iterator[WindowRecord]:
     """Stream a file (path, bytes, or array with ``source_rate``) through the live pipeline.
 
-    ``fast=True`` runs as fast as the model goes; ``fast=False`` paces it in real time.
+    ``fast=True`` runs as fast as the model goes; ``fast=False`` paces it in real time. ``vad``:
+    :class:`VadOptions` or a method name (``silero``, ``energy``, ``off``).
     """
-    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, silence_db=silence_db, duration=duration)
+    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence, duration=duration)
     return file_monitor(source, model, fast=fast, config=cfg, compute=compute, source_rate=source_rate).records()
 
 
 def microphone_monitor(
     device: str | int | None = None,
-    model: str | Path | EmotionModel = "default",
+    model: "str | Path | EmotionModel" = "default",
     *,
     config: MonitorConfig | None = None,
     compute: str = "auto",
 ) -> Monitor:
     """A :class:`Monitor` over one input device (``None``: the default input)."""
+    from .sources import resolve_input_device
+
+    dev = resolve_input_device(device)  # a bad device fails before the model loads
     m = open_model(model, compute)
-    return Monitor(m, MicrophoneSource(device, m.sample_rate), config)
+    return Monitor(m, MicrophoneSource(dev.index, m.sample_rate, name="mic"), config)
 
 
 def stream_microphone(
     device: str | int | None = None,
-    model: str | Path | EmotionModel = "default",
+    model: "str | Path | EmotionModel" = "default",
     *,
     window: float | None = None,
     hop: float | None = None,
-    smoothing: float = 0.6,
-    silence_db: float = -45.0,
+    smoothing: float = defaults.SMOOTHING,
+    vad: VadOptions | str | None = None,
+    min_confidence: float | None = defaults.MIN_CONFIDENCE,
     duration: float | None = None,
     compute: str = "auto",
 ) -> Iterator[WindowRecord]:
     """Stream the microphone; runs until ``duration`` seconds or until the iterator is closed."""
-    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, silence_db=silence_db, duration=duration)
+    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence, duration=duration)
     return microphone_monitor(device, model, config=cfg, compute=compute).records()
+
+
+def session_sinks(
+    monitor: Monitor,
+    *,
+    title: str = "emomon",
+    screen: bool = True,
+    jsonl: Path | None = None,
+    append: bool = False,
+    force: bool = False,
+    plot: Path | None = None,
+) -> list["Sink"]:
+    """The sinks of a session: the live screen (or JSON lines on stdout), a JSONL log, a plot."""
+    from .sinks import JsonlLog, JsonLines, LiveScreen, TimelinePlot
+
+    sinks: list[Sink] = []
+    if plot is not None:  # checked first: it opens nothing
+        sinks.append(TimelinePlot(plot, monitor.labels, title, force=force))
+    if jsonl is not None:
+        sinks.append(JsonlLog(jsonl, force=force, append=append))
+    if screen:
+        sinks.append(LiveScreen(monitor.labels, monitor.streams, title, monitor.config.vad,
+                                monitor.config.min_confidence, realtime=monitor.realtime))
+    else:
+        sinks.append(JsonLines())
+    return sinks

@@ -1,9 +1,10 @@
-"""The streaming pipeline: sources → rings → windows → inference worker → window records.
+"""The streaming pipeline: sources → rings → windows + voice activity → inference worker → records.
 
 A :class:`Monitor` runs one or more sources through one model. Its :meth:`Monitor.records`
 generator drives everything from the caller's thread: it pulls new audio from each source's
-ring, cuts windows, hands them to the :class:`~emomon.stream.worker.InferenceWorker` (another
-thread) and turns each result into a :class:`~emomon.records.WindowRecord` (silence gate, EMA).
+ring, feeds the stream's voice activity detector, cuts windows, hands them to the
+:class:`~emomon.stream.worker.InferenceWorker` (another thread) and turns each result into a
+:class:`~emomon.records.WindowRecord` (speech fraction, EMA over speech windows, uncertainty).
 """
 
 from __future__ import annotations
@@ -11,37 +12,47 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .. import defaults
 from ..errors import EmomonError
+from ..features.vad import VadOptions, VoiceActivity, rms_dbfs
+from ..features.windows import Window, Windower
 from ..models.base import EmotionModel
-from ..records import WindowRecord
+from ..records import WindowRecord, is_uncertain
 from .smoothing import Ema
 from .sources import Source, StreamResampler
-from .vad import EnergyGate, rms_dbfs
-from .windows import Window, Windower
-from .worker import InferenceWorker, Scored, WorkerFailure
+from .worker import InferenceWorker, Job, Scored, WorkerFailure
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class MonitorConfig:
-    """Stream settings. ``window``/``hop`` in seconds (``None``: the model's ``config.window`` /
-    ``config.hop``); ``smoothing`` the EMA weight of the past in ``[0, 1)``; ``silence_db`` the
-    energy gate in dBFS; ``duration`` stops each stream after that many seconds of audio."""
+    """Stream settings (defaults from :mod:`emomon.defaults`).
+
+    ``window``/``hop`` in seconds (``None``: the model's ``config.window``/``config.hop``);
+    ``smoothing`` the EMA weight of the past in ``[0, 1)``; ``vad`` the voice activity settings
+    (a window with less than ``vad.min_speech`` of speech is not classified);
+    ``min_confidence`` marks labels whose top probability is below it as uncertain;
+    ``duration`` stops each stream after that many seconds of audio.
+    """
 
     window: float | None = None
     hop: float | None = None
-    smoothing: float = 0.6
-    silence_db: float = -45.0
-    max_batch: int = 16
+    smoothing: float = defaults.SMOOTHING
+    vad: VadOptions = field(default_factory=VadOptions)
+    min_confidence: float | None = defaults.MIN_CONFIDENCE
+    max_batch: int = defaults.MAX_BATCH
     duration: float | None = None
 
     def resolved(self, model: EmotionModel) -> "MonitorConfig":
+        """A copy with the model's window/hop filled in, checked (bad values raise EmomonError)."""
         window = float(self.window if self.window is not None else model.config.window)
         hop = float(self.hop if self.hop is not None else model.config.hop)
         if not window > 0:
@@ -54,7 +65,14 @@ class MonitorConfig:
             raise EmomonError("--smoothing", f"must be in [0, 1) (got {self.smoothing})")
         if self.duration is not None and not self.duration > 0:
             raise EmomonError("--duration", f"must be positive (got {self.duration})")
-        return MonitorConfig(window, hop, self.smoothing, self.silence_db, self.max_batch, self.duration)
+        if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
+            raise EmomonError("--min-confidence", f"must be between 0 and 1 (got {self.min_confidence})")
+        return replace(self, window=window, hop=hop)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["vad"] = self.vad.to_dict()
+        return d
 
 
 @dataclass
@@ -63,18 +81,21 @@ class _Lane:
 
     source: Source
     windower: Windower
+    vad: VoiceActivity
     ema: Ema
     resampler: StreamResampler | None = None
     limit: int | None = None  # samples (model rate) after which the stream stops
     done: bool = False
     windows: int = 0
+    speech_windows: int = 0
 
 
 @dataclass
 class MonitorStats:
-    """Counters for one stream: windows emitted and audio dropped (seconds)."""
+    """Counters for one stream or all: windows emitted, those with speech, audio dropped (seconds)."""
 
     windows: int = 0
+    speech_windows: int = 0
     dropped_seconds: float = 0.0
     batches: int = 0
 
@@ -91,13 +112,17 @@ class Monitor:
         self.sources = [sources] if isinstance(sources, Source) else list(sources)
         if not self.sources:
             raise EmomonError("monitor", "no audio source")
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise EmomonError("monitor", f"two streams share a name ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
         self.config = (config or MonitorConfig()).resolved(model)
-        self.gate = EnergyGate(self.config.silence_db)
         self.worker = InferenceWorker(model, self.config.max_batch)
         self.max_pending = 2 * self.config.max_batch
         self._stop = threading.Event()
         self._lanes: dict[str, _Lane] = {}
         self.labels = model.labels
+        self.started_at: datetime | None = None
+        self._t0 = 0.0
 
     # -- control ------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -108,6 +133,7 @@ class Monitor:
         lanes = [self._lanes[stream]] if stream is not None else list(self._lanes.values())
         return MonitorStats(
             windows=sum(l.windows for l in lanes),
+            speech_windows=sum(l.speech_windows for l in lanes),
             dropped_seconds=sum(l.source.dropped_seconds for l in lanes),
             batches=self.worker.batches,
         )
@@ -116,23 +142,21 @@ class Monitor:
     def streams(self) -> list[str]:
         return [s.name for s in self.sources]
 
+    @property
+    def realtime(self) -> bool:
+        """Whether every source delivers audio at its own pace (latency is then capture-to-result)."""
+        return all(s.realtime for s in self.sources)
+
     # -- the loop -----------------------------------------------------------------------------
     def records(self) -> Iterator[WindowRecord]:
         """Start the sources and the worker, yield records until the streams end, then clean up."""
-        cfg = self.config
-        rate = self.model.sample_rate
+        self.started_at = datetime.now(timezone.utc)
+        self._t0 = time.monotonic()
         self.worker.start()
         try:
             for src in self.sources:
                 src.start()
-                lane = _Lane(
-                    source=src,
-                    windower=Windower(cfg.window, cfg.hop, rate, stream=src.name, realtime=src.realtime),  # type: ignore[arg-type]
-                    ema=Ema(len(self.labels), cfg.smoothing),
-                    resampler=StreamResampler(src.sample_rate, rate) if src.sample_rate != rate else None,
-                    limit=int(round(cfg.duration * rate)) if cfg.duration else None,
-                )
-                self._lanes[src.name] = lane
+                self._lanes[src.name] = self._lane(src)
             while not self._stop.is_set():
                 for lane in self._lanes.values():
                     if not lane.done and self.worker.pending < self.max_pending:
@@ -155,6 +179,19 @@ class Monitor:
                     log.debug("stopping %s failed", src.name, exc_info=True)
             self.worker.stop(timeout=2.0)
 
+    def _lane(self, src: Source) -> _Lane:
+        cfg = self.config
+        rate = self.model.sample_rate
+        assert cfg.window is not None and cfg.hop is not None
+        return _Lane(
+            source=src,
+            windower=Windower(cfg.window, cfg.hop, rate, stream=src.name, realtime=src.realtime),
+            vad=VoiceActivity(cfg.vad, rate),
+            ema=Ema(len(self.labels), cfg.smoothing),
+            resampler=StreamResampler(src.sample_rate, rate) if src.sample_rate != rate else None,
+            limit=int(round(cfg.duration * rate)) if cfg.duration else None,
+        )
+
     def _pump(self, lane: _Lane) -> None:
         src = lane.source
         if src.error is not None:
@@ -165,7 +202,9 @@ class Monitor:
         last = src.ring.exhausted  # closed by the writer and everything read
         w = lane.windower
         if chunk.gap:
-            w.skip(int(round(chunk.gap * self.model.sample_rate / src.sample_rate)))
+            lost = int(round(chunk.gap * self.model.sample_rate / src.sample_rate))
+            w.skip(lost)
+            lane.vad.skip(lost)
         samples = chunk.samples
         if lane.resampler is not None:
             samples = lane.resampler(samples, last=last)
@@ -174,7 +213,10 @@ class Monitor:
             if len(samples) >= room:
                 samples = samples[: max(room, 0)]
                 last = True
-        windows: list[Window] = w.push(samples, chunk.capture_time) if len(samples) else []
+        windows: list[Window] = []
+        if len(samples):
+            lane.vad.push(samples)
+            windows = w.push(samples, chunk.capture_time)
         if last:
             tail = w.flush(chunk.capture_time)
             if tail is not None:
@@ -182,7 +224,16 @@ class Monitor:
             lane.done = True
             src.stop()
         for win in windows:
-            self.worker.submit(win)
+            speech = self._speech(lane, win)
+            self.worker.submit(Job(win, speech, classify=speech >= self.config.vad.min_speech and speech > 0))
+        lane.vad.forget_before(w.position - w.window)  # the next window starts after this
+
+    def _speech(self, lane: _Lane, win: Window) -> float:
+        """The window's speech fraction (over its real samples, front padding excluded)."""
+        if self.config.vad.method == "off":
+            return 1.0
+        end = int(round(win.t_end * win.sample_rate))
+        return lane.vad.speech_fraction(end - win.valid, end)
 
     def _record(self, item: Scored | WorkerFailure) -> WindowRecord:
         if isinstance(item, WorkerFailure):
@@ -190,17 +241,26 @@ class Monitor:
         win = item.window
         lane = self._lanes[win.stream]
         lane.windows += 1
-        level = rms_dbfs(win.real_samples)
-        silent = self.gate.is_silent(level)
-        probs = np.asarray(item.probs, dtype=np.float64)
-        smoothed = lane.ema.value if silent else lane.ema.update(probs)
+        scores = None if item.probs is None else {lab: float(p) for lab, p in zip(self.labels, item.probs)}
+        if item.probs is not None:
+            lane.speech_windows += 1
+            smoothed = lane.ema.update(np.asarray(item.probs, dtype=np.float64))
+            label: str | None = self.labels[int(np.argmax(item.probs))]
+        else:
+            smoothed, label = lane.ema.value, None
+        assert self.started_at is not None
         return WindowRecord(
             t=win.t_end,
-            label=None if silent else self.labels[int(np.argmax(probs))],
-            scores={lab: float(p) for lab, p in zip(self.labels, probs)},
+            label=label,
+            scores=scores,
             smoothed={lab: float(p) for lab, p in zip(self.labels, smoothed)},
-            silent=silent,
-            latency_ms=item.latency_ms,
-            level_db=level,
+            speech=item.job.speech,
+            level_db=rms_dbfs(win.real_samples),
+            latency_ms=item.latency_ms if lane.source.realtime else None,
+            compute_ms=item.compute_ms,
+            dropped_s=lane.source.dropped_seconds,
+            reason=None if label is not None else defaults.NO_SPEECH,
+            uncertain=is_uncertain(scores, self.config.min_confidence),
             stream=win.stream,
+            time=self.started_at + timedelta(seconds=win.capture_time - self._t0),
         )

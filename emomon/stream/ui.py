@@ -1,10 +1,12 @@
 """The terminal UI: a pure ``render(state)`` of a :class:`MonitorState`, shown with rich ``Live``.
 
 Per emotion: a bar for the current smoothed probability, the last window's raw probability
-beside it, and a rolling history (sparkline) over
-the last ``history`` hops; above them the top emotion; below them the input level meter, the
-capture-to-result latency (last / median), the dropped-audio counter and the window count.
-Rendering depends on nothing but the state, so tests render it into ``Console(record=True)``.
+beside it, and a rolling history (sparkline) over the last ``history`` hops; above them the top
+emotion (or "no speech", or "uncertain" under ``--min-confidence``); below them the input level
+meter, the speech meter with the voice activity threshold marked on it, the capture-to-result
+latency (or, for a file read as fast as possible, the model's compute time per window), the
+dropped-audio counter and the window count. Rendering depends on nothing but the state, so tests
+render it into ``Console(record=True)``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .. import defaults
+from ..features.vad import VadOptions
 from ..labels import EMOTIONS
 from ..records import WindowRecord
 
@@ -41,24 +45,29 @@ LEVEL_FLOOR_DB = -60.0
 class MonitorState:
     """Everything the UI shows for one stream; :meth:`update` folds in one record.
 
-    ``history[label]`` holds the last ``history_len`` smoothed values ``(hops,)``.
+    ``history[label]`` holds the last ``history_len`` smoothed values ``(hops,)``. ``realtime``
+    false (a file read as fast as possible): the model's compute time is shown, not latency.
     """
 
     labels: Sequence[str] = EMOTIONS
     title: str = "emomon"
     history_len: int = 40
+    vad: VadOptions = field(default_factory=VadOptions)
+    min_confidence: float | None = defaults.MIN_CONFIDENCE
+    realtime: bool = True
     smoothed: dict[str, float] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
     history: dict[str, deque] = field(default_factory=dict)
     top: str | None = None
-    silent: bool = True
+    speaking: bool = False
+    speech: float = 0.0
     level_db: float = -120.0
     t: float = 0.0
     windows: int = 0
-    silent_windows: int = 0
+    quiet_windows: int = 0
     latencies: deque = field(default_factory=lambda: deque(maxlen=200))
+    computes: deque = field(default_factory=lambda: deque(maxlen=200))
     dropped_seconds: float = 0.0
-    silence_db: float = -45.0
     finished: bool = False
 
     def __post_init__(self) -> None:
@@ -66,22 +75,32 @@ class MonitorState:
             self.history.setdefault(lab, deque(maxlen=self.history_len))
             self.smoothed.setdefault(lab, 1.0 / len(self.labels))
 
-    def update(self, rec: WindowRecord, dropped_seconds: float | None = None) -> None:
+    def update(self, rec: WindowRecord) -> None:
         self.smoothed = dict(rec.smoothed)
-        self.scores = dict(rec.scores)
+        self.scores = dict(rec.scores) if rec.scores is not None else {}
         for lab in self.labels:
             self.history[lab].append(float(rec.smoothed.get(lab, 0.0)))
-        self.silent = rec.silent
-        if not rec.silent:
+        self.speaking = rec.is_speech
+        if rec.is_speech:
             self.top = max(rec.smoothed, key=rec.smoothed.get)  # type: ignore[arg-type]
         else:
-            self.silent_windows += 1
+            self.quiet_windows += 1
+        self.speech = rec.speech
         self.level_db = rec.level_db
         self.t = rec.t
         self.windows += 1
-        self.latencies.append(rec.latency_ms)
-        if dropped_seconds is not None:
-            self.dropped_seconds = dropped_seconds
+        if rec.latency_ms is not None:
+            self.latencies.append(rec.latency_ms)
+        if rec.compute_ms is not None:
+            self.computes.append(rec.compute_ms)
+        self.dropped_seconds = rec.dropped_s
+
+    @property
+    def uncertain(self) -> bool:
+        """The shown top emotion's smoothed probability is below ``min_confidence``."""
+        if self.min_confidence is None or self.top is None:
+            return False
+        return self.smoothed.get(self.top, 0.0) < self.min_confidence
 
     @property
     def latency_last(self) -> float | None:
@@ -90,6 +109,10 @@ class MonitorState:
     @property
     def latency_median(self) -> float | None:
         return statistics.median(self.latencies) if self.latencies else None
+
+    @property
+    def compute_median(self) -> float | None:
+        return statistics.median(self.computes) if self.computes else None
 
 
 def bar(fraction: float, width: int) -> str:
@@ -108,12 +131,59 @@ def sparkline(values: Sequence[float], width: int) -> str:
     return chars.rjust(width)
 
 
-def _level_meter(level_db: float, width: int, threshold_db: float) -> Text:
-    frac = (max(LEVEL_FLOOR_DB, min(0.0, level_db)) - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB
-    style = "green" if level_db < -12 else ("yellow" if level_db < -3 else "red")
-    if level_db < threshold_db:
-        style = "dim"
-    return Text(bar(frac, width), style=style)
+def _meter(fraction: float, width: int, mark: float | None, style: str) -> Text:
+    """A bar filled to ``fraction`` with a ``│`` at ``mark`` (both in ``[0, 1]``)."""
+    cells = list(bar(fraction, width))
+    if mark is not None:
+        cells[min(width - 1, max(0, int(round(mark * width))))] = "│"
+    return Text("".join(cells), style=style)
+
+
+def _level_fraction(level_db: float) -> float:
+    return (max(LEVEL_FLOOR_DB, min(0.0, level_db)) - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB
+
+
+def _level_row(state: MonitorState) -> Text:
+    """The input level in dBFS; with the energy VAD its threshold is marked on it."""
+    level = state.level_db
+    style = "green" if level < -12 else ("yellow" if level < -3 else "red")
+    mark = None
+    if state.vad.method == "energy":
+        mark = _level_fraction(state.vad.silence_db)
+        if level < state.vad.silence_db:
+            style = "dim"
+    note = f"  (speech ≥ {state.vad.silence_db:g} dBFS)" if mark is not None else ""
+    return Text.assemble(_meter(_level_fraction(level), 20, mark, style), f" {max(level, -120.0):6.1f} dBFS{note}")
+
+
+def _speech_row(state: MonitorState) -> Text:
+    """The last window's speech fraction, the threshold for classifying it marked on it."""
+    style = "green" if state.speaking else "dim"
+    return Text.assemble(_meter(state.speech, 20, state.vad.min_speech, style),
+                         f" {state.speech * 100:3.0f}%  ", (f"VAD {state.vad.describe()}", "dim"))
+
+
+def _headline(state: MonitorState) -> Text:
+    if state.windows == 0:
+        return Text("waiting for audio…", style="dim")
+    if not state.speaking:
+        return Text.assemble(("no speech", "bold dim"), ("   last: ", "dim"), (state.top or "-", COLORS.get(state.top or "", "white")))
+    top = state.top or "-"
+    head = Text.assemble(("top emotion: ", "bold"), (top.upper(), f"bold {COLORS.get(top, 'white')}"),
+                         (f"  {state.smoothed.get(top, 0.0) * 100:5.1f}%", "bold"))
+    if state.uncertain:
+        head.append(f"  uncertain (< {state.min_confidence:.0%})", style="bold yellow")
+    return head
+
+
+def _timing_row(state: MonitorState) -> tuple[Text, Text]:
+    if state.realtime:
+        last, med = state.latency_last, state.latency_median
+        text = f"{last:.0f} ms (median {med:.0f} ms)" if last is not None and med is not None else "-"
+        return Text("latency", style="bold"), Text(text)
+    med = state.compute_median
+    text = f"{med:.0f} ms per window (model, median; the file is read as fast as it goes)" if med is not None else "-"
+    return Text("compute", style="bold"), Text(text)
 
 
 def render_stream(state: MonitorState, width: int | None = None) -> RenderableType:
@@ -121,13 +191,6 @@ def render_stream(state: MonitorState, width: int | None = None) -> RenderableTy
     avail = (width or 120) - 4 - 10 - 6 - 5 - 4  # panel borders, name, percent, raw, column gaps
     bar_width = max(8, min(30, int(avail * 0.45)))
     hist_width = max(0, min(state.history_len, avail - bar_width))
-    if state.windows == 0:
-        headline = Text("waiting for audio…", style="dim")
-    elif state.silent:
-        headline = Text.assemble(("silence", "bold dim"), ("   last: ", "dim"), (state.top or "-", COLORS.get(state.top or "", "white")))
-    else:
-        top = state.top or "-"
-        headline = Text.assemble(("top emotion: ", "bold"), (top.upper(), f"bold {COLORS.get(top, 'white')}"), (f"  {state.smoothed.get(top, 0.0) * 100:5.1f}%", "bold"))
 
     table = Table.grid(padding=(0, 1))
     table.add_column("emotion", width=10, no_wrap=True)
@@ -141,7 +204,7 @@ def render_stream(state: MonitorState, width: int | None = None) -> RenderableTy
     for lab in state.labels:
         p = float(state.smoothed.get(lab, 0.0))
         color = COLORS.get(lab, "white")
-        name_style = f"bold {color}" if lab == state.top and not state.silent else color
+        name_style = f"bold {color}" if lab == state.top and state.speaking else color
         raw = state.scores.get(lab)
         raw_text = Text("" if raw is None else f"{raw * 100:3.0f}%", style="dim")
         cells = [Text(lab, style=name_style), Text(bar(p, bar_width), style=color), Text(f"{p * 100:5.1f}%"), raw_text]
@@ -149,21 +212,19 @@ def render_stream(state: MonitorState, width: int | None = None) -> RenderableTy
             cells.append(Text(sparkline(state.history[lab], hist_width), style=color))
         table.add_row(*cells)
 
-    last = state.latency_last
-    med = state.latency_median
-    lat = f"{last:.0f} ms (median {med:.0f} ms)" if last is not None and med is not None else "-"
     footer = Table.grid(padding=(0, 1))
     footer.add_column(no_wrap=True)
-    footer.add_column(no_wrap=True)
-    footer.add_row(Text("level", style="bold"), Text.assemble(_level_meter(state.level_db, 20, state.silence_db), f" {max(state.level_db, -120.0):6.1f} dBFS"))
-    footer.add_row(Text("latency", style="bold"), Text(lat))
+    footer.add_column(no_wrap=False)
+    footer.add_row(Text("level", style="bold"), _level_row(state))
+    footer.add_row(Text("speech", style="bold"), _speech_row(state))
+    footer.add_row(*_timing_row(state))
     dropped_style = "bold red" if state.dropped_seconds > 0 else ""
     footer.add_row(Text("dropped", style="bold"), Text(f"{state.dropped_seconds:.2f} s audio", style=dropped_style))
     footer.add_row(
         Text("windows", style="bold"),
-        Text(f"{state.windows} ({state.silent_windows} silent)   t = {state.t:.1f} s" + ("   [done]" if state.finished else "")),
+        Text(f"{state.windows} ({state.quiet_windows} without speech)   t = {state.t:.1f} s" + ("   [done]" if state.finished else "")),
     )
-    return Panel(Group(headline, Text(""), table, Text(""), footer), title=state.title, title_align="left")
+    return Panel(Group(_headline(state), Text(""), table, Text(""), footer), title=state.title, title_align="left")
 
 
 def render(states: MonitorState | Sequence[MonitorState], width: int | None = None) -> RenderableType:

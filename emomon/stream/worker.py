@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..models.base import EmotionModel
-from .windows import Window
+from ..features.windows import Window
 
 log = logging.getLogger(__name__)
 
@@ -21,17 +21,33 @@ _STOP = object()
 
 
 @dataclass(frozen=True)
+class Job:
+    """A window for the worker, with its speech fraction; ``classify`` false: pass it through
+    unscored (a window without enough speech costs no model time)."""
+
+    window: Window
+    speech: float
+    classify: bool = True
+
+
+@dataclass(frozen=True)
 class Scored:
-    """A window and the model's probabilities ``(labels,)`` for it.
+    """A job and the model's probabilities ``(labels,)`` for it (``None`` when not classified).
 
     ``latency_ms`` runs from the capture of the window's last sample to the result;
+    ``compute_ms`` is the model's time for this window (its forward pass / the windows in it);
     ``batch_size`` is how many windows shared the forward pass.
     """
 
-    window: Window
-    probs: np.ndarray
+    job: Job
+    probs: np.ndarray | None
     latency_ms: float
+    compute_ms: float | None
     batch_size: int
+
+    @property
+    def window(self) -> Window:
+        return self.job.window
 
 
 @dataclass(frozen=True)
@@ -44,9 +60,9 @@ class WorkerFailure:
 class InferenceWorker:
     """A daemon thread: ``submit`` windows, read :class:`Scored` results from :attr:`results`.
 
-    Each round it takes every window waiting (up to ``max_batch``), groups them by length, and
-    runs ``model.predict_proba`` on ``(batch, samples)`` (inference mode, on the model's
-    device). Results keep submission order.
+    Each round it takes every job waiting (up to ``max_batch``), groups the windows to classify
+    by length, and runs ``model.predict_proba`` on ``(batch, samples)`` (inference mode, on the
+    model's device). Results keep submission order.
     """
 
     def __init__(self, model: EmotionModel, max_batch: int = 16) -> None:
@@ -66,10 +82,10 @@ class InferenceWorker:
             self._thread.start()
         return self
 
-    def submit(self, window: Window) -> None:
+    def submit(self, job: Job) -> None:
         with self._lock:
             self._pending += 1
-        self.inbox.put(window)
+        self.inbox.put(job)
 
     @property
     def pending(self) -> int:
@@ -83,7 +99,7 @@ class InferenceWorker:
             self._thread.join(timeout)
             self._thread = None
 
-    def _take_batch(self) -> tuple[list[Window], bool]:
+    def _take_batch(self) -> tuple[list[Job], bool]:
         first = self.inbox.get()
         if first is _STOP:
             return [], True
@@ -114,20 +130,26 @@ class InferenceWorker:
             if stop:
                 return
 
-    def _score(self, batch: list[Window]) -> None:
+    def _score(self, batch: list[Job]) -> None:
         groups: dict[int, list[int]] = defaultdict(list)
-        for i, w in enumerate(batch):
-            groups[len(w.samples)].append(i)
+        for i, job in enumerate(batch):
+            if job.classify:
+                groups[len(job.window.samples)].append(i)
         probs: list[np.ndarray | None] = [None] * len(batch)
+        classified = sum(len(idxs) for idxs in groups.values())
+        t0 = time.perf_counter()
         for idxs in groups.values():
-            x = np.stack([batch[i].samples for i in idxs])  # (batch, samples)
+            x = np.stack([batch[i].window.samples for i in idxs])  # (batch, samples)
             p = self.model.predict_proba(x)  # (batch, labels)
             for j, i in enumerate(idxs):
                 probs[i] = p[j]
+        compute_ms = (time.perf_counter() - t0) * 1000.0 / classified if classified else None
         now = time.monotonic()
-        self.batches += 1
-        for w, p in zip(batch, probs):
+        if classified:
+            self.batches += 1
+        for job, p in zip(batch, probs):
             self.windows += 1
-            self.results.put(Scored(w, np.asarray(p), (now - w.capture_time) * 1000.0, len(batch)))
+            self.results.put(Scored(job, p, (now - job.window.capture_time) * 1000.0,
+                                    compute_ms if p is not None else None, classified))
             with self._lock:
                 self._pending -= 1

@@ -36,6 +36,7 @@ class FoldMetrics:
     per_class_recall: dict[str, float]
     confusion: np.ndarray  # (labels, labels) int64, rows = true, cols = predicted
     n: int = 0
+    unanswered: int = 0  # clips given no answer (counted wrong, not in the confusion matrix)
 
 
 @dataclass
@@ -57,13 +58,15 @@ def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int
     return cm
 
 
-def metrics_from_confusion(cm: np.ndarray, labels: Sequence[str]) -> FoldMetrics:
-    """UA, WA, macro-F1 and per-class recall of a confusion matrix."""
+def metrics_from_confusion(cm: np.ndarray, labels: Sequence[str], unanswered: np.ndarray | None = None) -> FoldMetrics:
+    """UA, WA, macro-F1 and per-class recall of a confusion matrix; ``unanswered (labels,)`` counts
+    the clips of each true label that got no answer (they lower recall and WA)."""
     cm = np.asarray(cm, dtype=np.int64)
-    support = cm.sum(axis=1)
+    missed = np.zeros(len(cm), dtype=np.int64) if unanswered is None else np.asarray(unanswered, dtype=np.int64)
+    support = cm.sum(axis=1) + missed
     predicted = cm.sum(axis=0)
     tp = np.diag(cm).astype(np.float64)
-    total = int(cm.sum())
+    total = int(cm.sum() + missed.sum())
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = np.where(support > 0, tp / np.maximum(support, 1), np.nan)
         precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
@@ -79,12 +82,18 @@ def metrics_from_confusion(cm: np.ndarray, labels: Sequence[str]) -> FoldMetrics
         per_class_recall={lab: float(r) for lab, r in zip(labels, recall)},
         confusion=cm,
         n=total,
+        unanswered=int(missed.sum()),
     )
 
 
 def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]) -> FoldMetrics:
-    """Metrics of label indices ``y_true`` vs ``y_pred`` (indices into ``labels``)."""
-    return metrics_from_confusion(confusion_matrix(y_true, y_pred, len(labels)), labels)
+    """Metrics of label indices ``y_true`` vs ``y_pred`` (indices into ``labels``); a negative
+    prediction is no answer (e.g. no speech was found in the clip) and counts as wrong."""
+    true = np.asarray(y_true, dtype=np.int64)
+    pred = np.asarray(y_pred, dtype=np.int64)
+    answered = pred >= 0
+    missed = np.bincount(true[~answered], minlength=len(labels))
+    return metrics_from_confusion(confusion_matrix(true[answered], pred[answered], len(labels)), labels, missed)
 
 
 def mean_std(values: Sequence[float]) -> MeanStd:

@@ -162,7 +162,7 @@ def run_protocol(
         ctx.all_utterances = list(utterances)
 
     fold_metrics: list[FoldMetrics] = []
-    streamed: list[FoldMetrics] = []
+    decisions: dict[str, list[FoldMetrics]] = {}
     noise_metrics: dict[tuple[str, float], list[FoldMetrics]] = {}
     eces: list[float] = []
     fold_rows: list[dict[str, Any]] = []
@@ -185,12 +185,13 @@ def run_protocol(
         row = _fold_dict(fold, m, seconds)
         row["ece"] = _r(expected_calibration_error(probs, y_true))
         eces.append(row["ece"])
-        stream_proba = getattr(recipe, "stream_proba", None)
-        if callable(stream_proba):  # the decision of the streaming pipeline (mean of its windows)
-            ms = compute_metrics(y_true, np.asarray(stream_proba(model, list(fold.test), ctx)).argmax(axis=1), labels)
-            streamed.append(ms)
-            row["streamed"] = {"ua": _r(ms.ua), "wa": _r(ms.wa), "f1": _r(ms.f1)}
-            log.info("%s fold %s%s: streamed decision UA %.3f", recipe.name, fold.id, tag, ms.ua)
+        for name, method, _ in DECISIONS:  # the streaming pipeline's and `emomon file`'s decisions
+            decide = getattr(recipe, method, None)
+            if callable(decide):
+                md = decision_metrics(y_true, np.asarray(decide(model, list(fold.test), ctx)), labels)
+                decisions.setdefault(name, []).append(md)
+                row[name] = {"ua": _r(md.ua), "wa": _r(md.wa), "f1": _r(md.f1), "unanswered": md.unanswered}
+                log.info("%s fold %s%s: %s decision UA %.3f (%d clips unanswered)", recipe.name, fold.id, tag, name, md.ua, md.unanswered)
         if noise:
             row["noise"] = {}
             for kind, snr in noise:
@@ -264,15 +265,17 @@ def run_protocol(
     }
     ece = mean_std(eces)
     metrics["ece"] = {"mean": _r(ece.mean), "std": _r(ece.std)}
-    if streamed:
-        st = aggregate(streamed, labels)
-        metrics["streamed"] = {
-            "what": "clip decision = mean of the probabilities of its non-silent stream windows",
-            "ua": {"mean": _r(st.ua.mean), "std": _r(st.ua.std)},
-            "wa": {"mean": _r(st.wa.mean), "std": _r(st.wa.std)},
-            "f1": {"mean": _r(st.f1.mean), "std": _r(st.f1.std)},
-            "per_class_recall": {k: {"mean": _r(v.mean), "std": _r(v.std)} for k, v in st.per_class_recall.items()},
-        }
+    for name, _, what in DECISIONS:
+        if decisions.get(name):
+            agg = aggregate(decisions[name], labels)
+            metrics[name] = {
+                "what": what,
+                "ua": {"mean": _r(agg.ua.mean), "std": _r(agg.ua.std)},
+                "wa": {"mean": _r(agg.wa.mean), "std": _r(agg.wa.std)},
+                "f1": {"mean": _r(agg.f1.mean), "std": _r(agg.f1.std)},
+                "per_class_recall": {k: {"mean": _r(v.mean), "std": _r(v.std)} for k, v in agg.per_class_recall.items()},
+                "unanswered": int(sum(f.unanswered for f in decisions[name])),
+            }
     if noise_metrics:
         metrics["noise"] = []
         for (kind, snr), ms_list in noise_metrics.items():
@@ -292,6 +295,19 @@ def run_protocol(
     atomic_write_bytes(out / METRICS_NAME, (json.dumps(metrics, indent=2) + "\n").encode())
     log.info("%s%s: UA %.3f ± %.3f, WA %.3f ± %.3f, F1 %.3f ± %.3f -> %s", recipe.name, tag, summary.ua.mean, summary.ua.std, summary.wa.mean, summary.wa.std, summary.f1.mean, summary.f1.std, out / METRICS_NAME)
     return RunResult(metrics=metrics, out_dir=out, final_model=final_model)
+
+
+# Decisions a recipe may report besides whole clips: (metrics key, recipe method, what it is).
+DECISIONS = [
+    ("streamed", "stream_proba", "clip decision = mean of the probabilities of its stream windows with speech (file --stream)"),
+    ("file", "file_proba", "clip decision = time-weighted mean over its speech segments (emomon file); no speech found = no answer, counted wrong"),
+]
+
+
+def decision_metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> FoldMetrics:
+    """Metrics of a decision ``probs (n, labels)``; a row of NaN is no answer (counted wrong)."""
+    y_pred = np.where(np.isnan(probs).any(axis=1), -1, np.nan_to_num(probs, nan=-1.0).argmax(axis=1))
+    return compute_metrics(y_true, y_pred, labels)
 
 
 def _version() -> str:

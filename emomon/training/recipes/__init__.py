@@ -5,14 +5,16 @@ See :mod:`emomon.training.recipes.base` for the interface.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ...errors import DataError
 from ...registry import LazyRegistry
-from .base import Recipe, TrainContext, parse_options
+
+if TYPE_CHECKING:
+    from .base import Recipe, TrainContext, parse_options  # noqa: F401
 
 # recipe name -> "module:Class" (imported on first use) or the class once registered.
-RECIPES: LazyRegistry[type[Recipe]] = LazyRegistry(
+RECIPES: "LazyRegistry[type[Recipe]]" = LazyRegistry(
     "model recipe",
     {
         "default": "emomon.training.recipes.layer_head:LayerHeadRecipe",
@@ -25,7 +27,7 @@ RECIPES: LazyRegistry[type[Recipe]] = LazyRegistry(
     order=lambda n: (n != "default", n),
 )
 
-R = TypeVar("R", bound=type[Recipe])
+R = TypeVar("R", bound="type[Recipe]")
 
 
 def register_recipe(name: str) -> Callable[[R], R]:
@@ -39,18 +41,27 @@ def register_recipe(name: str) -> Callable[[R], R]:
 
 
 def recipe_names() -> list[str]:
-    """All registered recipe names (``default`` first)."""
+    """All registered recipe names (``default`` first); imports none of them."""
     return RECIPES.names()
 
 
-def get_recipe_class(name: str) -> type[Recipe]:
+def __getattr__(name: str) -> Any:
+    """``Recipe``, ``TrainContext``, ``parse_options`` from :mod:`.base` (which imports torch), on first use."""
+    if name in ("Recipe", "TrainContext", "parse_options"):
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def get_recipe_class(name: str) -> "type[Recipe]":
     """The recipe class registered as ``name`` (imports its module on first use)."""
     cls = RECIPES.get(name)
     cls.name = cls.name or name
     return cls
 
 
-def get_recipe(name: str) -> Recipe:
+def get_recipe(name: str) -> "Recipe":
     """A new instance of the recipe registered as ``name``."""
     return get_recipe_class(name)()
 

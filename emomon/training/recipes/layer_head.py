@@ -8,9 +8,16 @@ logits of a speaker-grouped inner split of the training speakers (never the test
 Options (``--set``): ``backbone`` (registry name, default ``whisper-base``),
 ``backbone_source`` (path or hub id), ``layers`` (e.g. ``[2,3,4,5,6]``), ``C`` (inverse
 regularisation, 1.0), ``calibrate`` (true), ``calib_folds`` (2), ``train_windows`` (true: also
-train on each clip's non-silent stream windows), ``augment`` (noisy copies of the training clips,
-default ``white:20,white:10,pink:10,pink:0,babble:10,babble:0``, babble drawn from the training
-speakers only; empty to switch off), ``silence_db`` (-45).
+train on each clip's stream windows that have speech), ``augment`` (noisy copies of the training
+clips, default ``white:20,white:10,pink:10,pink:0,babble:10,babble:0``, babble drawn from the
+training speakers only; empty to switch off), ``vad`` (``silero``; ``energy`` with
+``silence_db``, or ``off``) and ``min_speech``: which stream windows have speech, decided by the
+very voice activity detector the stream uses (:mod:`emomon.features.vad`).
+
+Besides whole clips, the recipe reports two more decisions for each test clip: the *streamed*
+one (mean of its speech windows, what ``file --stream`` shows) and the *file* one (its speech
+segments classified as ``emomon file`` does, time-weighted; a clip in which no speech is found
+gets no answer, which counts as wrong).
 """
 
 from __future__ import annotations
@@ -21,6 +28,11 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ... import defaults
+from ...errors import DataError, EmomonError
+from ...features.segments import context_slices, signal_segments
+from ...features.vad import VadOptions, window_speech
+from ...features.windows import clip_windows
 from ...models.backbones import load_backbone
 from ...models.base import EmotionModel
 from ...models.layer_head import LayerHeadModel, all_layer_features
@@ -28,8 +40,6 @@ from ...records import Utterance
 from ..cache import ExtractorKey
 from ..calibration import fit_temperature
 from . import register_recipe
-from ...stream.vad import rms_dbfs
-from ...errors import DataError
 from ..noise import noisy_copies
 from ..normalize import normalize_by_speaker
 from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, speaker_normalised, speaker_statistics
@@ -37,26 +47,15 @@ from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg
 log = logging.getLogger(__name__)
 
 DEFAULT_LAYERS = [2, 3, 4, 5, 6]
-STREAM_WINDOW = 3.0
-STREAM_HOP = 0.5
-SILENCE_DB = -45.0  # the stream's default energy gate
+STREAM_WINDOW = defaults.WINDOW_S
+STREAM_HOP = defaults.HOP_S
 DEFAULT_AUGMENT = "white:20,white:10,pink:10,pink:0,babble:10,babble:0"
 
 
-def clip_windows(samples: np.ndarray, sample_rate: int, window: float = STREAM_WINDOW, hop: float = STREAM_HOP) -> np.ndarray:
-    """The windows the stream cuts from a clip played from its start: ``(windows, window_samples)``.
-
-    Uses the stream's own :class:`~emomon.stream.windows.Windower` (front padding included),
-    so training sees exactly what ``listen`` and ``file --stream`` feed the model.
-    """
-    from ...stream.windows import Windower
-
-    w = Windower(window, hop, sample_rate, realtime=False)
-    wins = w.push(samples, 0.0)
-    last = w.flush(0.0)
-    if last is not None:
-        wins.append(last)
-    return np.stack([x.samples for x in wins])
+def window_batch(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The stream's windows of a clip played from its start, ``(windows, window_samples)``
+    (:func:`~emomon.features.windows.clip_windows`, front padding included)."""
+    return np.stack([w.samples for w in clip_windows(samples, sample_rate, STREAM_WINDOW, STREAM_HOP)])
 
 
 @register_recipe("default")
@@ -106,7 +105,7 @@ class LayerHeadRecipe(Recipe):
         backbone, extract_clip = self._extract(ctx)
 
         def extract(samples: np.ndarray) -> np.ndarray:
-            wins = torch.from_numpy(clip_windows(samples, backbone.sample_rate))
+            wins = torch.from_numpy(window_batch(samples, backbone.sample_rate))
             return all_layer_features(backbone, wins).numpy().astype(np.float16)
 
         key = self._window_key(ctx)
@@ -117,19 +116,63 @@ class LayerHeadRecipe(Recipe):
             feats = [np.stack(normalize_by_speaker(list(f), [u.speaker] * len(f), stats)) for f, u in zip(feats, utts)]
         return feats
 
-    def window_levels(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
-        """Per clip ``(windows,)``: each stream window's RMS level in dBFS (what the silence gate reads)."""
-        key = ExtractorKey("window-levels", {"window": STREAM_WINDOW, "hop": STREAM_HOP, "pad": "front"}, version="1")
+    def _vad(self, ctx: TrainContext) -> VadOptions:
+        """The ``vad``/``min_speech``/``silence_db`` options as the stream's :class:`VadOptions`."""
+        try:
+            return VadOptions(method=str(ctx.option("vad", defaults.VAD_METHOD)),
+                              min_speech=float(ctx.option("min_speech", defaults.MIN_SPEECH)),
+                              silence_db=float(ctx.option("silence_db", defaults.SILENCE_DB)))
+        except (TypeError, ValueError, EmomonError) as exc:
+            raise DataError("--set vad/min_speech/silence_db", getattr(exc, "why", str(exc))) from None
+
+    def window_speech(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
+        """Per clip ``(windows,)``: each stream window's speech fraction (what the stream's VAD reads)."""
+        vad = self._vad(ctx)
+        key = ExtractorKey("window-speech", {"window": STREAM_WINDOW, "hop": STREAM_HOP, "pad": "front", "vad": vad.to_dict()}, version="1")
 
         def extract(samples: np.ndarray) -> np.ndarray:
-            return np.array([rms_dbfs(w) for w in clip_windows(samples, 16000)], dtype=np.float32)
+            return window_speech(samples, 16000, STREAM_WINDOW, STREAM_HOP, vad)
 
         return cached_features(utts, key, extract, 16000, ctx)
 
     def _voiced(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
-        """Per clip, the boolean mask of its non-silent stream windows."""
-        gate = float(ctx.option("silence_db", SILENCE_DB))
-        return [lev >= gate for lev in self.window_levels(utts, ctx)]
+        """Per clip, the boolean mask of its stream windows that the stream would classify."""
+        vad = self._vad(ctx)
+        if vad.method == "off":
+            return [np.ones_like(sp, dtype=bool) for sp in self.window_speech(utts, ctx)]
+        return [(sp >= vad.min_speech) & (sp > 0) for sp in self.window_speech(utts, ctx)]
+
+    def file_segments(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
+        """Per clip ``(segments, 2)``: start and end (seconds) of the speech segments ``emomon file`` finds."""
+        vad = self._vad(ctx)
+        key = ExtractorKey("file-segments", {"window": STREAM_WINDOW, "vad": vad.to_dict()}, version="1")
+
+        def extract(samples: np.ndarray) -> np.ndarray:
+            spans = signal_segments(samples, 16000, vad, STREAM_WINDOW)
+            return np.array([[s.start, s.end] for s in spans], dtype=np.float32).reshape(-1, 2)
+
+        return cached_features(utts, key, extract, 16000, ctx)
+
+    def file_features(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
+        """Per clip ``(segments, layers_total, 2 * hidden)``: each segment's audio as ``emomon file``
+        classifies it (one window centred on it, :func:`~emomon.features.segments.context_slices`), pooled."""
+        backbone, _ = self._extract(ctx)
+        vad = self._vad(ctx)
+        name, source = self._backbone_spec(ctx)
+        key = ExtractorKey("layer-pool-file-segments", {"backbone": name, "source": source, "pooling": "meanstd",
+                                                        "window": STREAM_WINDOW, "vad": vad.to_dict()}, version="1")
+
+        def extract(samples: np.ndarray) -> np.ndarray:
+            from ...features.segments import Span
+
+            spans = signal_segments(samples, backbone.sample_rate, vad, STREAM_WINDOW)
+            if not spans:
+                return np.zeros((0, backbone.num_layers, 2 * backbone.hidden_size), dtype=np.float16)
+            slices = context_slices(spans, STREAM_WINDOW, len(samples), backbone.sample_rate)
+            wins = torch.from_numpy(np.stack([samples[a:b] for a, b in slices]))
+            return all_layer_features(backbone, wins).numpy().astype(np.float16)
+
+        return [f.astype(np.float32) for f in cached_features(utts, key, extract, backbone.sample_rate, ctx)]
 
     def _select(self, feats: np.ndarray, layers: Sequence[int]) -> np.ndarray:
         return feats[:, list(layers), :].reshape(len(feats), -1)
@@ -137,10 +180,11 @@ class LayerHeadRecipe(Recipe):
     # -- training ----------------------------------------------------------------------------
     def check_options(self, ctx: TrainContext) -> None:
         self._augmentations(ctx)
+        self._vad(ctx)
 
     def training_rows(self, utts: Sequence[Utterance], layers: Sequence[int], ctx: TrainContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(x (rows, F), y (rows,), speaker (rows,))``: whole clips, plus (``train_windows``,
-        default on) every non-silent stream window of each clip, labelled with its clip's emotion."""
+        default on) every stream window with speech of each clip, labelled with its clip's emotion."""
         x = [self._select(self.features(utts, ctx), layers)]
         y = [ctx.label_indices(utts)]
         spk = [np.array([u.speaker for u in utts])]
@@ -231,13 +275,26 @@ class LayerHeadRecipe(Recipe):
         return self._head_proba(model, self._select(self.features(utts, ctx), model.layers))
 
     def stream_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
-        """The streamed decision ``(n, labels)``: the mean of each clip's non-silent window
-        probabilities (all its windows when none is voiced), as ``file --stream`` would see them."""
+        """The streamed decision ``(n, labels)``: the mean of each clip's speech windows'
+        probabilities (all its windows when none has speech), as ``file --stream`` would see them."""
         assert isinstance(model, LayerHeadModel)
         rows = []
         for f, voiced in zip(self.window_features(utts, ctx), self._voiced(utts, ctx)):
             keep = voiced if voiced.any() else np.ones_like(voiced)
             rows.append(self._head_proba(model, self._select(f[keep], model.layers)).mean(axis=0))
+        return np.stack(rows)
+
+    def file_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
+        """The decision of ``emomon file`` ``(n, labels)``: the time-weighted mean of each clip's
+        speech segments' probabilities; a row of NaN (no answer) for a clip without speech."""
+        assert isinstance(model, LayerHeadModel)
+        rows = []
+        for f, spans in zip(self.file_features(utts, ctx), self.file_segments(utts, ctx)):
+            if len(spans) == 0:
+                rows.append(np.full(len(model.labels), np.nan))
+                continue
+            weights = (spans[:, 1] - spans[:, 0]).astype(np.float64)
+            rows.append(weights @ self._head_proba(model, self._select(f, model.layers)) / weights.sum())
         return np.stack(rows)
 
     def extra(self, ctx: TrainContext) -> dict[str, Any]:
@@ -251,5 +308,6 @@ class LayerHeadRecipe(Recipe):
             "augment": str(ctx.option("augment", DEFAULT_AUGMENT) or ""),
             "stream_window_s": STREAM_WINDOW,
             "stream_hop_s": STREAM_HOP,
+            "vad": self._vad(ctx).to_dict(),
             "temperatures": [round(t, 4) for t in self._temperatures],
         }

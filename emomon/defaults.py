@@ -1,0 +1,34 @@
+"""The one home of emomon's defaults.
+
+The CLI options, the Python API (:class:`~emomon.stream.MonitorConfig`,
+:class:`~emomon.features.vad.VadOptions`, :func:`~emomon.timeline.analyze_file`) and the training
+recipe all read these names; nothing else spells the numbers out. This module imports nothing
+heavy, so ``emomon --help`` can read it.
+"""
+
+from __future__ import annotations
+
+# -- stream windows (a model's config.json may set its own window/hop) ---------------------------
+WINDOW_S = 3.0  # analysis window, seconds
+HOP_S = 0.5  # a result every hop, seconds
+SMOOTHING = 0.6  # EMA weight of the past in [0, 1)
+MAX_BATCH = 16  # windows per forward pass in the inference worker
+
+# -- voice activity ---------------------------------------------------------------------------
+VAD_METHOD = "silero"  # silero | energy | off
+VAD_METHODS = ("silero", "energy", "off")
+VAD_THRESHOLD = 0.5  # Silero frame speech probability that starts speech
+VAD_NEG_OFFSET = 0.15  # speech continues until the probability drops below threshold - this
+VAD_LEVEL_SPAN_S = 5.0  # level normalisation before the VAD: peak over this many seconds
+MIN_SPEECH = 0.2  # a stream window needs this fraction of speech frames to be classified
+SILENCE_DB = -45.0  # energy VAD: frames quieter than this RMS level (dBFS) are not speech
+
+# -- segments of files (emomon file) --------------------------------------------------------------
+MIN_SPEECH_DURATION_S = 0.25  # shorter speech runs are dropped
+MIN_SILENCE_S = 0.5  # shorter pauses inside speech are merged into one region
+SPEECH_PAD_S = 0.1  # speech regions are widened by this much on each side
+DECODE_BLOCK_S = 30.0  # long files are decoded and analysed in blocks of this many seconds
+
+# -- answers ------------------------------------------------------------------------------------
+MIN_CONFIDENCE: float | None = None  # off: no answer is marked uncertain
+NO_SPEECH = "no speech"  # the reason given with label null

@@ -1,0 +1,32 @@
+"""The trained models shipped inside the package, and finding a model by name or path (no torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ModelError
+from .config import WEIGHTS_NAME
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+
+
+def shipped_models() -> list[str]:
+    """Names of the trained models inside the package (``default`` first)."""
+    if not PRETRAINED_DIR.is_dir():
+        return []
+    names = sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+    return sorted(names, key=lambda n: (n != "default", n))
+
+
+def resolve_model_dir(name_or_path: str | Path) -> Path:
+    """Directory of the model named ``name_or_path``: a shipped name or an existing path."""
+    s = str(name_or_path)
+    if s in shipped_models():
+        return PRETRAINED_DIR / s
+    path = Path(s).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_file() and path.name in ("config.json", WEIGHTS_NAME):
+        return path.parent
+    shipped = ", ".join(shipped_models()) or "none"
+    raise ModelError(s, f"no such model (shipped models: {shipped}; or give a directory with config.json + {WEIGHTS_NAME})")

@@ -1,0 +1,156 @@
+"""Sinks of a live session: the JSONL log, JSON lines on stdout, the live screen, the timeline plot.
+
+Each is a :class:`~emomon.stream.session.Sink`: ``open(info)``, ``write(record)``,
+``close(summary)``. Files a user names are checked before any work starts and never overwritten
+unless asked (``force``), nor appended to unless asked (``append``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, Sequence, TextIO
+
+from ..errors import EmomonError
+from ..features.vad import VadOptions
+from ..records import SessionInfo, SessionSummary, WindowRecord
+
+
+def check_output_path(path: Path, option: str, force: bool = False, append: bool = False) -> None:
+    """Refuse, before any work starts, an output file that would clobber something."""
+    if force and append:
+        raise EmomonError(option, "use either --force or --append, not both")
+    if path.is_dir():
+        raise EmomonError(str(path), "is a directory")
+    if path.exists() and not (force or append):
+        hint = "use --append to add to it or --force to overwrite it" if option == "--jsonl" else "use --force to overwrite it"
+        raise EmomonError(str(path), f"already exists ({hint})")
+    if not path.parent.exists():
+        raise EmomonError(str(path), f"folder {path.parent} does not exist")
+
+
+def dumps(obj: dict) -> str:
+    """One strict JSON line (no NaN/Infinity: records already turn them into null)."""
+    return json.dumps(obj, allow_nan=False, ensure_ascii=False)
+
+
+class JsonlLog:
+    """``--jsonl PATH``: a session header, every window record, a summary; flushed per line.
+
+    ``append`` adds a new session (its own header) to an existing log; ``force`` replaces it.
+    """
+
+    def __init__(self, path: Path, force: bool = False, append: bool = False) -> None:
+        check_output_path(path, "--jsonl", force, append)
+        self.path = path
+        mode = "a" if append else ("w" if force else "x")
+        try:
+            self._file: IO[str] = open(path, mode, encoding="utf-8")
+        except FileExistsError:
+            raise EmomonError(str(path), "already exists (use --append to add to it or --force to overwrite it)") from None
+        except OSError as exc:
+            raise EmomonError(str(path), f"cannot open for writing ({exc.strerror or exc})") from None
+
+    def _line(self, obj: dict) -> None:
+        self._file.write(dumps(obj) + "\n")
+        self._file.flush()
+
+    def open(self, info: SessionInfo) -> None:
+        self._line(info.to_dict())
+
+    def write(self, rec: WindowRecord) -> None:
+        self._line(rec.to_dict())
+
+    def close(self, summary: SessionSummary) -> None:
+        try:
+            self._line(summary.to_dict())
+        finally:
+            self._file.close()
+
+
+class JsonLines:
+    """``--no-ui``: window records as JSON lines on stdout (no header, no summary)."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out
+
+    def open(self, info: SessionInfo) -> None:
+        pass
+
+    def write(self, rec: WindowRecord) -> None:
+        out = self.out or sys.stdout
+        out.write(dumps(rec.to_dict()) + "\n")
+        out.flush()
+
+    def close(self, summary: SessionSummary) -> None:
+        pass
+
+
+class LiveScreen:
+    """The rich Live screen: one panel per stream (:mod:`emomon.stream.ui`)."""
+
+    def __init__(self, labels: Sequence[str], streams: Sequence[str], title: str, vad: VadOptions,
+                 min_confidence: float | None = None, realtime: bool = True) -> None:
+        from .ui import MonitorState
+
+        many = len(streams) > 1
+        self.states = {
+            name: MonitorState(labels=labels, title=f"{title} — {name}" if many else title, vad=vad,
+                               min_confidence=min_confidence, realtime=realtime)
+            for name in streams
+        }
+        self._live = None
+        self._console = None
+
+    def _render(self):  # noqa: ANN202
+        from .ui import render
+
+        return render(list(self.states.values()), width=self._console.width if self._console else None)
+
+    def open(self, info: SessionInfo) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self._console = Console()
+        self._live = Live(self._render(), console=self._console, refresh_per_second=10, transient=False)
+        self._live.start()
+
+    def write(self, rec: WindowRecord) -> None:
+        self.states[rec.stream].update(rec)
+        if self._live is not None:
+            self._live.update(self._render())
+
+    def close(self, summary: SessionSummary) -> None:
+        for s in self.states.values():
+            s.finished = True
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.stop()
+            if self._console is not None and not self._console.is_terminal:  # rich ends a non-terminal Live without a newline
+                self._console.line()
+
+
+class TimelinePlot:
+    """``--plot PATH``: the session's emotion distribution over time, drawn when it ends."""
+
+    def __init__(self, path: Path, labels: Sequence[str], title: str, force: bool = False) -> None:
+        check_output_path(path, "--plot", force)
+        from ..timeline.plot import check_plot_format
+
+        check_plot_format(path)
+        self.path = path
+        self.labels = list(labels)
+        self.title = title
+        self.records: list[WindowRecord] = []
+
+    def open(self, info: SessionInfo) -> None:
+        pass
+
+    def write(self, rec: WindowRecord) -> None:
+        self.records.append(rec)
+
+    def close(self, summary: SessionSummary) -> None:
+        from ..timeline.plot import plot_windows
+
+        plot_windows(self.records, self.path, labels=self.labels, title=self.title)

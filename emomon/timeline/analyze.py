@@ -1,0 +1,206 @@
+"""``emomon file``: the speech segments of a file of any length, each classified, and a summary.
+
+Two passes over the file, each decoding it block by block (peak memory does not grow with its
+length, time grows linearly):
+
+1. voice activity on every 32 ms frame (:class:`~emomon.features.vad.VoiceActivity`), then the
+   speech regions (pauses shorter than ``min_silence`` merged, runs shorter than
+   ``min_speech_duration`` dropped) and the segments: regions longer than the model's window
+   split into equal parts (:mod:`emomon.features.segments`);
+2. each segment classified on one model window of audio centred on it (the whole file when it
+   is shorter than a window, so a short clip gets exactly its whole-clip answer), in batches.
+
+The file's ``label``/``scores`` are the time-weighted mean of its segments' scores; a file
+without speech gets ``label: None`` and the reason "no speech".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .. import defaults
+from ..audio import AudioSource, decode_blocks, probe_duration
+from ..errors import AudioError, EmomonError
+from ..features.segments import Span, context_slices, segments_of
+from ..features.vad import VadOptions, VoiceActivity
+from ..records import FileResult, Segment, is_uncertain, top_label
+
+if TYPE_CHECKING:
+    from ..models.base import EmotionModel
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float], None]  # fraction of this file's work done, in [0, 1]
+VAD_SHARE = 0.15  # of a file's work: the first pass (decode + VAD) is the cheap one
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How files are analysed (defaults from :mod:`emomon.defaults`).
+
+    ``vad``: voice activity settings; ``window``: the longest segment and the audio each is
+    classified on, in seconds (``None``: the model's window); ``min_confidence``: answers whose
+    top probability is below it are marked uncertain; ``batch``: segments per forward pass;
+    ``block``: seconds decoded at a time.
+    """
+
+    vad: VadOptions = field(default_factory=VadOptions)
+    window: float | None = None
+    min_confidence: float | None = defaults.MIN_CONFIDENCE
+    batch: int = defaults.MAX_BATCH
+    block: float = defaults.DECODE_BLOCK_S
+
+    def __post_init__(self) -> None:
+        if self.window is not None and not self.window > 0:
+            raise EmomonError("--window", f"must be positive (got {self.window})")
+        if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
+            raise EmomonError("--min-confidence", f"must be between 0 and 1 (got {self.min_confidence})")
+
+
+def source_name(source: AudioSource) -> str:
+    """How a source is named in results: its path, or ``<array>`` / ``<bytes>``."""
+    if isinstance(source, np.ndarray):
+        return "<array>"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    return str(source)
+
+
+def _vad_pass(source: AudioSource, rate: int, options: FileOptions, source_rate: int | None,
+              progress: Progress | None, expected: float | None) -> tuple[int, list[Span]]:
+    """Pass 1: ``(samples, segments)`` of the file."""
+    va = VoiceActivity(options.vad, rate)
+    n = 0
+    for block in decode_blocks(source, rate, source_rate, options.block):
+        va.push(block)
+        n += len(block)
+        if progress is not None and expected:
+            progress(VAD_SHARE * min(1.0, n / (expected * rate)))
+    va.finish()
+    if n == 0:
+        raise AudioError(source_name(source), "no samples")
+    return n, segments_of(va.flags(), n / rate, options.vad, options.window or 0.0)
+
+
+def _classify_pass(source: AudioSource, model: "EmotionModel", slices: Sequence[tuple[int, int]], options: FileOptions,
+                   source_rate: int | None, progress: Progress | None, total: int) -> np.ndarray:
+    """Pass 2: probabilities ``(segments, labels)``, reading the file again block by block."""
+    probs = np.zeros((len(slices), len(model.labels)), dtype=np.float64)
+    buf = np.zeros(0, dtype=np.float32)
+    buf_start = 0  # absolute sample index of buf[0]
+    nxt = 0  # next slice to cut
+    batch: list[tuple[int, np.ndarray]] = []
+
+    def run_batch() -> None:
+        if batch:
+            p = model.predict_proba(np.stack([x for _, x in batch]))
+            for (i, _), row in zip(batch, p):
+                probs[i] = row
+            batch.clear()
+
+    for block in decode_blocks(source, model.sample_rate, source_rate, options.block):
+        buf = np.concatenate([buf, block])
+        end = buf_start + len(buf)
+        while nxt < len(slices) and slices[nxt][1] <= end:
+            a, b = slices[nxt]
+            batch.append((nxt, buf[a - buf_start : b - buf_start].copy()))
+            nxt += 1
+            if len(batch) >= options.batch:
+                run_batch()
+        keep_from = min(slices[nxt][0], end) if nxt < len(slices) else end
+        buf, buf_start = buf[keep_from - buf_start :], keep_from
+        if progress is not None:
+            progress(VAD_SHARE + (1 - VAD_SHARE) * min(1.0, end / total))
+    if nxt < len(slices):  # the second decode came out shorter than the first
+        raise AudioError(source_name(source), "the audio changed while it was read")
+    run_batch()
+    return probs
+
+
+def _summary(segments: Sequence[Segment], labels: Sequence[str]) -> dict[str, float]:
+    """Time-weighted mean of the segments' scores."""
+    weights = np.array([s.duration for s in segments], dtype=np.float64)
+    mat = np.array([[s.scores[lab] for lab in labels] for s in segments], dtype=np.float64)
+    mean = weights @ mat / weights.sum()
+    return {lab: float(p) for lab, p in zip(labels, mean)}
+
+
+def analyze_file(
+    source: AudioSource,
+    model: "str | Path | EmotionModel" = "default",
+    *,
+    options: FileOptions | None = None,
+    compute: str = "auto",
+    source_rate: int | None = None,
+    progress: Progress | None = None,
+) -> FileResult:
+    """The timeline of one file (path, bytes, or array with ``source_rate``): see the module doc.
+
+    Raises :class:`~emomon.errors.EmomonError` when the file cannot be read.
+    """
+    from ..stream.api import open_model
+
+    m = open_model(model, compute)
+    opts = options or FileOptions()
+    window = float(opts.window or m.config.window)
+    opts = FileOptions(opts.vad, window, opts.min_confidence, opts.batch, opts.block)
+    rate = m.sample_rate
+    total, spans = _vad_pass(source, rate, opts, source_rate, progress, probe_duration(source, source_rate))
+    duration = total / rate
+    if not spans:
+        if progress is not None:
+            progress(1.0)
+        return FileResult(source_name(source), duration, 0.0, None, None, [], reason=defaults.NO_SPEECH)
+    probs = _classify_pass(source, m, context_slices(spans, window, total, rate), opts, source_rate, progress, total)
+    segments = []
+    for span, row in zip(spans, probs):
+        scores = {lab: float(p) for lab, p in zip(m.labels, row)}
+        segments.append(Segment(span.start, span.end, top_label(scores), scores, is_uncertain(scores, opts.min_confidence)))
+    scores = _summary(segments, m.labels)
+    return FileResult(
+        path=source_name(source), duration=duration, speech=float(sum(s.duration for s in segments)),
+        label=top_label(scores), scores=scores, segments=segments,
+        uncertain=is_uncertain(scores, opts.min_confidence),
+    )
+
+
+def error_result(path: str, exc: Exception) -> FileResult:
+    """A file that failed, as a result with ``error`` (one line, no traceback)."""
+    if isinstance(exc, EmomonError):
+        why = exc.why if exc.what == path else f"{exc.what}: {exc.why}"
+    else:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return FileResult(path=path, duration=None, speech=0.0, label=None, scores=None, error=why)
+
+
+def analyze_or_error(source: AudioSource, model: "EmotionModel", options: FileOptions | None = None,
+                     progress: Progress | None = None) -> FileResult:
+    """:func:`analyze_file`, a failure becoming a result with ``error`` (one line, no traceback)."""
+    try:
+        return analyze_file(source, model, options=options, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+        log.debug("analysing %s failed", source_name(source), exc_info=True)
+        return error_result(source_name(source), exc)
+
+
+def analyze_files(
+    sources: Iterable[AudioSource],
+    model: "str | Path | EmotionModel" = "default",
+    *,
+    options: FileOptions | None = None,
+    compute: str = "auto",
+    progress: Callable[[int, float], None] | None = None,
+) -> Iterator[FileResult]:
+    """:func:`analyze_file` for each source, in order; a file that fails gives a result with
+    ``error`` set instead of stopping the others. ``progress(i, fraction)`` reports file ``i``'s work."""
+    from ..stream.api import open_model
+
+    m = open_model(model, compute)
+    for i, source in enumerate(sources):
+        report = (lambda f, i=i: progress(i, f)) if progress is not None else None
+        yield analyze_or_error(source, m, options, report)
