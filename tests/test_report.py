@@ -196,15 +196,16 @@ def test_streaming_calibration_noise_section(tmp_path: Path) -> None:
     rich = write_run(tmp_path / "runs", "default-x", 0.758, 0.765, 0.757)
     m = json.loads((rich / "metrics.json").read_text())
     m["streamed"] = {"ua": {"mean": 0.736, "std": 0.057}}
+    m["file"] = {"ua": {"mean": 0.741, "std": 0.05}, "unanswered": 3}
     m["ece"] = {"mean": 0.068, "std": 0.008}
     m["noise"] = [{"kind": "white", "snr_db": 20.0, "ua": {"mean": 0.70, "std": 0.05}},
                   {"kind": "white", "snr_db": 0.0, "ua": {"mean": 0.31, "std": 0.04}}]
     (rich / "metrics.json").write_text(json.dumps(m))
     md = make_report([plain, rich], tmp_path / "rep", progress=False).markdown.read_text()
-    assert "## Streaming, calibration and noise" in md
-    after = "## Streaming, calibration and noise"
-    assert md_row(md, "default-x", after) == ["default-x", "75.8 ± 2.0", "73.6 ± 5.7", "6.8 ± 0.8", "70.0 ± 5.0", "31.0 ± 4.0"]
-    assert md_row(md, "baseline-x", after)[2:] == ["–", "–", "–", "–"]
+    assert "## Streaming, files, calibration and noise" in md
+    after = "## Streaming, files, calibration and noise"
+    assert md_row(md, "default-x", after) == ["default-x", "75.8 ± 2.0", "73.6 ± 5.7", "74.1 ± 5.0", "3", "6.8 ± 0.8", "70.0 ± 5.0", "31.0 ± 4.0"]
+    assert md_row(md, "baseline-x", after)[2:] == ["–"] * 6
     header = next(line for line in md[md.index(after):].splitlines() if line.startswith("| run"))
     assert "white 20 dB UA %" in header and header.index("white 20 dB") < header.index("white 0 dB")
 
@@ -212,7 +213,7 @@ def test_streaming_calibration_noise_section(tmp_path: Path) -> None:
 def test_no_streaming_section_without_such_figures(tmp_path: Path) -> None:
     run = write_run(tmp_path / "runs", "baseline-y", 0.34, 0.36, 0.32)
     md = make_report([run], tmp_path / "rep", progress=False).markdown.read_text()
-    assert "Streaming, calibration and noise" not in md
+    assert "Streaming, files, calibration and noise" not in md
 
 
 # ----------------------------------------------------------------------------------------------
@@ -241,8 +242,10 @@ def test_report_over_the_shipped_default_alone(tmp_path: Path) -> None:
     assert row[5] == str(meta["n_utterances"])
     assert row[6:9] == [pm(meta["ua"]), pm(meta["wa"]), pm(meta["f1"])]
     assert row[9:] == ["n/a"] * 4
-    streamed = md_row(md, "default", "## Streaming, calibration and noise")
-    assert streamed[1:] == [pm(meta["ua"]), pm(meta["streamed_ua"]), pm(meta["ece"])]
+    streamed = md_row(md, "default", "## Streaming, files, calibration and noise")
+    file_ua = pm(meta["file_ua"]) if meta.get("file_ua") else "–"
+    answered = str(meta["file_unanswered"]) if meta.get("file_unanswered") is not None else "–"
+    assert streamed[1:] == [pm(meta["ua"]), pm(meta["streamed_ua"]), file_ua, answered, pm(meta["ece"])]
     details = md[md.index("## Runs in detail"):]
     assert md_row(details, "source")[1] == "shipped model"
     assert md_row(details, "protocol")[1] == meta["protocol"] and md_row(details, "command")[1] == meta["command"]
@@ -263,7 +266,7 @@ def test_report_mixes_a_run_folder_and_the_shipped_default(tmp_path: Path) -> No
     assert md_row(md, "baseline-si")[6] == "45.1 ± 2.0" and md_row(md, "default")[6] == pm(meta["ua"])
     assert md_row(md, "calm", "## Per-class recall")[1:] == ["20.0 ± 5.0", "n/a"]
     assert "n/a: not available for default" in md
-    assert md_row(md, "baseline-si", "## Streaming")[2:] == ["–", "–"]  # a run without these figures: a plain dash
+    assert md_row(md, "baseline-si", "## Streaming")[2:] == ["–"] * 4  # a run without these figures: a plain dash
     assert md_row(md, "default", "## Streaming")[2] == pm(meta["streamed_ua"])
     pngs = sorted(p.name for p in (tmp_path / "rep" / "figures").glob("*.png"))
     assert pngs == ["confusion-baseline-si.png", "summary.png"]

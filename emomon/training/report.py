@@ -153,6 +153,8 @@ class Run:
     provenance: Provenance
     protocol_detail: str | None = None
     streamed_ua: Stat | None = None
+    file_ua: Stat | None = None
+    file_unanswered: int | None = None
     ece: Stat | None = None
     noise: tuple[NoiseRow, ...] = ()
     per_class_recall: Mapping[str, Stat] | None = None
@@ -245,6 +247,7 @@ def run_from_metrics(name: str, folder: Path, m: Mapping[str, Any]) -> Run:
         labels=tuple(m.get("labels") or recall), n_utterances=_opt_int(m.get("n_utterances")), n_folds=len(folds) or None,
         ua=parse_stat(m.get("ua")), wa=parse_stat(m.get("wa")), f1=parse_stat(m.get("f1")),
         streamed_ua=parse_stat((m.get("streamed") or {}).get("ua")), ece=parse_stat(m.get("ece")),
+        file_ua=parse_stat((m.get("file") or {}).get("ua")), file_unanswered=_opt_int((m.get("file") or {}).get("unanswered")),
         noise=_parse_noise(m.get("noise")), per_class_recall=recall, folds=folds, confusion=_parse_confusion(m.get("confusion")),
         costs=Costs(num_parameters=_opt_int(m.get("num_parameters")), train_seconds=_opt_float(m.get("train_seconds")),
                     cpu_ms_per_clip=_opt_float(m.get("cpu_ms_per_clip")), cpu_ms_per_window=_opt_float(m.get("cpu_ms_per_window"))),
@@ -312,6 +315,7 @@ def run_from_model_config(name: str, directory: Path, config: ModelConfig, sourc
         n_utterances=_opt_int(meta.get("n_utterances")), n_folds=_protocol_folds(detail),
         ua=parse_stat(meta.get("ua", meta.get("cv_ua"))), wa=parse_stat(meta.get("wa", meta.get("cv_wa"))),
         f1=parse_stat(meta.get("f1")), streamed_ua=parse_stat(meta.get("streamed_ua")), ece=parse_stat(meta.get("ece")),
+        file_ua=parse_stat(meta.get("file_ua")), file_unanswered=_opt_int(meta.get("file_unanswered")),
         provenance=Provenance(source=source, data=_opt_str(meta.get("trained_on")), command=_opt_str(meta.get("command")),
                               license=_opt_str(meta.get("license")), description=_opt_str(meta.get("description")),
                               architecture=config.architecture, settings=settings),
@@ -594,19 +598,21 @@ def _recall_section(doc: Doc, runs: Sequence[Run]) -> None:
 
 
 def _streaming_section(doc: Doc, runs: Sequence[Run]) -> None:
-    if not any(r.streamed_ua or r.ece or r.noise for r in runs):
+    if not any(r.streamed_ua or r.file_ua or r.ece or r.noise for r in runs):
         return
-    doc.h(2, "Streaming, calibration and noise")
-    doc.p("Streamed decision: a clip's label from the mean of its non-silent 3 s stream windows (what `file --stream` "
-          "shows), beside the whole-clip UA. ECE: expected calibration error of the whole-clip probabilities (15 bins). "
+    doc.h(2, "Streaming, files, calibration and noise")
+    doc.p("Streamed decision: a clip's label from the mean of its 3 s stream windows with speech (what `file --stream` "
+          "shows). File decision: the time-weighted mean over the clip's speech segments (what `emomon file` answers); a "
+          "clip in which no speech is found gets no answer, counted wrong (how many: 'no answer'). Both beside the "
+          "whole-clip UA. ECE: expected calibration error of the whole-clip probabilities (15 bins). "
           "Noise: each fold's model on noisy copies of its test clips (white, pink, babble of other speakers) at the given SNR.")
     conds = sorted({(c.kind, c.snr_db) for r in runs for c in r.noise}, key=lambda c: (c[0], -c[1]))
-    headers = ["run", "UA %", "streamed UA %", "ECE %", *[f"{k} {snr:g} dB UA %" for k, snr in conds]]
+    headers = ["run", "UA %", "streamed UA %", "file UA %", "no answer", "ECE %", *[f"{k} {snr:g} dB UA %" for k, snr in conds]]
     rows = []
     for r in runs:
         by_cond = {(c.kind, c.snr_db): c for c in r.noise}
         absent = NOT_AVAILABLE if r.is_model else "–"
-        rows.append([r.name, pct(r.ua), pct(r.streamed_ua), pct(r.ece),
+        rows.append([r.name, pct(r.ua), pct(r.streamed_ua), pct(r.file_ua), _text(r.file_unanswered), pct(r.ece),
                      *[pct(by_cond[c].ua) if c in by_cond else absent for c in conds]])
     doc.table(headers, rows)
 
@@ -651,7 +657,8 @@ def _model_details(r: Run) -> list[list[str]]:
         ["source", p.source.value], ["folder", str(r.path)], ["model (recipe)", r.model], ["architecture", _text(p.architecture)],
         ["protocol", _text(r.protocol_detail or r.protocol)], ["evaluation", r.evaluation], ["trained on", _text(p.data)],
         ["clips", _text(r.n_utterances)], ["labels", ", ".join(r.labels)], ["UA %", pct(r.ua)], ["WA %", pct(r.wa)],
-        ["F1 %", pct(r.f1)], ["streamed UA %", pct(r.streamed_ua)], ["ECE %", pct(r.ece)], ["command", _text(p.command)],
+        ["F1 %", pct(r.f1)], ["streamed UA %", pct(r.streamed_ua)], ["file UA %", pct(r.file_ua)], ["ECE %", pct(r.ece)],
+        ["command", _text(p.command)],
         ["license", _text(p.license)], ["description", _text(p.description)],
     ]
     if p.settings:
