@@ -57,3 +57,29 @@ def tiled(samples: np.ndarray, rate: int, seconds: float) -> np.ndarray:
     """``samples`` repeated until ``seconds`` long (a long recording for memory/time figures)."""
     reps = int(np.ceil(seconds * rate / len(samples)))
     return np.tile(samples, reps)[: int(seconds * rate)]
+
+
+def main() -> int:
+    """``python benchmarks/mixes.py OUT.flac [--block 150] [--emotions angry,sad,happy,neutral]``."""
+    import argparse
+
+    import soundfile as sf
+
+    ap = argparse.ArgumentParser(description="Write a mix of RAVDESS emotion blocks (a long test recording).")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--ravdess", type=Path, default=RAVDESS)
+    ap.add_argument("--emotions", default="angry,sad,happy,neutral")
+    ap.add_argument("--block", type=float, default=150.0, help="seconds per emotion block")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if args.out.exists():
+        ap.error(f"{args.out} exists")
+    samples, blocks = emotion_mix(args.ravdess, args.emotions.split(","), args.block, seed=args.seed)
+    sf.write(args.out, samples, 16000)
+    for b in blocks:
+        print(f"{b.start:8.1f} – {b.end:8.1f} s  {b.emotion}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -323,7 +323,7 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
         windows=len(recs),
         expected_windows=int(round(args.seconds / hop)) if hop > 0 else None,
         hop_s=round(hop, 3),
-        silent_windows=sum(1 for r in recs if r.get("silent")),
+        no_speech_windows=sum(1 for r in recs if r["label"] is None),
         latency_median_ms=round(statistics.median(lat), 1),
         latency_p95_ms=round(pct(lat, 95), 1),
         latency_max_ms=round(max(lat), 1),
@@ -339,7 +339,7 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
     )
     if writer is not None and writer.error is not None:
         res["writer_error"] = str(writer.error)
-    print(f"{res['windows']} windows (expected {res['expected_windows']}, hop {hop:g} s, {res['silent_windows']} silent); "
+    print(f"{res['windows']} windows (expected {res['expected_windows']}, hop {hop:g} s, {res['no_speech_windows']} without speech); "
           f"latency median {res['latency_median_ms']:.0f} ms, p95 {res['latency_p95_ms']:.0f} ms, "
           f"max {res['latency_max_ms']:.0f} ms (first window {res['latency_first_ms']:.0f} ms); "
           f"dropped {dropped if dropped is not None else '?'} s; arrival drift {drift_ms:+.0f} ms", flush=True)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import defaults
 from ..errors import ModelError
 from .backbones import Backbone, load_backbone
 from .base import EmotionModel, ModelConfig
@@ -72,7 +73,7 @@ class LayerHeadModel(EmotionModel):
     @classmethod
     def make_config(cls, labels: Sequence[str], layers: Sequence[int], backbone: str = "whisper-base",
                     backbone_source: str | None = None, **meta: Any) -> ModelConfig:
-        """A config for this architecture (sample rate 16 kHz, 3 s windows, 0.5 s hop)."""
+        """A config for this architecture (sample rate 16 kHz, the default stream window and hop)."""
         from .backbones import WHISPER_FRONT
 
         return ModelConfig(
@@ -81,8 +82,8 @@ class LayerHeadModel(EmotionModel):
             sample_rate=16000,
             frontend=WHISPER_FRONT.to_dict() if backbone.startswith("whisper") else None,
             params={"backbone": backbone, "backbone_source": backbone_source, "layers": [int(i) for i in layers], "pooling": "meanstd"},
-            window=3.0,
-            hop=0.5,
+            window=defaults.WINDOW_S,
+            hop=defaults.HOP_S,
             meta=dict(meta),
         )
 
