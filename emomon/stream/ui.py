@@ -182,7 +182,7 @@ def _timing_row(state: MonitorState) -> tuple[Text, Text]:
         text = f"{last:.0f} ms (median {med:.0f} ms)" if last is not None and med is not None else "-"
         return Text("latency", style="bold"), Text(text)
     med = state.compute_median
-    text = f"{med:.0f} ms per window (model, median; the file is read as fast as it goes)" if med is not None else "-"
+    text = f"{med:.0f} ms per window (model time, median; read as fast as it goes)" if med is not None else "-"
     return Text("compute", style="bold"), Text(text)
 
 
