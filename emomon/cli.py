@@ -204,7 +204,7 @@ def _stream_only(**given: object) -> None:
 def file_cmd(
     paths: List[str] = typer.Argument(..., metavar="PATH...", help="Audio files, folders (searched recursively) or globs."),
     model: str = ModelOpt,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json (one object per file and line, segments included) or csv."),
+    fmt: Optional[Format] = typer.Option(None, "--format", "-f", help="table (the default), json (one object per file and line, segments included) or csv."),
     segments: bool = typer.Option(False, "--segments", help="csv/table: one row per speech segment instead of per file."),
     plot: Optional[Path] = PlotOpt,
     stream: bool = typer.Option(False, "--stream", help="Run the live streaming pipeline over the file (UI or --no-ui JSON lines)."),
@@ -231,6 +231,8 @@ def file_cmd(
     vad_opts = vad_options(vad, vad_threshold, min_speech, silence_db)
     inputs = list(expand_inputs(paths))
     if stream:
+        if fmt is not None or segments:
+            raise EmomonError("--format/--segments", "do not apply with --stream (it writes window records: --no-ui, --jsonl)")
         for arg, why in inputs:
             if why is not None:
                 raise EmomonError(arg, why)
@@ -252,7 +254,7 @@ def file_cmd(
     from .timeline.analyze import FileOptions
 
     options = FileOptions(vad=vad_opts, window=window, min_confidence=min_confidence)
-    if _analyze(inputs, load(model, compute), options, fmt, segments, plot):
+    if _analyze(inputs, load(model, compute), options, fmt or Format.table, segments, plot):
         raise typer.Exit(1)
 
 

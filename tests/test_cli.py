@@ -171,6 +171,8 @@ def test_usage_error_format(capsys):
 def test_stream_only_options_need_stream(capsys, test_model_dir, clips):
     code, _, err = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "--fast", "--hop", "0.5")
     assert code == 1 and err.strip() == "emomon: error: --fast, --hop: only apply with --stream"
+    code, _, err = run(capsys, "file", clips / "a.wav", "--model", test_model_dir, "--stream", "--segments")
+    assert code == 1 and err.startswith("emomon: error: --format/--segments: do not apply with --stream")
 
 
 def test_stream_no_ui_and_jsonl(capsys, test_model_dir, clips, tmp_path):
