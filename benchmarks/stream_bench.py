@@ -312,13 +312,8 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
     hop = float(recs[0]["t"]) if len(recs) < 2 else float(recs[1]["t"]) - float(recs[0]["t"])
     # results should arrive at the audio's pace: how far the last arrival strays from that pace
     drift_ms = ((arrivals[-1] - arrivals[0]) - (float(recs[-1]["t"]) - float(recs[0]["t"]))) * 1000.0
-    dropped = None
-    summary = [ln for ln in stderr.splitlines() if "windows, latency median" in ln]
-    if summary and "dropped" in summary[-1]:
-        try:
-            dropped = float(summary[-1].split("dropped", 1)[1].split()[0])
-        except (ValueError, IndexError):
-            dropped = None
+    dropped = float(recs[-1]["dropped_s"])  # every window record carries the audio dropped so far
+    summary = [ln for ln in stderr.splitlines() if ln.startswith("emomon:") and "windows" in ln]
     res.update(
         windows=len(recs),
         expected_windows=int(round(args.seconds / hop)) if hop > 0 else None,

@@ -139,3 +139,22 @@ def test_other_sample_rates(speech_clip):
     a = window_speech(x16, SR, WINDOW, HOP, VadOptions())
     b = window_speech(x44, 44100, WINDOW, HOP, VadOptions())
     assert len(a) == len(b) and np.abs(a - b).max() < 0.15
+
+
+def test_the_detector_neither_imports_torch_nor_changes_its_threads():
+    """The silero-vad package's __init__ imports torch and sets torch.set_num_threads(1) for the
+    whole process; emomon runs its ONNX file without importing that package."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from emomon.features.vad import VadOptions, VoiceActivity\n"
+            "VoiceActivity(VadOptions(), 16000).push(np.zeros(16000, np.float32))\n"
+            "print('torch' in sys.modules, 'silero_vad' in sys.modules)\n"
+            "import torch; torch.set_num_threads(2)\n"
+            "from emomon.features.vad import _silero_session; _silero_session.cache_clear()\n"
+            "VoiceActivity(VadOptions(), 16000).push(np.zeros(16000, np.float32))\n"
+            "print(torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "2"]

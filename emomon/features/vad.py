@@ -21,9 +21,11 @@ it, so all three agree on what speech is.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,18 +156,27 @@ class AlwaysSpeech(FrameDetector):
         return np.ones(len(frames), dtype=np.float32)
 
 
+def silero_model_path() -> Path:
+    """The ONNX file inside the installed ``silero-vad`` package, found without importing it:
+    its ``__init__`` imports torch and sets ``torch.set_num_threads(1)`` for the whole process,
+    which would halve the emotion model's speed."""
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmomonError("--vad silero", "needs the silero-vad package (pip install silero-vad), or use --vad energy")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / SILERO_MODEL
+    if not path.is_file():
+        raise EmomonError("--vad silero", f"the silero-vad package has no {SILERO_MODEL} (install silero-vad>=6.2)")
+    return path
+
+
 @lru_cache(maxsize=1)
 def _silero_session() -> Any:
     """The ONNX session of Silero VAD's 16 kHz sequence model (shared: onnxruntime's run is thread-safe)."""
+    path = silero_model_path()
     try:
-        from importlib.resources import files
-
-        path = files("silero_vad.data") / SILERO_MODEL
         import onnxruntime as ort
-    except ModuleNotFoundError as exc:
-        raise EmomonError("--vad silero", f"needs the {exc.name} package (pip install silero-vad onnxruntime), or use --vad energy") from None
-    if not path.is_file():
-        raise EmomonError("--vad silero", f"the silero-vad package has no {SILERO_MODEL} (install silero-vad>=6)")
+    except ModuleNotFoundError:
+        raise EmomonError("--vad silero", "needs the onnxruntime package (pip install onnxruntime), or use --vad energy") from None
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
