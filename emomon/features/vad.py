@@ -40,6 +40,7 @@ FRAME_SECONDS = 512 / 16000  # Silero's frame at 16 kHz; every detector uses the
 SILERO_RATE = 16000
 SILERO_CONTEXT = 64
 SILERO_MODEL = "silero_vad_16k_sequence.onnx"
+DETECTOR_VERSION = "2"  # bump when what a detector decides changes (training caches key on it)
 TARGET_PEAK = 0.5  # level normalisation: the recent peak is brought to -6 dBFS ...
 NOISE_FLOOR_RMS = 10 ** (-60 / 20)  # ... unless the quietest recent frame would exceed -60 dBFS RMS
 
@@ -90,6 +91,10 @@ class VadOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def cache_key(self) -> dict[str, Any]:
+        """What a cached decision depends on: these options and the detector's version."""
+        return {**self.to_dict(), "detector": DETECTOR_VERSION}
 
     def describe(self) -> str:
         """One line for screens and logs, e.g. ``silero (p >= 0.5, >= 20% of a window)``."""
@@ -220,7 +225,7 @@ class SileroDetector(FrameDetector):
         """Normalising gain ``(frames,)`` for ``(frames, 512)`` samples (see the class doc)."""
         peaks = np.abs(frames).max(axis=1)
         rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1)).astype(np.float32)
-        rms = np.where(rms > 1e-7, rms, np.inf)  # digital silence says nothing about the noise floor
+        rms = np.where(rms > 0, rms, np.inf)  # digital silence says nothing about the noise floor
         peak_hist = np.concatenate([self._peaks, peaks])
         rms_hist = np.concatenate([self._rms, rms])
         env = np.lib.stride_tricks.sliding_window_view(peak_hist, self.span).max(axis=1)

@@ -128,7 +128,7 @@ class LayerHeadRecipe(Recipe):
     def window_speech(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
         """Per clip ``(windows,)``: each stream window's speech fraction (what the stream's VAD reads)."""
         vad = self._vad(ctx)
-        key = ExtractorKey("window-speech", {"window": STREAM_WINDOW, "hop": STREAM_HOP, "pad": "front", "vad": vad.to_dict()}, version="1")
+        key = ExtractorKey("window-speech", {"window": STREAM_WINDOW, "hop": STREAM_HOP, "pad": "front", "vad": vad.cache_key()}, version="1")
 
         def extract(samples: np.ndarray) -> np.ndarray:
             return window_speech(samples, 16000, STREAM_WINDOW, STREAM_HOP, vad)
@@ -145,7 +145,7 @@ class LayerHeadRecipe(Recipe):
     def file_segments(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
         """Per clip ``(segments, 2)``: start and end (seconds) of the speech segments ``emomon file`` finds."""
         vad = self._vad(ctx)
-        key = ExtractorKey("file-segments", {"window": STREAM_WINDOW, "vad": vad.to_dict()}, version="1")
+        key = ExtractorKey("file-segments", {"window": STREAM_WINDOW, "vad": vad.cache_key()}, version="1")
 
         def extract(samples: np.ndarray) -> np.ndarray:
             spans = signal_segments(samples, 16000, vad, STREAM_WINDOW)
@@ -160,7 +160,7 @@ class LayerHeadRecipe(Recipe):
         vad = self._vad(ctx)
         name, source = self._backbone_spec(ctx)
         key = ExtractorKey("layer-pool-file-segments", {"backbone": name, "source": source, "pooling": "meanstd",
-                                                        "window": STREAM_WINDOW, "vad": vad.to_dict()}, version="1")
+                                                        "window": STREAM_WINDOW, "vad": vad.cache_key()}, version="1")
 
         def extract(samples: np.ndarray) -> np.ndarray:
             from ...features.segments import Span
