@@ -62,7 +62,7 @@ def detector(name: str) -> Iterator[V.VadOptions]:
 def classified(x: np.ndarray, name: str) -> np.ndarray:
     """Which stream windows of ``x`` the detector ``name`` lets through to the model."""
     with detector(name) as opts:
-        return V.window_speech(x, RATE, WINDOW, HOP, opts) >= opts.min_speech
+        return opts.classifies(V.window_speech(x, RATE, WINDOW, HOP, opts))
 
 
 def has_speech(x: np.ndarray, name: str) -> bool:

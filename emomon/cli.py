@@ -128,15 +128,12 @@ def load(model: str, compute: Compute) -> "EmotionModel":
 
 def check_outputs(jsonl: Optional[Path], plot: Optional[Path], force: bool, append: bool) -> None:
     """Refuse, before the model loads, output files that would clobber something."""
-    from .stream.sinks import check_output_path
+    from .stream.sinks import check_output_path, check_plot_path
 
     if jsonl is not None:
         check_output_path(jsonl, "--jsonl", force, append)
     if plot is not None:
-        check_output_path(plot, "--plot", force)
-        from .timeline.plot import check_plot_format
-
-        check_plot_format(plot)
+        check_plot_path(plot, force)
 
 
 def run_live(monitor, model: str, title: str, *, no_ui: bool, jsonl: Optional[Path], force: bool, append: bool,

@@ -12,6 +12,7 @@ sinks (screen, JSONL, CSV, plot) need nothing but records.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -26,6 +27,11 @@ def round_scores(scores: Mapping[str, float] | None) -> dict[str, float | None] 
     if scores is None:
         return None
     return {k: (round(float(v), SCORE_DIGITS) if math.isfinite(v) else None) for k, v in scores.items()}
+
+
+def dumps(record: Mapping[str, Any]) -> str:
+    """A record's ``to_dict()`` as one strict JSON line (no NaN/Infinity: records make them null)."""
+    return json.dumps(record, allow_nan=False, ensure_ascii=False)
 
 
 def iso_time(moment: datetime) -> str:

@@ -38,8 +38,7 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
-def speech_regions(flags: np.ndarray, duration: float, options: VadOptions, first_frame: int = 0,
-                   frame_seconds: float = FRAME_SECONDS) -> list[Span]:
+def speech_regions(flags: np.ndarray, duration: float, options: VadOptions) -> list[Span]:
     """Speech regions (seconds) of a signal of ``duration`` seconds from its frame decisions.
 
     Pauses shorter than ``options.min_silence`` are merged, runs shorter than
@@ -47,7 +46,7 @@ def speech_regions(flags: np.ndarray, duration: float, options: VadOptions, firs
     on both sides (within the signal; overlaps merged).
     """
     merged: list[list[int]] = []
-    gap = options.min_silence / frame_seconds
+    gap = options.min_silence / FRAME_SECONDS
     for a, b in _runs(np.asarray(flags, dtype=bool)):
         if merged and a - merged[-1][1] < gap:
             merged[-1][1] = b
@@ -55,10 +54,10 @@ def speech_regions(flags: np.ndarray, duration: float, options: VadOptions, firs
             merged.append([a, b])
     out: list[Span] = []
     for a, b in merged:
-        if (b - a) * frame_seconds < options.min_speech_duration:
+        if (b - a) * FRAME_SECONDS < options.min_speech_duration:
             continue
-        start = max(0.0, (first_frame + a) * frame_seconds - options.speech_pad)
-        end = min(duration, (first_frame + b) * frame_seconds + options.speech_pad)
+        start = max(0.0, a * FRAME_SECONDS - options.speech_pad)
+        end = min(duration, b * FRAME_SECONDS + options.speech_pad)
         if end <= start:
             continue
         if out and start <= out[-1].end:

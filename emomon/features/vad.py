@@ -26,12 +26,15 @@ import logging
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import defaults
 from ..errors import EmomonError
+
+if TYPE_CHECKING:
+    from .windows import Window
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,14 @@ class VadOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def classifies(self, speech: float | np.ndarray) -> bool | np.ndarray:
+        """Whether a window with this speech fraction (or an array of them) is classified: at least
+        ``min_speech`` of it, and some, is speech. The stream, ``emomon file`` and the training
+        recipe all ask this."""
+        s = np.asarray(speech)
+        out = (s >= self.min_speech) & (s > 0)
+        return bool(out) if out.ndim == 0 else out
 
     def cache_key(self) -> dict[str, Any]:
         """What a cached decision depends on: these options and the detector's version."""
@@ -194,7 +205,7 @@ class SileroDetector(FrameDetector):
 
     Level normalisation, per frame: the gain that brings the peak of the last ``level_span``
     seconds (this frame included) to :data:`TARGET_PEAK`, but never so much that the quietest
-    frame of that span would rise above :data:`NOISE_FLOOR_DBFS` (a room's hiss blown up to full
+    frame of that span would rise above :data:`NOISE_FLOOR_RMS` (a room's hiss blown up to full
     scale unsettles the detector's state before speech starts). Both bounds scale with the input,
     so the detector sees the same signal whatever the recording level (frames of digital silence
     stay silent). Inputs at another rate are resampled to 16 kHz for the detector; frames stay on
@@ -335,13 +346,17 @@ class VoiceActivity:
             return 0.0
         return float(self._flags[lo - self._first : hi - self._first].mean())
 
-    def flags(self) -> np.ndarray:
-        """Every kept decision ``(frames,)``, the first at frame :attr:`first_frame`."""
-        return self._flags.copy()
+    def window_fraction(self, window: "Window") -> float:
+        """The speech fraction of a stream window: over its real samples (front padding excluded);
+        1 with ``--vad off``."""
+        if self.options.method == "off":
+            return 1.0
+        end = int(round(window.t_end * window.sample_rate))
+        return self.speech_fraction(end - window.valid, end)
 
-    @property
-    def first_frame(self) -> int:
-        return self._first
+    def flags(self) -> np.ndarray:
+        """Every decision kept ``(frames,)`` (all of them unless :meth:`forget_before` was called)."""
+        return self._flags.copy()
 
     def _add(self, probs: np.ndarray) -> np.ndarray:
         flags = self.hysteresis(probs)
@@ -368,8 +383,4 @@ def window_speech(samples: np.ndarray, sample_rate: int, window: float, hop: flo
     va = VoiceActivity(options, sample_rate)
     va.push(samples)
     va.finish()
-    out = []
-    for w in clip_windows(samples, sample_rate, window, hop):
-        end = int(round(w.t_end * sample_rate))
-        out.append(va.speech_fraction(end - w.valid, end))
-    return np.array(out, dtype=np.float32)
+    return np.array([va.window_fraction(w) for w in clip_windows(samples, sample_rate, window, hop)], dtype=np.float32)

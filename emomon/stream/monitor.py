@@ -224,16 +224,9 @@ class Monitor:
             lane.done = True
             src.stop()
         for win in windows:
-            speech = self._speech(lane, win)
-            self.worker.submit(Job(win, speech, classify=speech >= self.config.vad.min_speech and speech > 0))
+            speech = lane.vad.window_fraction(win)
+            self.worker.submit(Job(win, speech, classify=self.config.vad.classifies(speech)))
         lane.vad.forget_before(w.position - w.window)  # the next window starts after this
-
-    def _speech(self, lane: _Lane, win: Window) -> float:
-        """The window's speech fraction (over its real samples, front padding excluded)."""
-        if self.config.vad.method == "off":
-            return 1.0
-        end = int(round(win.t_end * win.sample_rate))
-        return lane.vad.speech_fraction(end - win.valid, end)
 
     def _record(self, item: Scored | WorkerFailure) -> WindowRecord:
         if isinstance(item, WorkerFailure):

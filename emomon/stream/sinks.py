@@ -7,14 +7,13 @@ unless asked (``force``), nor appended to unless asked (``append``).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import IO, Sequence, TextIO
 
 from ..errors import EmomonError
 from ..features.vad import VadOptions
-from ..records import SessionInfo, SessionSummary, WindowRecord
+from ..records import SessionInfo, SessionSummary, WindowRecord, dumps
 
 
 def check_output_path(path: Path, option: str, force: bool = False, append: bool = False) -> None:
@@ -30,9 +29,12 @@ def check_output_path(path: Path, option: str, force: bool = False, append: bool
         raise EmomonError(str(path), f"folder {path.parent} does not exist")
 
 
-def dumps(obj: dict) -> str:
-    """One strict JSON line (no NaN/Infinity: records already turn them into null)."""
-    return json.dumps(obj, allow_nan=False, ensure_ascii=False)
+def check_plot_path(path: Path, force: bool = False) -> None:
+    """Refuse, before any work starts, a ``--plot`` file that exists or that no picture format fits."""
+    check_output_path(path, "--plot", force)
+    from ..timeline.plot import check_plot_format
+
+    check_plot_format(path)
 
 
 class JsonlLog:
@@ -135,10 +137,7 @@ class TimelinePlot:
     """``--plot PATH``: the session's emotion distribution over time, drawn when it ends."""
 
     def __init__(self, path: Path, labels: Sequence[str], title: str, force: bool = False) -> None:
-        check_output_path(path, "--plot", force)
-        from ..timeline.plot import check_plot_format
-
-        check_plot_format(path)
+        check_plot_path(path, force)
         self.path = path
         self.labels = list(labels)
         self.title = title

@@ -17,7 +17,7 @@ without speech gets ``label: None`` and the reason "no speech".
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
@@ -148,7 +148,7 @@ def analyze_file(
     m = open_model(model, compute)
     opts = options or FileOptions()
     window = float(opts.window or m.config.window)
-    opts = FileOptions(opts.vad, window, opts.min_confidence, opts.batch, opts.block)
+    opts = replace(opts, window=window)
     rate = m.sample_rate
     total, spans = _vad_pass(source, rate, opts, source_rate, progress, probe_duration(source, source_rate))
     duration = total / rate

@@ -8,11 +8,10 @@ A file that failed is a row too (its ``error``), so nothing a user asked about g
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from typing import Protocol, Sequence, TextIO
 
-from ..records import SCORE_DIGITS, FileResult, round_scores
+from ..records import SCORE_DIGITS, FileResult, dumps, round_scores
 
 
 class ResultWriter(Protocol):
@@ -41,7 +40,7 @@ class JsonWriter:
 
     def write(self, result: FileResult) -> None:
         out = self.out or sys.stdout
-        out.write(json.dumps(result.to_dict(), allow_nan=False, ensure_ascii=False) + "\n")
+        out.write(dumps(result.to_dict()) + "\n")
         out.flush()
 
     def close(self) -> None:

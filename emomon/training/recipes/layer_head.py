@@ -138,9 +138,7 @@ class LayerHeadRecipe(Recipe):
     def _voiced(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
         """Per clip, the boolean mask of its stream windows that the stream would classify."""
         vad = self._vad(ctx)
-        if vad.method == "off":
-            return [np.ones_like(sp, dtype=bool) for sp in self.window_speech(utts, ctx)]
-        return [(sp >= vad.min_speech) & (sp > 0) for sp in self.window_speech(utts, ctx)]
+        return [vad.classifies(sp) for sp in self.window_speech(utts, ctx)]
 
     def file_segments(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
         """Per clip ``(segments, 2)``: start and end (seconds) of the speech segments ``emomon file`` finds."""
