@@ -135,3 +135,34 @@ def test_bad_augment_spec_fails_before_any_work(tmp_path, corpus, tiny_whisper):
     with pytest.raises(DataError, match="KIND:SNR"):
         run_protocol(get_recipe("default"), corpus, make_folds("kfold-speaker", corpus, k=2), tmp_path / "out", ctx, protocol="kfold-speaker")
     assert not list(tmp_path.rglob("*.npy")) and not (tmp_path / "out").exists()  # no feature computed, no OUT made
+
+
+def test_adaptive_recipe_reports_the_online_curve_apart_and_saves_an_adaptive_model(tmp_path, corpus, tiny_whisper):  # noqa: F811
+    ctx = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "layers": [1, 2], "adapt": True, "prior_weight": 4, "augment": ""})
+    res = run_protocol(get_recipe("default"), corpus, make_folds("kfold-speaker", corpus, k=2), tmp_path / "out", ctx, protocol="kfold-speaker")
+    r = res.results
+    assert r.mode == "strict" and r.extra["adapt"] is True and r.extra["prior_weight"] == 4
+    oa = r.online_adaptive
+    assert oa is not None and oa.mode == "online-adaptive"
+    # 16 clips per speaker: no clip is classified after 20 heard, so that point is absent
+    assert [p.heard for p in oa.points] == ["0", "5", "10", "all"]
+    assert all(set(f.online) == {"0", "5", "10", "all"} for f in r.folds)
+    # heard = 0 is the prior alone: the strict decision of every clip
+    assert oa.point("0").ua.mean == pytest.approx(r.ua.mean, abs=1e-6)
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert m["mode"] == "strict" and m["online_adaptive"]["mode"] == "online-adaptive"
+
+    model = load_model(tmp_path / "out" / "model")
+    assert model.adaptive and model.config.params["speaker_norm"] == {"prior_weight": 4.0}
+    adapter = model.new_adapter()
+    assert adapter.prior_weight == 4.0 and np.all(adapter.prior_var > 0) and np.any(adapter.prior_mean != 0)
+    x = np.stack([w for w in window_batch(np.sin(np.arange(48000) / 9.0).astype(np.float32), 16000)[:3]])
+    a = model.new_adapter()
+    first = model.predict_proba_adapted(x, [a, a, a], [3.0, 0.5, 0.5])
+    assert a.heard.count == 3 and a.heard.seconds == pytest.approx(4.0)
+    # row 0 saw nothing: the prior, i.e. what the plain model says
+    assert np.allclose(first[0], model.predict_proba(x[:1])[0], atol=1e-5)
+    # after two windows the statistics (and the logits) move away from the prior's
+    with torch.inference_mode():
+        feats = model.features(torch.from_numpy(x[2:3]))
+        assert not torch.allclose(model.classify_features(feats, a.mean_std()), model.classify_features(feats), atol=1e-3)

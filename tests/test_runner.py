@@ -82,7 +82,7 @@ def test_run_writes_contract(tmp_path, corpus):
     assert np.trace(np.array(m["confusion"])) == len(corpus)
     assert m["cpu_ms_per_clip"] > 0 and m["cpu_ms_per_window"] > 0 and m["num_parameters"] == 24
     lines = [json.loads(s) for s in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
-    assert len(lines) == len(corpus) and set(lines[0]) == {"id", "speaker", "fold", "true", "pred", "scores"}
+    assert len(lines) == len(corpus) and set(lines[0]) == {"id", "speaker", "corpus", "fold", "true", "pred", "scores"}
     assert (tmp_path / "out" / "confusion.png").stat().st_size > 1000
     assert m["final_model"] == "model"
     model = load_model(tmp_path / "out" / "model", device="cpu")

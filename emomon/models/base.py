@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import ClassVar, Sequence, overload
+from typing import TYPE_CHECKING, ClassVar, Sequence, overload
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from ..audio import AudioSource, decode_audio
 from ..errors import AudioError, ModelError
 from ..records import Prediction
 from .config import CONFIG_NAME, WEIGHTS_NAME, ModelConfig, read_config  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:
+    from .adapt import SpeakerAdapter
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,25 @@ class EmotionModel(torch.nn.Module):
         finally:
             self.train(was_training)
         return probs
+
+    # -- speaker adaptation (models trained with speaker standardisation) ---------------------
+    @property
+    def adaptive(self) -> bool:
+        """Whether this model can adapt to its speaker (:meth:`new_adapter` gives an adapter)."""
+        return False
+
+    def new_adapter(self) -> "SpeakerAdapter | None":
+        """A fresh :class:`~emomon.models.adapt.SpeakerAdapter` for one session (``None``: not adaptive)."""
+        return None
+
+    def predict_proba_adapted(
+        self, waveforms: torch.Tensor | np.ndarray, adapters: Sequence["SpeakerAdapter | None"], seconds: Sequence[float] | None = None
+    ) -> np.ndarray:
+        """Probabilities ``(batch, labels)`` of equal-length windows ``(batch, samples)``, row ``i``
+        standardised with ``adapters[i]``'s statistics *before* it, which then learns row ``i``
+        (``seconds[i]`` of speech). Rows sharing an adapter are taken in order. A model that does
+        not adapt ignores ``adapters``."""
+        return self.predict_proba(waveforms)
 
     @overload
     def predict(self, source: AudioSource, sample_rate: int | None = None) -> Prediction: ...

@@ -18,6 +18,7 @@ from torch import nn
 from .. import defaults
 from ..errors import ModelError
 from .backbones import Backbone, load_backbone
+from .adapt import SpeakerAdapter
 from .base import EmotionModel, ModelConfig
 from .registry import register_architecture
 
@@ -51,7 +52,10 @@ class LayerHeadModel(EmotionModel):
 
     ``config.params``: ``backbone`` (registry name), ``backbone_source`` (path or hub id, or
     ``None`` for the default resolution order), ``layers`` (hidden-state indices; 0 is the
-    input embedding), ``hidden_size``.
+    input embedding), ``hidden_size``; ``speaker_norm`` (``{"prior_weight": N}``) when the head
+    was trained on speaker-standardised features: the features are then first standardised with
+    the speaker's statistics (:mod:`.adapt`; the training prior ``adapt_mean``/``adapt_var``
+    when nothing has been heard).
     """
 
     frozen_prefixes = ("backbone.",)
@@ -69,11 +73,22 @@ class LayerHeadModel(EmotionModel):
         self.register_buffer("feat_scale", torch.ones(n_feat))
         self.register_buffer("temperature", torch.ones(()))
         self.head = nn.Linear(n_feat, n_labels)
+        self.prior_weight: float | None = None
+        if p.get("speaker_norm"):
+            try:
+                self.prior_weight = float(p["speaker_norm"]["prior_weight"])
+            except (KeyError, TypeError, ValueError):
+                raise ModelError(config.architecture, "params.speaker_norm must be {\"prior_weight\": number}") from None
+            if not self.prior_weight >= 0:
+                raise ModelError(config.architecture, "params.speaker_norm.prior_weight must be >= 0")
+            self.register_buffer("adapt_mean", torch.zeros(n_feat))
+            self.register_buffer("adapt_var", torch.ones(n_feat))
 
     @classmethod
     def make_config(cls, labels: Sequence[str], layers: Sequence[int], backbone: str = "whisper-base",
-                    backbone_source: str | None = None, **meta: Any) -> ModelConfig:
-        """A config for this architecture (sample rate 16 kHz, the default stream window and hop)."""
+                    backbone_source: str | None = None, prior_weight: float | None = None, **meta: Any) -> ModelConfig:
+        """A config for this architecture (sample rate 16 kHz, the default stream window and hop);
+        ``prior_weight`` makes it adaptive (trained on speaker-standardised features)."""
         from .backbones import WHISPER_FRONT
 
         return ModelConfig(
@@ -81,7 +96,8 @@ class LayerHeadModel(EmotionModel):
             labels=list(labels),
             sample_rate=16000,
             frontend=WHISPER_FRONT.to_dict() if backbone.startswith("whisper") else None,
-            params={"backbone": backbone, "backbone_source": backbone_source, "layers": [int(i) for i in layers], "pooling": "meanstd"},
+            params={"backbone": backbone, "backbone_source": backbone_source, "layers": [int(i) for i in layers], "pooling": "meanstd",
+                    **({"speaker_norm": {"prior_weight": float(prior_weight)}} if prior_weight is not None else {})},
             window=defaults.WINDOW_S,
             hop=defaults.HOP_S,
             meta=dict(meta),
@@ -93,10 +109,50 @@ class LayerHeadModel(EmotionModel):
             return pool_states(self.backbone(waveforms), self.layers)
         return torch.cat([pool_states(self.backbone(w[: int(n)].unsqueeze(0)), self.layers) for w, n in zip(waveforms, lengths)])
 
-    def classify_features(self, feats: torch.Tensor) -> torch.Tensor:
-        """Pooled features ``(batch, F)`` → logits ``(batch, labels)``."""
+    def classify_features(self, feats: torch.Tensor, speaker: tuple[np.ndarray, np.ndarray] | None = None) -> torch.Tensor:
+        """Pooled features ``(batch, F)`` → logits ``(batch, labels)``.
+
+        An adaptive model first standardises with ``speaker = (mean, std)`` ``(F,)`` (default: the
+        training prior, i.e. a speaker nothing has been heard of).
+        """
+        if self.adaptive:
+            mean, std = speaker if speaker is not None else self.new_adapter().mean_std()  # type: ignore[union-attr]
+            feats = (feats - torch.as_tensor(mean, dtype=feats.dtype, device=feats.device)) / torch.as_tensor(std, dtype=feats.dtype, device=feats.device)
         z = (feats - self.feat_mean) / self.feat_scale
         return self.head(z) / self.temperature
+
+    @property
+    def adaptive(self) -> bool:
+        return self.prior_weight is not None
+
+    def new_adapter(self) -> SpeakerAdapter | None:
+        if self.prior_weight is None:
+            return None
+        return SpeakerAdapter(self.adapt_mean.double().cpu().numpy(), self.adapt_var.double().cpu().numpy(), self.prior_weight)
+
+    def set_prior(self, mean: np.ndarray, var: np.ndarray) -> None:
+        """Install the training speakers' average statistics ``(F,)`` (adaptive models only)."""
+        if not self.adaptive:
+            raise ModelError(self.architecture, "not trained with speaker standardisation (no speaker_norm in its params)")
+        with torch.no_grad():
+            self.adapt_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+            self.adapt_var.copy_(torch.as_tensor(var, dtype=torch.float32))
+
+    def predict_proba_adapted(self, waveforms, adapters, seconds=None) -> np.ndarray:  # noqa: ANN001 - see EmotionModel
+        """See :meth:`EmotionModel.predict_proba_adapted`; the backbone runs once for the batch."""
+        x = torch.as_tensor(waveforms, dtype=torch.float32)
+        x = x.unsqueeze(0) if x.dim() == 1 else x
+        if not self.adaptive or all(a is None for a in adapters):
+            return self.predict_proba(x)
+        with torch.inference_mode():
+            feats = self.features(x.to(self.device))
+            rows = []
+            for i, adapter in enumerate(adapters):
+                speaker = adapter.mean_std() if adapter is not None else None
+                rows.append(torch.softmax(self.classify_features(feats[i : i + 1], speaker).float(), dim=-1))
+                if adapter is not None:
+                    adapter.update(feats[i].double().cpu().numpy(), 0.0 if seconds is None else float(seconds[i]))
+        return torch.cat(rows).cpu().numpy()
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.classify_features(self.features(waveforms, lengths))

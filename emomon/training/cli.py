@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import typer
 
 from ..errors import DataError, DeviceError, EmomonError
 from ..records import Utterance
+
+if TYPE_CHECKING:
+    from .results import Figures, RunResults
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,45 @@ def load_utterances(corpus: str, data: str | Path) -> list[Utterance]:
     return read_ravdess(data)
 
 
+def parse_data_spec(spec: str | Path, default_corpus: str) -> tuple[str, Path]:
+    """``"emodb=DIR"`` → ``("emodb", DIR)``; a bare ``DIR`` (or one whose ``NAME=`` is not a
+    corpus name) → ``(default_corpus, DIR)``."""
+    text = str(spec)
+    name, sep, rest = text.partition("=")
+    if sep and name and "/" not in name:
+        from .corpora.registry import resolve_corpus_name
+
+        return resolve_corpus_name(name), Path(rest).expanduser()
+    return default_corpus, Path(text).expanduser()
+
+
+def load_corpora(specs: Sequence[str | Path], default_corpus: str = "ravdess") -> list[Utterance]:
+    """Utterances of every ``--data`` spec (:func:`parse_data_spec`), each keeping its corpus and
+    speaker; a corpus given twice, or two specs naming the same clips, is an error."""
+    if not specs:
+        raise DataError("--data", "no corpus given")
+    utts: list[Utterance] = []
+    seen: dict[str, str] = {}
+    for spec in specs:
+        name, root = parse_data_spec(spec, default_corpus)
+        part = load_utterances(name, root)
+        for corpus in sorted({u.corpus for u in part}):
+            if corpus in seen:
+                raise DataError(str(root), f"corpus {corpus} is already given by --data {seen[corpus]}")
+            seen[corpus] = str(spec)
+        counts = {c: sum(u.corpus == c for u in part) for c in sorted({u.corpus for u in part})}
+        log.info("--data %s: %s", spec, ", ".join(f"{n} {c} clips" for c, n in counts.items()))
+        utts += part
+    return utts
+
+
+def data_description(specs: Sequence[str | Path], default_corpus: str = "ravdess") -> str:
+    """What metrics.json records as ``data``: the DIR of one bare spec, else ``name=DIR`` joined by ``, ``."""
+    if len(specs) == 1 and "=" not in str(specs[0]):
+        return str(specs[0])
+    return ", ".join(f"{n}={d}" for n, d in (parse_data_spec(s, default_corpus) for s in specs))
+
+
 def parse_fold_subset(spec: str | None) -> list[str] | None:
     """``"1,2"`` → ``["1", "2"]``; ``None``/empty → all folds."""
     if not spec:
@@ -80,7 +122,7 @@ def resolve_compute(compute: str | Compute | None, device: str | Compute | None 
 
 def train(
     model: str,
-    data: str | Path,
+    data: str | Path | Sequence[str | Path],
     out: str | Path,
     *,
     protocol: str = "emobox",
@@ -104,13 +146,17 @@ def train(
 ):
     """Run ``emomon train`` from Python; returns the :class:`~emomon.training.runner.RunResult`.
 
+    ``data``: a corpus directory (read with ``corpus``), or several specs ``NAME=DIR`` (one per
+    corpus, e.g. ``["ravdess=/d/ravdess", "emodb=/d/emodb"]``); each clip keeps its corpus.
+
     ``compute`` is where the model runs: ``auto`` (the default: CUDA when available), ``cpu``,
     ``cuda`` or ``cuda:N``. ``device`` is its deprecated alias (logs a warning).
     """
     from ..models.registry import select_device
     from .cache import FeatureCache
     from .normalize import mode_from_option
-    from .protocols import PROTOCOLS, make_folds
+    from ..labels import EMOTIONS
+    from .protocols import PROTOCOLS, make_folds, protocol_labels
     from .recipes import get_recipe, parse_options
     from .recipes.base import TrainContext
     from .runner import check_out_dir, run_protocol
@@ -129,8 +175,16 @@ def train(
     recipe = get_recipe(model)
     out = Path(out)
     check_out_dir(out, force)  # fail before any work
-    utts = load_utterances(corpus, data)
+    specs = [data] if isinstance(data, (str, Path)) else list(data)
+    everyone = load_corpora(specs, corpus)
+    labels = protocol_labels(protocol, EMOTIONS)
+    utts = [u for u in everyone if u.emotion in labels]
+    if len(utts) < len(everyone):
+        log.info("protocol %s: %d clips of other classes than %s left out", protocol, len(everyone) - len(utts), "/".join(labels))
     all_folds = make_folds(protocol, utts, k=k, seed=seed, folds_path=folds)
+    if protocol == "pairs" and final:
+        log.info("protocol pairs: no final model (each fold trains on one corpus)")
+        final = False
     if fold_subset:
         known = {f.id for f in all_folds}
         unknown = [s for s in fold_subset if s not in known]
@@ -144,14 +198,15 @@ def train(
         seed=seed,
         device=torch_device,
         mode=mode,
-        all_utterances=utts,
+        all_utterances=everyone,
         epochs=epochs,
+        labels=labels,
         progress=progress,
         options=opts,
     )
     noise_dir = ctx.cache.root.parent / "noisy" if ctx.cache.enabled else None
     return run_protocol(
-        recipe, utts, all_folds, out, ctx, protocol=protocol, data=str(data), final=final, force=force,
+        recipe, utts, all_folds, out, ctx, protocol=protocol, data=data_description(specs, corpus), final=final, force=force,
         noise=conditions, noise_dir=noise_dir,
     )
 
@@ -165,6 +220,27 @@ def refuse_device_option(value: Optional[str]) -> None:
         )
 
 
+def _figs(f: "Figures") -> str:
+    return f"UA {f.ua.mean:.3f} ± {f.ua.std or 0:.3f}  WA {f.wa.mean:.3f} ± {f.wa.std or 0:.3f}  F1 {f.f1.mean:.3f} ± {f.f1.std or 0:.3f}"
+
+
+def summary_lines(r: "RunResults") -> list[str]:
+    """What ``emomon train`` prints: the strict figures, per test corpus (several corpora), per
+    fold for ``pairs``, and the labelled online-adaptive curve."""
+    from .results import Figures
+
+    tag = "" if r.speaker_independent else " [speaker-dependent]"
+    lines = [f"{r.model} {r.protocol}{tag} {r.mode}: " + _figs(Figures(r.ua, r.wa, r.f1)) + (f"  ECE {r.ece.mean:.3f}" if r.ece and r.ece.mean is not None else "")]
+    if r.protocol == "pairs":
+        lines += [f"  {f.fold}: UA {f.ua:.3f}  WA {f.wa:.3f}  F1 {f.f1:.3f}" for f in r.folds]
+    elif len(r.corpora) > 1:
+        lines += [f"  test corpus {c}: " + _figs(f) for c, f in r.corpora.items()]
+    if r.online_adaptive is not None:
+        curve = ", ".join(f"{p.heard}: {p.figures.ua.mean:.3f}" for p in r.online_adaptive.points)
+        lines.append(f"  [{r.online_adaptive.mode}] UA by clips of the speaker heard before: {curve}")
+    return lines
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``train`` command to ``app``."""
     from .recipes import recipe_names
@@ -174,9 +250,9 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_command(
         model: str = typer.Option(..., "--model", help=f"Recipe: {names}."),
-        data: Path = typer.Option(..., "--data", help="Corpus directory."),
+        data: list[str] = typer.Option(..., "--data", help="Corpus directory (read with --corpus), or CORPUS=DIR; repeat for several corpora (--data ravdess=D1 --data emodb=D2)."),
         out: Path = typer.Option(..., "--out", help="Output directory (metrics.json, predictions.jsonl, confusion.png, model/)."),
-        protocol: str = typer.Option("emobox", "--protocol", help="emobox | loso | kfold-speaker | random (speaker-dependent)."),
+        protocol: str = typer.Option("emobox", "--protocol", help="emobox (RAVDESS folds; other corpora always train) | loso | kfold-speaker | loco (leave one corpus out) | pairs (train on one corpus, test on another; 4 classes) | random (speaker-dependent)."),
         corpus: str = typer.Option("ravdess", "--corpus", help="Corpus reader."),
         folds: Optional[Path] = typer.Option(None, "--folds", help="EmoBox folds JSON (default: the shipped RAVDESS table)."),
         normalize: str = typer.Option("strict", "--normalize", help="strict | speaker (per-speaker feature statistics; labelled speaker-norm)."),
@@ -218,9 +294,6 @@ def register(app: typer.Typer) -> None:
             noise=noise,
             snr=snr,
         )
-        m = result.metrics
-        tag = "" if m["speaker_independent"] else " [speaker-dependent]"
-        typer.echo(
-            f"{m['model']} {m['protocol']}{tag} {m['mode']}: UA {m['ua']['mean']:.3f} ± {m['ua']['std']:.3f}  "
-            f"WA {m['wa']['mean']:.3f} ± {m['wa']['std']:.3f}  F1 {m['f1']['mean']:.3f} ± {m['f1']['std']:.3f}  -> {result.out_dir}"
-        )
+        for line in summary_lines(result.results):
+            typer.echo(line)
+        typer.echo(f"-> {result.out_dir}")

@@ -1,8 +1,13 @@
 """Cross-validation protocols: which utterances train and which test, fold by fold.
 
-Speaker-independent protocols (``emobox``, ``loso``, ``kfold-speaker``) never put a speaker
-in both the train and the test side of a fold (asserted). ``random`` splits utterances, not
-speakers: it is *speaker-dependent*, only made on explicit request, and labelled so.
+Speaker-independent protocols (``emobox``, ``loso``, ``kfold-speaker``, ``loco``, ``pairs``)
+never put a speaker in both the train and the test side of a fold (asserted). ``random`` splits
+utterances, not speakers: it is *speaker-dependent*, only made on explicit request, and labelled so.
+
+With several corpora: ``emobox`` splits RAVDESS by its six folds and adds every other corpus to
+every fold's training side; ``loco`` leaves one corpus out per fold; ``pairs`` trains on one
+corpus and tests on another, for every ordered pair, on the four classes all corpora share
+(:data:`CROSS_CORPUS_LABELS`) with balanced test sets (EmoBox's cross-corpus track).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from ..records import Utterance
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS: tuple[str, ...] = ("emobox", "loso", "kfold-speaker", "random")
+PROTOCOLS: tuple[str, ...] = ("emobox", "loso", "kfold-speaker", "random", "loco", "pairs")
+CROSS_CORPUS_LABELS: tuple[str, ...] = ("angry", "happy", "neutral", "sad")
+"""The classes of the ``pairs`` protocol (EmoBox's cross-corpus track)."""
 SPEAKER_DEPENDENT_LABEL = "speaker-dependent"
 
 # EmoBox (Ma et al., Interspeech 2024, arXiv 2406.07162) 6-fold split of RAVDESS speech:
@@ -107,11 +114,74 @@ def _match_speaker(entry: object, speakers: Sequence[str]) -> str:
     raise DataError(f"speaker {entry!r}", "in the folds table but not in the data")
 
 
-def emobox_folds(utts: Sequence[Utterance], table: Mapping[str, list] | None = None) -> list[Fold]:
-    """EmoBox folds (default table: RAVDESS); speakers not listed in any fold always train."""
+def emobox_folds(utts: Sequence[Utterance], table: Mapping[str, list] | None = None, corpus: str | None = None) -> list[Fold]:
+    """EmoBox folds (default table: RAVDESS's) of ``corpus``'s speakers (default: ``ravdess`` when
+    present, else the only corpus); speakers not listed in any fold, and every other corpus,
+    always train."""
     table = table or EMOBOX_RAVDESS_FOLDS
-    spk = speakers_of(utts)
+    corpora = sorted({u.corpus for u in utts})
+    named = {str(e).rsplit(":", 1)[0] for entries in table.values() for e in entries if ":" in str(e)}
+    if corpus is None and len(named) == 1:
+        corpus = named.pop()  # full speaker ids name their corpus
+    if corpus is None:
+        if "ravdess" in corpora or len(corpora) > 1:
+            corpus = "ravdess"
+        else:
+            corpus = corpora[0]
+    spk = speakers_of([u for u in utts if u.corpus == corpus])
+    if not spk:
+        raise DataError("emobox", f"the fold table splits {corpus}, which is not in the data (corpora: {', '.join(corpora)})")
     return [_make(fid, utts, {_match_speaker(e, spk) for e in entries}) for fid, entries in table.items()]
+
+
+def corpora_of(utts: Sequence[Utterance]) -> list[str]:
+    """Sorted distinct corpora of ``utts``."""
+    return sorted({u.corpus for u in utts})
+
+
+def loco_folds(utts: Sequence[Utterance]) -> list[Fold]:
+    """Leave one corpus out: one fold per corpus (fold id = the corpus), tested on all of it."""
+    corpora = corpora_of(utts)
+    if len(corpora) < 2:
+        raise DataError("loco", f"needs at least 2 corpora, found {len(corpora)} (give --data CORPUS=DIR several times)")
+    return [_make(c, utts, {u.speaker for u in utts if u.corpus == c}) for c in corpora]
+
+
+def balanced(utts: Sequence[Utterance], seed: int = 0) -> tuple[Utterance, ...]:
+    """``utts`` with every class cut down to the rarest class's count (a seeded random draw per
+    class, original order kept)."""
+    by_class: dict[str, list[int]] = {}
+    for i, u in enumerate(utts):
+        by_class.setdefault(u.emotion, []).append(i)
+    n = min(len(v) for v in by_class.values())
+    rng = _random.Random(seed)
+    keep = {i for idx in by_class.values() for i in rng.sample(idx, n)}
+    return tuple(u for i, u in enumerate(utts) if i in keep)
+
+
+def pair_id(train_corpus: str, test_corpus: str) -> str:
+    """The fold id of a ``pairs`` fold: ``"savee_to_ravdess"``."""
+    return f"{train_corpus}_to_{test_corpus}"
+
+
+def pairs_folds(utts: Sequence[Utterance], seed: int = 0, labels: Sequence[str] = CROSS_CORPUS_LABELS) -> list[Fold]:
+    """Train on one corpus, test on another, every ordered pair; only ``labels``, on both sides,
+    and each test side balanced (:func:`balanced`)."""
+    kept = [u for u in utts if u.emotion in labels]
+    corpora = corpora_of(kept)
+    if len(corpora) < 2:
+        raise DataError("pairs", f"needs at least 2 corpora with {'/'.join(labels)} clips, found {len(corpora)}")
+    folds = []
+    for a in corpora:
+        for b in corpora:
+            if a == b:
+                continue
+            train = tuple(u for u in kept if u.corpus == a)
+            test = balanced([u for u in kept if u.corpus == b], seed)
+            fold = Fold(pair_id(a, b), train, test, tuple(speakers_of(test)))
+            _check_disjoint(fold)
+            folds.append(fold)
+    return folds
 
 
 def loso_folds(utts: Sequence[Utterance]) -> list[Fold]:
@@ -149,6 +219,13 @@ def random_folds(utts: Sequence[Utterance], k: int = 5, seed: int = 0) -> list[F
     return folds
 
 
+def protocol_labels(protocol: str, labels: Sequence[str]) -> tuple[str, ...]:
+    """The label set a run of ``protocol`` classifies: ``pairs`` keeps only the shared four classes."""
+    if protocol == "pairs":
+        return tuple(lab for lab in labels if lab in CROSS_CORPUS_LABELS)
+    return tuple(labels)
+
+
 def make_folds(
     protocol: str,
     utts: Sequence[Utterance],
@@ -161,9 +238,13 @@ def make_folds(
     if not utts:
         raise DataError("data", "no utterances")
     if protocol == "emobox":
-        if folds_path is None and any(u.corpus != "ravdess" for u in utts):
+        if folds_path is None and not any(u.corpus == "ravdess" for u in utts):
             raise DataError("emobox", "the shipped fold table is RAVDESS's; give --folds PATH for another corpus")
         return emobox_folds(utts, read_folds_table(folds_path))
+    if protocol == "loco":
+        return loco_folds(utts)
+    if protocol == "pairs":
+        return pairs_folds(utts, seed)
     if protocol == "loso":
         return loso_folds(utts)
     if protocol == "kfold-speaker":

@@ -15,7 +15,7 @@ import logging
 import random
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,7 +31,9 @@ from .calibration import expected_calibration_error
 from .figures import plot_confusion
 from .noise import noisy_copies
 from .metrics import FoldMetrics, aggregate, compute_metrics, mean_std
+from .adaptation import ONLINE_POINTS, point_name
 from .protocols import SPEAKER_DEPENDENT_LABEL, Fold
+from .results import ONLINE_MODE, FoldResult, Figures, NoiseFigures, OnlineAdaptive, OnlinePointFigures, Row, RunResults, Score, _r
 from .recipes.base import Recipe, TrainContext, progress
 
 log = logging.getLogger(__name__)
@@ -44,11 +46,16 @@ MODEL_DIRNAME = "model"
 
 @dataclass
 class RunResult:
-    """What :func:`run_protocol` wrote: the metrics dict and where."""
+    """What :func:`run_protocol` wrote: the typed results, where, and the final model."""
 
-    metrics: dict[str, Any]
+    results: RunResults
     out_dir: Path
     final_model: EmotionModel | None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The results as written to metrics.json."""
+        return self.results.to_dict()
 
 
 def seed_everything(seed: int) -> None:
@@ -105,22 +112,187 @@ def measure_cpu_ms_per_clip_and_window(model: EmotionModel, utts: Sequence[Utter
     return per_clip, per_window
 
 
-def _r(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and np.isnan(x)) else round(float(x), 6)
+@dataclass
+class _Tally:
+    """What the folds measured so far, aggregated into :class:`RunResults` at the end."""
+
+    labels: list[str]
+    whole: list[FoldMetrics] = field(default_factory=list)
+    eces: list[float] = field(default_factory=list)
+    decisions: dict[str, list[FoldMetrics]] = field(default_factory=dict)
+    noise: dict[tuple[str, float], list[FoldMetrics]] = field(default_factory=dict)
+    corpora: dict[str, list[FoldMetrics]] = field(default_factory=dict)
+    corpus_eces: dict[str, list[float]] = field(default_factory=dict)
+    online: dict[str, list[FoldMetrics]] = field(default_factory=dict)
+    online_eces: dict[str, list[float]] = field(default_factory=dict)
+    online_corpora: dict[tuple[str, str], list[FoldMetrics]] = field(default_factory=dict)
+    rows: list[FoldResult] = field(default_factory=list)
+    predictions: list[str] = field(default_factory=list)
+    train_seconds: float = 0.0
+
+    def figures(self, ms: list[FoldMetrics], eces: list[float] | None = None, **kw: Any) -> Figures:
+        ece = Score.of(mean_std(eces)) if eces else None
+        return Figures.of(aggregate(ms, self.labels), ece=ece, **kw)
 
 
-def _fold_dict(fold: Fold, m: FoldMetrics, seconds: float) -> dict[str, Any]:
-    return {
-        "fold": fold.id,
-        "test_speakers": list(fold.test_speakers),
-        "n_train": len(fold.train),
-        "n_test": len(fold.test),
-        "ua": _r(m.ua),
-        "wa": _r(m.wa),
-        "f1": _r(m.f1),
-        "per_class_recall": {k: _r(v) for k, v in m.per_class_recall.items()},
-        "train_seconds": round(seconds, 3),
-    }
+def _scores(probs: np.ndarray, y_true: np.ndarray, labels: list[str]) -> tuple[FoldMetrics, float]:
+    """Whole-clip metrics and ECE of ``probs (n, labels)``."""
+    return compute_metrics(y_true, probs.argmax(axis=1), labels), float(expected_calibration_error(probs, y_true))
+
+
+def _fold_corpora(fold: Fold, probs: np.ndarray, y_true: np.ndarray, tally: _Tally, row: FoldResult) -> None:
+    """Per test corpus of the fold: metrics over that corpus's clips (its classes' mean recall)."""
+    corpora = np.array([u.corpus for u in fold.test])
+    for c in sorted(set(corpora)):
+        sel = corpora == c
+        m, ece = _scores(probs[sel], y_true[sel], tally.labels)
+        tally.corpora.setdefault(c, []).append(m)
+        tally.corpus_eces.setdefault(c, []).append(ece)
+        row.corpora[c] = Row.of(m)
+
+
+def _fold_decisions(recipe: Recipe, model: EmotionModel, fold: Fold, y_true: np.ndarray, ctx: TrainContext, tally: _Tally, row: FoldResult) -> None:
+    """The streaming pipeline's and ``emomon file``'s decisions (when the recipe reports them)."""
+    for name, method, _ in DECISIONS:
+        decide = getattr(recipe, method, None)
+        if callable(decide):
+            md = decision_metrics(y_true, np.asarray(decide(model, list(fold.test), ctx)), tally.labels)
+            tally.decisions.setdefault(name, []).append(md)
+            row.decisions[name] = Row.of(md, unanswered=True)
+            log.info("%s fold %s: %s decision UA %.3f (%d clips unanswered)", recipe.name, fold.id, name, md.ua, md.unanswered)
+
+
+def _fold_online(recipe: Recipe, model: EmotionModel, fold: Fold, y_true: np.ndarray, ctx: TrainContext, tally: _Tally, row: FoldResult) -> None:
+    """The online-adaptive curve (labelled mode) of an adaptive model."""
+    online = getattr(recipe, "online_proba", None)
+    if not callable(online):
+        return
+    corpora = np.array([u.corpus for u in fold.test])
+    for point in online(model, list(fold.test), ctx):
+        name = point_name(point.heard)
+        sel = point.counted
+        if not sel.any():
+            continue
+        m, ece = _scores(point.probs[sel], y_true[sel], tally.labels)
+        tally.online.setdefault(name, []).append(m)
+        tally.online_eces.setdefault(name, []).append(ece)
+        row.online[name] = Row.of(m)
+        for c in sorted(set(corpora[sel])):
+            cs = sel & (corpora == c)
+            tally.online_corpora.setdefault((c, name), []).append(_scores(point.probs[cs], y_true[cs], tally.labels)[0])
+        log.info("%s fold %s [%s]: %s clips heard: UA %.3f (%d clips)", recipe.name, fold.id, ONLINE_MODE, name, m.ua, int(sel.sum()))
+
+
+def _fold_noise(recipe: Recipe, model: EmotionModel, fold: Fold, y_true: np.ndarray, ctx: TrainContext, tally: _Tally, row: FoldResult,
+                noise: Sequence[tuple[str, float]], noise_dir: Path) -> None:
+    for kind, snr in noise:
+        noisy = noisy_copies(fold.test, kind, snr, noise_dir, pool=ctx.all_utterances, seed=ctx.seed)
+        mn = compute_metrics(y_true, np.asarray(recipe.predict_proba(model, noisy, ctx)).argmax(axis=1), tally.labels)
+        tally.noise.setdefault((kind, snr), []).append(mn)
+        row.noise[f"{kind}@{snr:g}dB"] = Row.of(mn)
+        log.info("%s fold %s: %s noise at %g dB SNR: UA %.3f", recipe.name, fold.id, kind, snr, mn.ua)
+
+
+def _prediction_lines(fold: Fold, probs: np.ndarray, y_true: np.ndarray, labels: list[str]) -> list[str]:
+    lines = []
+    for u, p, t in zip(fold.test, probs, y_true):
+        line = {"id": u.id, "speaker": u.speaker, "corpus": u.corpus, "fold": fold.id, "true": labels[t], "pred": labels[int(p.argmax())],
+                "scores": {lab: round(float(s), 6) for lab, s in zip(labels, p)}}
+        if not fold.speaker_independent:
+            line["split"] = SPEAKER_DEPENDENT_LABEL
+        lines.append(json.dumps(line))
+    return lines
+
+
+def run_fold(recipe: Recipe, fold: Fold, ctx: TrainContext, tally: _Tally, noise: Sequence[tuple[str, float]] = (),
+             noise_dir: Path | None = None) -> EmotionModel:
+    """Fit on the fold's train side, measure every decision on its test side into ``tally``."""
+    seed_everything(ctx.seed)
+    log.info("%s fold %s: train %d clips, test %d clips (speakers %s)", recipe.name, fold.id, len(fold.train), len(fold.test), ", ".join(fold.test_speakers))
+    t0 = time.perf_counter()
+    model = recipe.fit(list(fold.train), ctx)
+    seconds = time.perf_counter() - t0
+    tally.train_seconds += seconds
+    probs = np.asarray(recipe.predict_proba(model, list(fold.test), ctx))
+    y_true = ctx.label_indices(fold.test)
+    m, ece = _scores(probs, y_true, tally.labels)
+    tally.whole.append(m)
+    tally.eces.append(ece)
+    row = FoldResult(fold.id, list(fold.test_speakers), len(fold.train), len(fold.test), *[_r(v) for v in (m.ua, m.wa, m.f1)],
+                     per_class_recall={k: _r(v) for k, v in m.per_class_recall.items()}, train_seconds=round(seconds, 3), ece=_r(ece))
+    _fold_corpora(fold, probs, y_true, tally, row)
+    _fold_decisions(recipe, model, fold, y_true, ctx, tally, row)
+    if ctx.mode == "strict":
+        _fold_online(recipe, model, fold, y_true, ctx, tally, row)
+    if noise:
+        _fold_noise(recipe, model, fold, y_true, ctx, tally, row, noise, noise_dir or Path("noisy"))
+    tally.rows.append(row)
+    tally.predictions += _prediction_lines(fold, probs, y_true, tally.labels)
+    log.info("%s fold %s: UA %.3f WA %.3f F1 %.3f (%.1f s)", recipe.name, fold.id, m.ua, m.wa, m.f1, seconds)
+    return model
+
+
+def train_final(recipe: Recipe, utterances: Sequence[Utterance], ctx: TrainContext, out: Path, meta: dict[str, Any], force: bool) -> EmotionModel:
+    """Train on all ``utterances`` and save OUT/model with ``meta`` in its config."""
+    seed_everything(ctx.seed)
+    log.info("%s: training the final model on all %d clips", recipe.name, len(utterances))
+    model = recipe.fit(list(utterances), ctx)
+    model.config.meta.update(meta)
+    model.save(out / MODEL_DIRNAME, overwrite=force)
+    return model
+
+
+def corpus_licences(utterances: Sequence[Utterance]) -> str | None:
+    """The terms of the corpora the weights were trained on (see the README's licence section)."""
+    terms = [CORPUS_TERMS.get(c, f"{c} (see its licence)") for c in sorted({u.corpus for u in utterances})]
+    return "weights trained on " + "; ".join(terms) if terms else None
+
+
+CORPUS_TERMS = {
+    "ravdess": "RAVDESS (CC BY-NC-SA 4.0)",
+    "emodb": "EmoDB (free for research; cite Burkhardt et al. 2005)",
+    "savee": "SAVEE (free for research; cite Haq & Jackson 2009, 2010)",
+    "crema-d": "CREMA-D (Open Database License / Database Contents License)",
+    "tess": "TESS (CC BY-NC-ND 4.0)",
+}
+
+
+def _online_section(tally: _Tally) -> OnlineAdaptive | None:
+    if not tally.online:
+        return None
+    names = [point_name(k) for k in ONLINE_POINTS if point_name(k) in tally.online]
+    points = [OnlinePointFigures(n, tally.figures(tally.online[n], tally.online_eces[n])) for n in names]
+    corpora: dict[str, list[OnlinePointFigures]] = {}
+    for (c, n), ms in tally.online_corpora.items():
+        corpora.setdefault(c, []).append(OnlinePointFigures(n, tally.figures(ms)))
+    for c in corpora:
+        corpora[c].sort(key=lambda p: names.index(p.heard))
+    return OnlineAdaptive(points, corpora=corpora if len(corpora) > 1 or len(tally.corpora) > 1 else {})
+
+
+def collect_results(tally: _Tally, recipe: Recipe, ctx: TrainContext, *, protocol: str, data: str, speaker_independent: bool,
+                    n_utterances: int, measured: EmotionModel, cpu_ms: tuple[float | None, float | None], wall: float,
+                    final_rel: str | None, emomon_version: str | None) -> RunResults:
+    """The run's :class:`RunResults` from what the folds measured."""
+    summary = aggregate(tally.whole, tally.labels)
+    per_corpus = {c: tally.figures(ms, tally.corpus_eces[c], n=sum(m.n for m in ms)) for c, ms in sorted(tally.corpora.items())}
+    return RunResults(
+        model=recipe.name, protocol=protocol, speaker_independent=speaker_independent, mode=ctx.mode, labels=tally.labels,
+        data=data, n_utterances=n_utterances, ua=Score.of(summary.ua), wa=Score.of(summary.wa), f1=Score.of(summary.f1),
+        per_class_recall={k: Score.of(v) for k, v in summary.per_class_recall.items()}, folds=tally.rows,
+        confusion=summary.confusion.astype(int).tolist(), ece=Score.of(mean_std(tally.eces)),
+        num_parameters=int(measured.num_parameters()), train_seconds=round(tally.train_seconds, 3), wall_seconds=round(wall, 3),
+        cpu_ms_per_clip=None if cpu_ms[0] is None else round(cpu_ms[0], 3),
+        cpu_ms_per_window=None if cpu_ms[1] is None else round(cpu_ms[1], 3), final_model=final_rel,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), emomon_version=emomon_version or _version(),
+        extra={"seed": ctx.seed, "std": "population (ddof=0) over folds", "options": dict(ctx.options), **recipe.extra(ctx)},
+        decisions={name: tally.figures(tally.decisions[name], what=what, unanswered=int(sum(f.unanswered for f in tally.decisions[name])))
+                   for name, _, what in DECISIONS if tally.decisions.get(name)},
+        noise=[NoiseFigures(kind, snr, tally.figures(ms)) for (kind, snr), ms in tally.noise.items()],
+        corpora=per_corpus,
+        online_adaptive=_online_section(tally),
+        protocol_label=None if speaker_independent else SPEAKER_DEPENDENT_LABEL,
+    )
 
 
 def run_protocol(
@@ -154,147 +326,53 @@ def run_protocol(
     recipe.check_options(ctx)  # a bad --set fails before any feature is computed
     speaker_independent = all(f.speaker_independent for f in folds)
     tag = "" if speaker_independent else f" [{SPEAKER_DEPENDENT_LABEL}]"
-    labels = list(ctx.labels)
     out.mkdir(parents=True, exist_ok=True)
     if force and (out / MODEL_DIRNAME / CONFIG_NAME).exists():
         shutil.rmtree(out / MODEL_DIRNAME)
     if not ctx.all_utterances:
         ctx.all_utterances = list(utterances)
 
-    fold_metrics: list[FoldMetrics] = []
-    decisions: dict[str, list[FoldMetrics]] = {}
-    noise_metrics: dict[tuple[str, float], list[FoldMetrics]] = {}
-    eces: list[float] = []
-    fold_rows: list[dict[str, Any]] = []
-    pred_lines: list[str] = []
+    tally = _Tally(list(ctx.labels))
     model: EmotionModel | None = None
-    total_train = 0.0
     t_run = time.perf_counter()
     for fold in progress(folds, ctx, f"{recipe.name}: folds{tag}"):
-        seed_everything(ctx.seed)
-        log.info("%s fold %s%s: train %d clips, test %d clips (speakers %s)", recipe.name, fold.id, tag, len(fold.train), len(fold.test), ", ".join(fold.test_speakers))
-        t0 = time.perf_counter()
-        model = recipe.fit(list(fold.train), ctx)
-        seconds = time.perf_counter() - t0
-        total_train += seconds
-        probs = np.asarray(recipe.predict_proba(model, list(fold.test), ctx))
-        y_true = ctx.label_indices(fold.test)
-        y_pred = probs.argmax(axis=1)
-        m = compute_metrics(y_true, y_pred, labels)
-        fold_metrics.append(m)
-        row = _fold_dict(fold, m, seconds)
-        row["ece"] = _r(expected_calibration_error(probs, y_true))
-        eces.append(row["ece"])
-        for name, method, _ in DECISIONS:  # the streaming pipeline's and `emomon file`'s decisions
-            decide = getattr(recipe, method, None)
-            if callable(decide):
-                md = decision_metrics(y_true, np.asarray(decide(model, list(fold.test), ctx)), labels)
-                decisions.setdefault(name, []).append(md)
-                row[name] = {"ua": _r(md.ua), "wa": _r(md.wa), "f1": _r(md.f1), "unanswered": md.unanswered}
-                log.info("%s fold %s%s: %s decision UA %.3f (%d clips unanswered)", recipe.name, fold.id, tag, name, md.ua, md.unanswered)
-        if noise:
-            row["noise"] = {}
-            for kind, snr in noise:
-                noisy = noisy_copies(fold.test, kind, snr, noise_dir or out / "noisy", pool=ctx.all_utterances, seed=ctx.seed)
-                mn = compute_metrics(y_true, np.asarray(recipe.predict_proba(model, noisy, ctx)).argmax(axis=1), labels)
-                noise_metrics.setdefault((kind, snr), []).append(mn)
-                row["noise"][f"{kind}@{snr:g}dB"] = {"ua": _r(mn.ua), "wa": _r(mn.wa), "f1": _r(mn.f1)}
-                log.info("%s fold %s%s: %s noise at %g dB SNR: UA %.3f", recipe.name, fold.id, tag, kind, snr, mn.ua)
-        fold_rows.append(row)
-        log.info("%s fold %s%s: UA %.3f WA %.3f F1 %.3f (%.1f s)", recipe.name, fold.id, tag, m.ua, m.wa, m.f1, seconds)
-        for u, p, t, q in zip(fold.test, probs, y_true, y_pred):
-            line = {"id": u.id, "speaker": u.speaker, "fold": fold.id, "true": labels[t], "pred": labels[q], "scores": {lab: round(float(s), 6) for lab, s in zip(labels, p)}}
-            if not speaker_independent:
-                line["split"] = SPEAKER_DEPENDENT_LABEL
-            pred_lines.append(json.dumps(line))
+        model = run_fold(recipe, fold, ctx, tally, noise, Path(noise_dir) if noise_dir else out / "noisy")
         # Write predictions as we go, so an interrupted run leaves its finished folds.
-        atomic_write_bytes(out / PREDICTIONS_NAME, ("\n".join(pred_lines) + "\n").encode())
+        atomic_write_bytes(out / PREDICTIONS_NAME, ("\n".join(tally.predictions) + "\n").encode())
 
-    summary = aggregate(fold_metrics, labels)
-    final_rel: str | None = None
+    summary = aggregate(tally.whole, tally.labels)
     final_model: EmotionModel | None = None
     if final and ctx.mode == "strict":
-        seed_everything(ctx.seed)
-        log.info("%s: training the final model on all %d clips", recipe.name, len(utterances))
         t0 = time.perf_counter()
-        final_model = recipe.fit(list(utterances), ctx)
-        total_train += time.perf_counter() - t0
-        final_model.config.meta.update(
-            {
-                "recipe": recipe.name,
-                "trained_on": data,
-                "n_utterances": len(utterances),
-                "protocol": protocol,
-                "cv_ua": _r(summary.ua.mean),
-                "cv_wa": _r(summary.wa.mean),
-                "license": "weights trained on RAVDESS (CC BY-NC-SA 4.0)" if any(u.corpus == "ravdess" for u in utterances) else None,
-            }
-        )
-        final_model.save(out / MODEL_DIRNAME, overwrite=force)
-        final_rel = MODEL_DIRNAME
+        meta = {"recipe": recipe.name, "trained_on": data, "corpora": sorted({u.corpus for u in utterances}),
+                "n_utterances": len(utterances), "protocol": protocol, "cv_ua": _r(summary.ua.mean), "cv_wa": _r(summary.wa.mean),
+                "license": corpus_licences(utterances)}
+        final_model = train_final(recipe, utterances, ctx, out, meta, force)
+        tally.train_seconds += time.perf_counter() - t0
     elif final:
         log.warning("%s: no final model in speaker-norm mode (its input needs the speaker's statistics)", recipe.name)
     measured = final_model or model
     assert measured is not None
-    cpu_ms, cpu_ms_window = measure_cpu_ms_per_clip_and_window(measured, utterances)
+    cpu_ms = measure_cpu_ms_per_clip_and_window(measured, utterances)
+    results = collect_results(tally, recipe, ctx, protocol=protocol, data=data, speaker_independent=speaker_independent,
+                              n_utterances=len(utterances), measured=measured, cpu_ms=cpu_ms, wall=time.perf_counter() - t_run,
+                              final_rel=MODEL_DIRNAME if final_model is not None else None, emomon_version=emomon_version)
+    write_results(results, out, f"{recipe.name} / {protocol}{tag} / {ctx.mode}")
+    return RunResult(results=results, out_dir=out, final_model=final_model)
 
-    title = f"{recipe.name} / {protocol}{tag} / {ctx.mode}: UA {summary.ua.mean:.3f} ± {summary.ua.std:.3f}"
-    metrics: dict[str, Any] = {
-        "model": recipe.name,
-        "protocol": protocol,
-        "speaker_independent": speaker_independent,
-        "mode": ctx.mode,
-        "labels": labels,
-        "data": data,
-        "n_utterances": len(utterances),
-        "ua": {"mean": _r(summary.ua.mean), "std": _r(summary.ua.std)},
-        "wa": {"mean": _r(summary.wa.mean), "std": _r(summary.wa.std)},
-        "f1": {"mean": _r(summary.f1.mean), "std": _r(summary.f1.std)},
-        "per_class_recall": {k: {"mean": _r(v.mean), "std": _r(v.std)} for k, v in summary.per_class_recall.items()},
-        "folds": fold_rows,
-        "confusion": summary.confusion.astype(int).tolist(),
-        "num_parameters": int(measured.num_parameters()),
-        "train_seconds": round(total_train, 3),
-        "wall_seconds": round(time.perf_counter() - t_run, 3),
-        "cpu_ms_per_clip": None if cpu_ms is None else round(cpu_ms, 3),
-        "cpu_ms_per_window": None if cpu_ms_window is None else round(cpu_ms_window, 3),
-        "final_model": final_rel,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "emomon_version": emomon_version or _version(),
-        "extra": {"seed": ctx.seed, "std": "population (ddof=0) over folds", "options": dict(ctx.options), **recipe.extra(ctx)},
-    }
-    ece = mean_std(eces)
-    metrics["ece"] = {"mean": _r(ece.mean), "std": _r(ece.std)}
-    for name, _, what in DECISIONS:
-        if decisions.get(name):
-            agg = aggregate(decisions[name], labels)
-            metrics[name] = {
-                "what": what,
-                "ua": {"mean": _r(agg.ua.mean), "std": _r(agg.ua.std)},
-                "wa": {"mean": _r(agg.wa.mean), "std": _r(agg.wa.std)},
-                "f1": {"mean": _r(agg.f1.mean), "std": _r(agg.f1.std)},
-                "per_class_recall": {k: {"mean": _r(v.mean), "std": _r(v.std)} for k, v in agg.per_class_recall.items()},
-                "unanswered": int(sum(f.unanswered for f in decisions[name])),
-            }
-    if noise_metrics:
-        metrics["noise"] = []
-        for (kind, snr), ms_list in noise_metrics.items():
-            agg = aggregate(ms_list, labels)
-            metrics["noise"].append({
-                "kind": kind, "snr_db": snr,
-                "ua": {"mean": _r(agg.ua.mean), "std": _r(agg.ua.std)},
-                "wa": {"mean": _r(agg.wa.mean), "std": _r(agg.wa.std)},
-                "f1": {"mean": _r(agg.f1.mean), "std": _r(agg.f1.std)},
-            })
-    if not speaker_independent:
-        metrics["protocol_label"] = SPEAKER_DEPENDENT_LABEL
+
+def write_results(results: RunResults, out: Path, title: str) -> None:
+    """OUT/confusion.png and OUT/metrics.json (atomically)."""
     try:
-        plot_confusion(summary.confusion, labels, out / CONFUSION_NAME, title)
+        plot_confusion(np.asarray(results.confusion), results.labels, out / CONFUSION_NAME, f"{title}: UA {results.ua.mean:.3f} ± {results.ua.std:.3f}")
     except ImportError as exc:  # pragma: no cover - matplotlib is a core dependency
         log.warning("no confusion.png (%s)", exc)
-    atomic_write_bytes(out / METRICS_NAME, (json.dumps(metrics, indent=2) + "\n").encode())
-    log.info("%s%s: UA %.3f ± %.3f, WA %.3f ± %.3f, F1 %.3f ± %.3f -> %s", recipe.name, tag, summary.ua.mean, summary.ua.std, summary.wa.mean, summary.wa.std, summary.f1.mean, summary.f1.std, out / METRICS_NAME)
-    return RunResult(metrics=metrics, out_dir=out, final_model=final_model)
+    atomic_write_bytes(out / METRICS_NAME, (json.dumps(results.to_dict(), indent=2) + "\n").encode())
+    log.info("%s: UA %.3f ± %.3f, WA %.3f ± %.3f, F1 %.3f ± %.3f -> %s", title, results.ua.mean, results.ua.std, results.wa.mean,
+             results.wa.std, results.f1.mean, results.f1.std, out / METRICS_NAME)
+    if results.online_adaptive is not None:
+        for p in results.online_adaptive.points:
+            log.info("%s [%s]: %s clips heard: UA %.3f ± %.3f", title, ONLINE_MODE, p.heard, p.figures.ua.mean, p.figures.ua.std)
 
 
 # Decisions a recipe may report besides whole clips: (metrics key, recipe method, what it is).

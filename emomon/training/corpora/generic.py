@@ -12,7 +12,8 @@ is not a known label are skipped with a logged count. Speakers:
 
 **Manifest** (corpus name ``manifest``): a ``.csv`` (header row) or ``.jsonl`` (one object a line)
 file with columns ``path``, ``label``, ``speaker`` and optionally ``gender``, ``intensity``,
-``text`` (or ``statement``) and ``id``. Paths are relative to the manifest's folder (absolute
+``text`` (or ``statement``), ``id`` and ``corpus`` (so that one manifest can list several
+corpora: each row keeps its corpus, and its speaker is named within it). Paths are relative to the manifest's folder (absolute
 paths are kept). ``root`` is the manifest file or a folder holding ``manifest.csv`` /
 ``manifest.jsonl``. Labels go through the same aliases; unknown labels are skipped with a
 logged count; an empty ``speaker`` makes the row its own speaker. A missing audio file is an
@@ -142,14 +143,15 @@ def read_manifest(root: str | Path) -> list[Utterance]:
             continue
         rel = Path(path_s).with_suffix("").as_posix()
         speaker = str(row.get("speaker") or "").strip()
+        corpus = str(row.get("corpus") or "").strip() or MANIFEST
         text = row.get("text") or row.get("statement")
         utts.append(
             Utterance(
-                id=f"{MANIFEST}:{row.get('id') or rel}",
+                id=f"{corpus}:{row.get('id') or rel}",
                 path=str(path),
                 emotion=emotion,
-                speaker=f"{MANIFEST}:{speaker}" if speaker else f"{MANIFEST}:{rel}",
-                corpus=MANIFEST,
+                speaker=f"{corpus}:{speaker}" if speaker else f"{corpus}:{rel}",
+                corpus=corpus,
                 gender=_gender(row.get("gender")),
                 intensity=(str(row["intensity"]).strip() or None) if row.get("intensity") else None,
                 statement=str(text) if text else None,

@@ -35,11 +35,13 @@ from ...features.vad import VadOptions, window_speech
 from ...features.windows import clip_windows
 from ...models.backbones import load_backbone
 from ...models.base import EmotionModel
+from ...models.adapt import FeatureStats
 from ...models.layer_head import LayerHeadModel, all_layer_features
 from ...records import Utterance
 from ..cache import ExtractorKey
 from ..calibration import fit_temperature
 from . import register_recipe
+from ..adaptation import OnlinePoint, SpeakerNorm, fit_speaker_norm, online_points
 from ..noise import noisy_copies
 from ..normalize import normalize_by_speaker
 from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, speaker_normalised, speaker_statistics
@@ -50,6 +52,7 @@ DEFAULT_LAYERS = [2, 3, 4, 5, 6]
 STREAM_WINDOW = defaults.WINDOW_S
 STREAM_HOP = defaults.HOP_S
 DEFAULT_AUGMENT = "white:20,white:10,pink:10,pink:0,babble:10,babble:0"
+DEFAULT_PRIOR_WEIGHT = 20.0  # windows (10 s of speech at the 0.5 s hop)
 
 
 def window_batch(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -173,12 +176,16 @@ class LayerHeadRecipe(Recipe):
         return [f.astype(np.float32) for f in cached_features(utts, key, extract, backbone.sample_rate, ctx)]
 
     def _select(self, feats: np.ndarray, layers: Sequence[int]) -> np.ndarray:
-        return feats[:, list(layers), :].reshape(len(feats), -1)
+        return feats[:, list(layers), :].reshape(len(feats), len(layers) * feats.shape[-1])
 
     # -- training ----------------------------------------------------------------------------
     def check_options(self, ctx: TrainContext) -> None:
         self._augmentations(ctx)
         self._vad(ctx)
+        if self._adapts(ctx) and ctx.mode != "strict":
+            raise DataError("--set adapt=true", "online adaptation replaces --normalize speaker; use one of them")
+        if not self._prior_weight(ctx) >= 0:
+            raise DataError("--set prior_weight", "must be a number >= 0 (windows the training prior is worth)")
 
     def training_rows(self, utts: Sequence[Utterance], layers: Sequence[int], ctx: TrainContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(x (rows, F), y (rows,), speaker (rows,))``: whole clips, plus (``train_windows``,
@@ -193,14 +200,11 @@ class LayerHeadRecipe(Recipe):
                     y.append(np.full(int(voiced.sum()), label))
                     spk.append(np.full(int(voiced.sum()), u.speaker))
         for kind, snr in self._augmentations(ctx):
-            if kind == "babble" and len({u.speaker for u in utts}) < 2:
-                log.warning("babble augmentation skipped: it needs training clips of at least two speakers")
-                continue
-            # babble: other training speakers' clips only (never a test speaker's voice)
-            noisy = noisy_copies(utts, kind, snr, self._noise_dir(ctx), pool=utts if kind == "babble" else (), seed=ctx.seed)
-            x.append(self._select(self.features(noisy, ctx), layers))
-            y.append(y[0])
-            spk.append(spk[0])
+            noisy, src = self._noisy(utts, kind, snr, ctx)
+            if noisy:
+                x.append(self._select(self.features(noisy, ctx), layers))
+                y.append(y[0][src])
+                spk.append(spk[0][src])
         return np.concatenate(x), np.concatenate(y), np.concatenate(spk)
 
     def _augmentations(self, ctx: TrainContext) -> list[tuple[str, float]]:
@@ -222,6 +226,29 @@ class LayerHeadRecipe(Recipe):
                 raise DataError(f"augment={item}", "expected KIND:SNR with KIND white, pink or babble (e.g. babble:10)")
             out.append((kind, level))
         return out
+
+    def _noisy(self, utts: Sequence[Utterance], kind: str, snr: float, ctx: TrainContext) -> tuple[list[Utterance], np.ndarray]:
+        """Noisy copies of ``utts`` and the index of each copy's source clip.
+
+        Babble is mixed from clips of the *same corpus* spoken by the training speakers (taken
+        from ``ctx.all_utterances``, labels unused): never a test speaker's voice, and the same
+        pool, hence the same files and cache entries, whichever fold a corpus trains in whole.
+        """
+        if kind != "babble":
+            return noisy_copies(utts, kind, snr, self._noise_dir(ctx), seed=ctx.seed), np.arange(len(utts))
+        speakers = {u.speaker for u in utts}
+        everyone = list(ctx.all_utterances) or list(utts)
+        out: list[Utterance] = []
+        src: list[int] = []
+        for corpus in sorted({u.corpus for u in utts}):
+            idx = [i for i, u in enumerate(utts) if u.corpus == corpus]
+            pool = [u for u in everyone if u.corpus == corpus and u.speaker in speakers]
+            if len({u.speaker for u in pool}) < 2:
+                log.warning("%s: babble augmentation skipped: it needs training clips of at least two of its speakers", corpus)
+                continue
+            out += noisy_copies([utts[i] for i in idx], kind, snr, self._noise_dir(ctx), pool=pool, seed=ctx.seed)
+            src += idx
+        return out, np.array(src, dtype=np.int64)
 
     def _noise_dir(self, ctx: TrainContext):
         return ctx.cache.root.parent / "noisy"
@@ -248,6 +275,9 @@ class LayerHeadRecipe(Recipe):
         name, source = self._backbone_spec(ctx)
         backbone = load_backbone(name, source)
         x, y, speakers = self.training_rows(train, layers, ctx)
+        norm = self._speaker_norm(train, layers, ctx) if self._adapts(ctx) else None
+        if norm is not None:
+            x = norm.apply(x, speakers)
         head = fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
         temperature = 1.0
         if ctx.option("calibrate", True):
@@ -257,15 +287,50 @@ class LayerHeadRecipe(Recipe):
             ctx.labels, layers, backbone=name, backbone_source=source,
             head={"type": "logistic-regression", "C": c, "train_windows": bool(ctx.option("train_windows", True)),
                   "augment": str(ctx.option("augment", DEFAULT_AUGMENT) or "")},
-            temperature=temperature, mode=ctx.mode,
+            temperature=temperature, mode=ctx.mode, prior_weight=None if norm is None else norm.prior_weight,
         )
         model = LayerHeadModel(config, backbone=backbone)
         model.set_head(head["mean"], head["std"], head["coef"], head["intercept"], temperature)
+        if norm is not None:
+            model.set_prior(norm.prior_mean, norm.prior_var)
         return model.eval()
 
-    def _head_proba(self, model: LayerHeadModel, x: np.ndarray) -> np.ndarray:
+    # -- speaker adaptation ------------------------------------------------------------------
+    def _adapts(self, ctx: TrainContext) -> bool:
+        return bool(ctx.option("adapt", False))
+
+    def _prior_weight(self, ctx: TrainContext) -> float:
+        return float(ctx.option("prior_weight", DEFAULT_PRIOR_WEIGHT))
+
+    def _heard_rows(self, utts: Sequence[Utterance], layers: Sequence[int], ctx: TrainContext) -> list[np.ndarray]:
+        """Per clip ``(voiced windows, F)``: the chosen layers of the windows a stream classifies."""
+        return [self._select(f[v], layers) for f, v in zip(self.window_features(utts, ctx), self._voiced(utts, ctx))]
+
+    def _speaker_norm(self, utts: Sequence[Utterance], layers: Sequence[int], ctx: TrainContext) -> SpeakerNorm:
+        """Each training speaker's statistics (of their clean voiced windows) and the prior."""
+        whole = self._select(self.features(utts, ctx), layers)
+        return fit_speaker_norm(self._heard_rows(utts, layers, ctx), whole, [u.speaker for u in utts], self._prior_weight(ctx))
+
+    def online_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> list[OnlinePoint]:
+        """The online-adaptive curve of an adaptive model (:func:`~emomon.training.adaptation.online_points`):
+        whole-clip decisions, each with the statistics of the speaker's earlier clips' voiced windows."""
+        assert isinstance(model, LayerHeadModel)
+        if not model.adaptive:
+            return []
+        x = self._select(self.features(utts, ctx), model.layers)
+        stats = [FeatureStats.of(r, len(r) * STREAM_HOP) if len(r) else FeatureStats.empty(x.shape[1])
+                 for r in self._heard_rows(utts, model.layers, ctx)]
+        adapter = model.new_adapter()
+        assert adapter is not None
+        prior = (adapter.prior_mean, adapter.prior_var, adapter.prior_weight)
+        return online_points(x, stats, [u.speaker for u in utts], prior,
+                             lambda rows, ms: self._head_proba(model, rows, ms), seed=ctx.seed)
+
+    def _head_proba(self, model: LayerHeadModel, x: np.ndarray, speaker: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """``x (n, F)`` → probabilities ``(n, labels)``; an adaptive model standardises with
+        ``speaker = (mean, std)`` (default: its prior, nothing heard)."""
         with torch.inference_mode():
-            return torch.softmax(model.classify_features(torch.from_numpy(x.astype(np.float32))), dim=-1).numpy()
+            return torch.softmax(model.classify_features(torch.from_numpy(x.astype(np.float32)), speaker), dim=-1).numpy()
 
     def predict_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
         """Whole-clip probabilities ``(n, labels)``."""
@@ -308,4 +373,6 @@ class LayerHeadRecipe(Recipe):
             "stream_hop_s": STREAM_HOP,
             "vad": self._vad(ctx).to_dict(),
             "temperatures": [round(t, 4) for t in self._temperatures],
+            "adapt": self._adapts(ctx),
+            "prior_weight": self._prior_weight(ctx) if self._adapts(ctx) else None,
         }

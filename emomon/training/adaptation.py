@@ -1,0 +1,123 @@
+"""Speaker standardisation in training, and the online-adaptive evaluation.
+
+Training (recipe option ``adapt``): each training speaker's feature rows are standardised with
+that speaker's own statistics, taken from the pooled features of their voiced stream windows
+(what a stream hears), shrunk towards the prior like the stream's (:mod:`emomon.models.adapt`).
+The prior (the speakers' average statistics) is saved with the model.
+
+Evaluation (``"mode": "online-adaptive"``, never mixed with strict figures): each test speaker's
+clips are put in a seeded random order and streamed through the adaptation; clip ``i`` is
+classified with the statistics of the clips *before* it only (labels never used). A point of the
+curve, ``heard = k``, counts the clips at position ``k`` or later, each standardised with the
+``k`` clips just before it; ``heard = all`` counts every clip, each with all the clips before it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..models.adapt import FeatureStats, shrunk_mean_std, speaker_prior
+
+ONLINE_POINTS: tuple[int | None, ...] = (0, 5, 10, 20, None)
+"""Clips heard before the classified clip; ``None`` = all the clips before it."""
+
+
+def point_name(heard: int | None) -> str:
+    return "all" if heard is None else str(heard)
+
+
+@dataclass
+class SpeakerNorm:
+    """Per-speaker ``(mean, std)`` ``(F,)`` for training rows and the prior ``(mean, var)`` saved with the model."""
+
+    per_speaker: dict[str, tuple[np.ndarray, np.ndarray]]
+    prior_mean: np.ndarray
+    prior_var: np.ndarray
+    prior_weight: float
+
+    def apply(self, x: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
+        """Rows ``x (n, F)`` of ``speakers (n,)``, each standardised with its speaker's statistics."""
+        out = np.empty_like(x, dtype=np.float32)
+        speakers = np.asarray(speakers)
+        for s, (mean, std) in self.per_speaker.items():
+            rows = speakers == s
+            out[rows] = (x[rows] - mean) / std
+        missing = set(np.unique(speakers)) - set(self.per_speaker)
+        if missing:
+            raise KeyError(f"no statistics for speakers {sorted(missing)[:3]}")
+        return out
+
+
+def fit_speaker_norm(clip_rows: Sequence[np.ndarray], fallback: np.ndarray, speakers: Sequence[str], prior_weight: float) -> SpeakerNorm:
+    """Statistics of each speaker's rows: ``clip_rows[i] (voiced windows, F)`` of clip ``i``
+    (a clip without voiced windows contributes ``fallback[i] (F,)``, its whole-clip features)."""
+    heard: dict[str, FeatureStats] = {}
+    for rows, whole, s in zip(clip_rows, fallback, speakers):
+        r = rows if len(rows) else whole[None, :]
+        if s in heard:
+            heard[s].add(r)
+        else:
+            heard[s] = FeatureStats.of(r)
+    mean0, var0 = speaker_prior(heard)
+    per = {s: shrunk_mean_std(mean0, var0, prior_weight, st) for s, st in heard.items()}
+    return SpeakerNorm(per, mean0, var0, prior_weight)
+
+
+def stream_order(speakers: Sequence[str], seed: int) -> np.ndarray:
+    """``(n,)`` position of each clip within its speaker's seeded random order."""
+    speakers = list(speakers)
+    pos = np.zeros(len(speakers), dtype=np.int64)
+    for s in sorted(set(speakers)):
+        idx = np.array([i for i, t in enumerate(speakers) if t == s])
+        rng = np.random.default_rng([seed, zlib.crc32(s.encode())])
+        pos[idx[rng.permutation(len(idx))]] = np.arange(len(idx))
+    return pos
+
+
+@dataclass
+class OnlinePoint:
+    """One point of the curve: ``probs (n, labels)`` of every clip and which clips it counts."""
+
+    heard: int | None
+    probs: np.ndarray
+    counted: np.ndarray  # (n,) bool
+
+
+def online_points(
+    x: np.ndarray,
+    clip_stats: Sequence[FeatureStats],
+    speakers: Sequence[str],
+    prior: tuple[np.ndarray, np.ndarray, float],
+    classify: Callable[[np.ndarray, tuple[np.ndarray, np.ndarray]], np.ndarray],
+    seed: int = 0,
+    points: Sequence[int | None] = ONLINE_POINTS,
+) -> list[OnlinePoint]:
+    """The online-adaptive curve (module docstring) for clips with whole-clip features ``x (n, F)``.
+
+    ``clip_stats[i]``: what the stream hears of clip ``i`` (its voiced windows' features);
+    ``prior``: ``(mean, var, weight)``; ``classify(rows (1, F), (mean, std)) -> (1, labels)``.
+    """
+    pos = stream_order(speakers, seed)
+    speakers = np.asarray(speakers)
+    order_of: dict[str, list[int]] = {}
+    for i in np.argsort(pos, kind="stable"):
+        order_of.setdefault(str(speakers[i]), []).append(int(i))
+    out = []
+    for k in points:
+        probs, counted = None, np.zeros(len(x), dtype=bool)
+        for clips in order_of.values():
+            for p, i in enumerate(clips):
+                if k is not None and p < k:
+                    continue
+                history = clips[: p] if k is None else clips[p - k : p]
+                heard = sum((clip_stats[j] for j in history), FeatureStats.empty(x.shape[1]))
+                row = classify(x[i : i + 1], shrunk_mean_std(prior[0], prior[1], prior[2], heard))
+                if probs is None:
+                    probs = np.full((len(x), row.shape[1]), np.nan)
+                probs[i], counted[i] = row[0], True
+        out.append(OnlinePoint(k, probs if probs is not None else np.zeros((len(x), 0)), counted))
+    return out
