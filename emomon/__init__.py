@@ -45,6 +45,7 @@ _EXPORTS = {
     "stream_microphone": "stream",
     "analyze_file": "timeline",
     "analyze_files": "timeline",
+    "analyze_session": "timeline",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -57,6 +58,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .models import EmotionModel, ModelConfig, load_model, shipped_models
     from .records import FileResult, Prediction, Segment, Utterance, WindowRecord
     from .stream import Monitor, MonitorConfig, stream_file, stream_microphone
-    from .timeline import analyze_file, analyze_files
+    from .timeline import analyze_file, analyze_files, analyze_session
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,8 +1,8 @@
 """The ``emomon`` command line: a thin layer over emomon's Python API.
 
 Commands: ``listen`` (microphone), ``file`` (the speech segments of files, or ``--stream`` through
-the live pipeline), ``demo``, ``devices``, ``models``; ``train``/``data``/``report`` are plugged in
-by :mod:`emomon.training`. Each command parses its options and calls the API
+the live pipeline), ``demo``, ``devices``, ``models``, ``profiles`` (speaker profiles);
+``train``/``data``/``report`` are plugged in by :mod:`emomon.training`. Each command parses its options and calls the API
 (:mod:`emomon.stream`, :mod:`emomon.timeline`). Every expected error is one stderr line
 ``emomon: error: <what>: <why>`` and a non-zero exit, never a traceback. Nothing heavy is
 imported until a command runs, so every ``--help`` is instant.
@@ -28,6 +28,8 @@ from .models.shipped import shipped_models
 if TYPE_CHECKING:
     from .features.vad import VadOptions
     from .models.base import EmotionModel
+    from .profiles import Profile
+    from .records import FileResult
 
 log = logging.getLogger("emomon")
 
@@ -99,6 +101,9 @@ ForceOpt = typer.Option(False, "--force", help="Overwrite an existing --jsonl or
 AppendOpt = typer.Option(False, "--append", help="Append a new session (with its own header) to an existing --jsonl file.")
 NoUiOpt = typer.Option(False, "--no-ui", help="Write window records as JSON lines to stdout instead of the live screen.")
 PlotOpt = typer.Option(None, "--plot", metavar="PATH", help="Draw the emotion timeline to this picture (.png, .svg, .pdf) at the end.")
+AdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker's voice as speech is heard (the default when the model can).")
+FileAdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker: the files are one session, every segment classified with the statistics of all their speech (with --stream: on by default when the model can).")
+ProfileOpt = typer.Option(None, "--profile", metavar="NAME", help="Start from the speaker profile NAME and save what is heard to it (see `emomon profiles`).")
 
 
 def vad_options(vad: str, threshold: float, min_speech: float, silence_db: float) -> "VadOptions":
@@ -126,6 +131,29 @@ def load(model: str, compute: Compute) -> "EmotionModel":
         return open_model(model, compute.value)
 
 
+def check_adapt_options(adapt: Optional[bool], profile: Optional[str]) -> None:
+    """Refuse, before the model loads, a bad profile name or a profile without adaptation."""
+    if profile is None:
+        return
+    from .profiles import check_name
+
+    check_name(profile)
+    if adapt is False:
+        raise EmomonError("--profile", "needs adaptation (drop --no-adapt)")
+
+
+def adaptation(m: "EmotionModel", model: str, adapt: Optional[bool], profile: Optional[str], default: bool = defaults.ADAPT) -> bool:
+    """Whether to adapt to the speaker: ``adapt`` (``None``: ``default``) when ``m`` can; a model
+    that cannot is a note on stderr when ``--adapt`` was asked for, an error with ``--profile``."""
+    if m.adaptive:
+        return default if adapt is None else adapt
+    if profile is not None:
+        raise EmomonError(f"--profile {profile}", f"model {model} cannot adapt to the speaker (it was not trained with speaker standardisation)")
+    if adapt:
+        print(f"emomon: note: model {model} cannot adapt to the speaker; running without adaptation", file=sys.stderr)
+    return False
+
+
 def check_outputs(jsonl: Optional[Path], plot: Optional[Path], force: bool, append: bool) -> None:
     """Refuse, before the model loads, output files that would clobber something."""
     from .stream.sinks import check_output_path, check_plot_path
@@ -141,13 +169,21 @@ def run_live(monitor, model: str, title: str, *, no_ui: bool, jsonl: Optional[Pa
     """Run a live session into its sinks and print the summary line; True when it ran to the end."""
     from .stream.api import session_sinks
     from .stream.session import run_session, summary_line
+    from .stream.sinks import ProfileSaver
 
     sinks = session_sinks(monitor, title=title, screen=not no_ui, jsonl=jsonl, append=append, force=force, plot=plot)
     summary = run_session(monitor, sinks, model)
     print(summary_line(summary), file=sys.stderr)
     if plot is not None:
         print(f"emomon: timeline drawn to {plot}", file=sys.stderr)
+    for sink in sinks:
+        if isinstance(sink, ProfileSaver) and sink.saved is not None and monitor.profile is not None:
+            profile_saved(monitor.profile.name, monitor.profile.seconds, sink.saved)
     return summary.completed
+
+
+def profile_saved(name: str, seconds: float, path: Path) -> None:
+    print(f"emomon: profile {name} saved: {seconds:.0f} s of speech heard in all ({path})", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -171,19 +207,22 @@ def listen(
     append: bool = AppendOpt,
     plot: Optional[Path] = PlotOpt,
     no_ui: bool = NoUiOpt,
+    adapt: Optional[bool] = AdaptOpt,
+    profile: Optional[str] = ProfileOpt,
     compute: Compute = ComputeOpt,
 ) -> None:
-    """Monitor the microphone live (Ctrl-C stops; the log is flushed, the plot drawn)."""
+    """Monitor the microphone live (Ctrl-C stops; the log is flushed, the plot drawn, the profile saved)."""
     from .stream.api import microphone_monitor
     from .stream.monitor import MonitorConfig
     from .stream.sources import resolve_input_device
 
     check_outputs(jsonl, plot, force, append)
-    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad_options(vad, vad_threshold, min_speech, silence_db),
-                        min_confidence=min_confidence, duration=duration)
+    check_adapt_options(adapt, profile)
     dev = resolve_input_device(device)  # a bad --device fails before the model loads
     m = load(model, compute)
-    monitor = microphone_monitor(dev.index, m, config=cfg)
+    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad_options(vad, vad_threshold, min_speech, silence_db),
+                        min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
+    monitor = microphone_monitor(dev.index, m, config=cfg, profile=profile)
     run_live(monitor, model, f"emomon · {dev.name}", no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
     # Ctrl-C is the normal way to stop listening: exit 0 either way.
 
@@ -219,12 +258,15 @@ def file_cmd(
     force: bool = ForceOpt,
     append: bool = AppendOpt,
     no_ui: bool = NoUiOpt,
+    adapt: Optional[bool] = FileAdaptOpt,
+    profile: Optional[str] = ProfileOpt,
     compute: Compute = ComputeOpt,
 ) -> None:
     """The speech segments of files and their emotions, or --stream a file through the live pipeline."""
     from .timeline.inputs import expand_inputs
 
     check_outputs(jsonl, plot, force, append)
+    check_adapt_options(adapt, profile)
     vad_opts = vad_options(vad, vad_threshold, min_speech, silence_db)
     inputs = list(expand_inputs(paths))
     if stream:
@@ -233,13 +275,13 @@ def file_cmd(
         for arg, why in inputs:
             if why is not None:
                 raise EmomonError(arg, why)
+        from .stream.api import file_monitor
         from .stream.monitor import MonitorConfig
 
+        m = load(model, compute)
         cfg = MonitorConfig(window=window, hop=hop, smoothing=defaults.SMOOTHING if smoothing is None else smoothing,
-                            vad=vad_opts, min_confidence=min_confidence, duration=duration)
-        from .stream.api import file_monitor
-
-        monitor = file_monitor([p for p, _ in inputs], load(model, compute), fast=fast, config=cfg)
+                            vad=vad_opts, min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
+        monitor = file_monitor([p for p, _ in inputs], m, fast=fast, config=cfg, profile=profile)
         name = Path(inputs[0][0]).name if len(inputs) == 1 else "files"
         if not run_live(monitor, model, f"emomon · {name}", no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot):
             raise typer.Exit(130)
@@ -248,29 +290,62 @@ def file_cmd(
                     "--append": append, "--no-ui": no_ui})
     if plot is not None and len(inputs) != 1:
         raise EmomonError("--plot", f"draws the timeline of one file (got {len(inputs)})")
+    if profile is not None and not adapt:
+        raise EmomonError("--profile", "applies with --adapt (or --stream)")
+    from .stream.api import open_profile
     from .timeline.analyze import FileOptions
 
     options = FileOptions(vad=vad_opts, window=window, min_confidence=min_confidence)
-    if _analyze(inputs, load(model, compute), options, fmt or Format.table, segments, plot):
+    m = load(model, compute)
+    session = bool(adapt) and adaptation(m, model, adapt, profile)
+    prof = open_profile(profile, m) if session else None  # a profile that does not fit fails before any work
+    if _analyze(inputs, m, options, fmt or Format.table, segments, plot, session=session, profile=prof):
         raise typer.Exit(1)
 
 
-def _analyze(inputs: list[tuple[str, Optional[str]]], m: "EmotionModel", options, fmt: Format, segments: bool,
-             plot: Optional[Path]) -> int:  # noqa: ANN001
-    """Analyse each input and write the results; returns how many failed."""
+def _failed_input(path: str, why: str) -> "FileResult":
     from .records import FileResult
+
+    return FileResult(path=path, duration=None, speech=0.0, label=None, scores=None, error=why)
+
+
+def _file_results(inputs: list[tuple[str, Optional[str]]], m: "EmotionModel", options, advance) -> Iterator["FileResult"]:  # noqa: ANN001
+    """Each input analysed on its own, in order."""
     from .timeline.analyze import analyze_or_error
+
+    for i, (path, why) in enumerate(inputs):
+        result = analyze_or_error(path, m, options, progress=lambda f, i=i: advance(i, f)) if why is None else _failed_input(path, why)
+        advance(i, 1.0)
+        yield result
+
+
+def _session_results(inputs: list[tuple[str, Optional[str]]], m: "EmotionModel", options, advance,  # noqa: ANN001
+                     profile: Optional["Profile"]) -> Iterator["FileResult"]:
+    """The inputs as one adapted session (``--adapt``), in order; the profile saved."""
+    from .timeline.session import analyze_session
+
+    ok = [i for i, (_, why) in enumerate(inputs) if why is None]
+    session = analyze_session([inputs[i][0] for i in ok], m, options=options, profile=profile,
+                              progress=lambda j, f: advance(ok[j], f))
+    if profile is not None:
+        profile_saved(profile.name, profile.seconds, profile.path)
+    results = dict(zip(ok, session.results))
+    for i, (path, why) in enumerate(inputs):
+        advance(i, 1.0)
+        yield results[i] if i in results else _failed_input(path, why or "")
+
+
+def _analyze(inputs: list[tuple[str, Optional[str]]], m: "EmotionModel", options, fmt: Format, segments: bool,  # noqa: ANN001
+             plot: Optional[Path], session: bool = False, profile: Optional["Profile"] = None) -> int:
+    """Analyse the inputs (each on its own, or as one adapted ``session``) and write the
+    results; returns how many failed."""
     from .timeline.output import make_writer
 
     writer = make_writer(fmt.value, m.labels, segments)
     failed = 0
     with file_progress(len(inputs), enabled=fmt == Format.table) as advance:
-        for i, (path, why) in enumerate(inputs):
-            if why is None:
-                result = analyze_or_error(path, m, options, progress=lambda f, i=i: advance(i, f))
-            else:
-                result = FileResult(path=path, duration=None, speech=0.0, label=None, scores=None, error=why)
-            advance(i, 1.0)
+        results = _session_results(inputs, m, options, advance, profile) if session else _file_results(inputs, m, options, advance)
+        for result in results:
             if result.error is not None:
                 failed += 1
                 err(result.path, result.error)
@@ -366,6 +441,34 @@ def models() -> None:
             table.add_row(name, "?", "?", "?", f"unreadable: {exc.why}")
             continue
         table.add_row(name, cfg.architecture, f"{len(cfg.labels)}: {', '.join(cfg.labels)}", f"{cfg.window:g}s/{cfg.hop:g}s", _meta_summary(cfg.meta))
+    Console().print(table)
+
+
+@app.command("profiles")
+def profiles_cmd(
+    delete: Optional[str] = typer.Option(None, "--delete", metavar="NAME", help="Delete the profile NAME."),
+) -> None:
+    """List the speaker profiles (--profile NAME): seconds of speech heard, last update, model features."""
+    from .profiles import delete_profile, list_profiles, profiles_dir
+
+    if delete is not None:
+        print(f"deleted {delete_profile(delete)}")
+        return
+    infos = list_profiles()
+    if not infos:
+        print(f"no profiles (in {profiles_dir()})")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold", caption=str(profiles_dir()))
+    for col in ("name", "speech heard", "updated", "model features"):
+        table.add_column(col, overflow="fold")
+    for p in infos:
+        if p.error is not None:
+            table.add_row(p.name, "?", "?", f"unreadable: {p.error}")
+        else:
+            table.add_row(p.name, f"{p.seconds:.0f} s", p.updated or "-", p.model or "-")
     Console().print(table)
 
 

@@ -29,6 +29,9 @@ MIN_SILENCE_S = 0.5  # shorter pauses inside speech are merged into one region
 SPEECH_PAD_S = 0.1  # speech regions are widened by this much on each side
 DECODE_BLOCK_S = 30.0  # long files are decoded and analysed in blocks of this many seconds
 
+# -- speaker adaptation (models trained with speaker standardisation) -----------------------------
+ADAPT = True  # listen / file --stream adapt to the speaker when the model can (--no-adapt: off)
+
 # -- answers ------------------------------------------------------------------------------------
 MIN_CONFIDENCE: float | None = None  # off: no answer is marked uncertain
 NO_SPEECH = "no speech"  # the reason given with label null

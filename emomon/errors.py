@@ -26,3 +26,7 @@ class DeviceError(EmomonError):
 
 class DataError(EmomonError):
     """A corpus, manifest or protocol that does not fit."""
+
+
+class ProfileError(EmomonError):
+    """A speaker profile that cannot be used (bad name, another model's, unreadable)."""

@@ -113,7 +113,9 @@ class WindowRecord:
     ``None`` for a file read as fast as possible, where waiting time is queueing, not latency;
     ``compute_ms`` is the model's compute time for this window (its batch's time / batch size;
     ``None`` when the window was not classified). ``dropped_s`` counts the audio the stream's
-    ring buffer has dropped so far.
+    ring buffer has dropped so far. ``adapted_s`` is the seconds of speech the stream's speaker
+    adapter has heard so far, this window's included (a loaded profile's too); ``None`` when the
+    stream does not adapt.
     """
 
     t: float
@@ -129,6 +131,7 @@ class WindowRecord:
     uncertain: bool = False
     stream: str = "0"
     time: datetime | None = None
+    adapted_s: float | None = None
 
     @property
     def is_speech(self) -> bool:
@@ -151,6 +154,7 @@ class WindowRecord:
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 2),
             "compute_ms": None if self.compute_ms is None else round(self.compute_ms, 2),
             "dropped_s": round(self.dropped_s, 3),
+            "adapted_s": None if self.adapted_s is None else round(self.adapted_s, 3),
         }
 
 

@@ -154,3 +154,52 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+# -- a tiny adaptive model (speaker standardisation) on a tiny random Whisper ---------------------
+def make_tiny_whisper(directory: Path) -> Path:
+    """A random 2-layer Whisper with d_model 16 saved as a Hugging Face directory (a backbone source)."""
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.WhisperConfig(
+        num_mel_bins=80, d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
+        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, max_source_positions=1500,
+        max_target_positions=20, vocab_size=60, pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=3,
+    )
+    torch.manual_seed(0)
+    transformers.WhisperModel(cfg).save_pretrained(directory, safe_serialization=True)
+    return directory
+
+
+def make_adaptive_model_dir(directory: Path, backbone: Path, prior_weight: float = 20.0, layers: tuple[int, ...] = (1, 2)) -> Path:
+    """An adaptive layer-head model (1 s windows, 0.25 s hop) with a random head and a prior taken
+    from quiet low voices (120 Hz, -30 dB), so louder, higher test signals differ from it."""
+    from emomon.models.layer_head import LayerHeadModel
+
+    cfg = LayerHeadModel.make_config(EMOTIONS, layers=list(layers), backbone="whisper-base", backbone_source=str(backbone),
+                                     prior_weight=prior_weight)
+    cfg.window, cfg.hop = 1.0, 0.25
+    model = LayerHeadModel(cfg).eval()
+    prior = np.stack([synth_speechlike(1.0, f0=f0, amp=0.03, seed=i) for i, f0 in enumerate((100, 110, 120, 130))])
+    with torch.inference_mode():
+        feats = model.features(torch.from_numpy(prior)).double().numpy()  # (4, F)
+    n_feat = feats.shape[1]
+    rng = np.random.default_rng(1)
+    model.set_prior(feats.mean(axis=0), feats.var(axis=0) + 1e-4)
+    model.set_head(np.zeros(n_feat), np.ones(n_feat), 0.3 * rng.standard_normal((len(EMOTIONS), n_feat)), np.zeros(len(EMOTIONS)))
+    model.save(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
+
+
+@pytest.fixture(scope="session")
+def adaptive_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_whisper_dir: Path) -> Path:
+    return make_adaptive_model_dir(tmp_path_factory.mktemp("adaptive") / "model", tiny_whisper_dir)
+
+
+@pytest.fixture(scope="session")
+def adaptive_model(adaptive_model_dir: Path) -> EmotionModel:
+    return load_model(adaptive_model_dir, device="cpu")

@@ -17,6 +17,7 @@ from emomon.errors import DataError
 from emomon.labels import EMOTIONS
 from emomon.training.cli_data import register
 from emomon.training.report import load_run, make_report, pct
+from emomon.training.results import FoldResult, Figures, OnlineAdaptive, OnlinePointFigures, RunResults, Score
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -303,3 +304,143 @@ def test_cli_report_accepts_the_shipped_name(tmp_path: Path) -> None:
     r = CliRunner().invoke(app_with_commands(), ["report", "default", "--out", str(tmp_path / "rep"), "--quiet"])
     assert r.exit_code == 0, r.output
     assert "| default | default |" in (tmp_path / "rep" / "report.md").read_text()
+
+
+# ----------------------------------------------------------------------------------------------
+# metrics.json written through RunResults: per test corpus, pairs folds, the online-adaptive curve
+# ----------------------------------------------------------------------------------------------
+FOUR = ("neutral", "happy", "sad", "angry")
+
+
+def figs(ua: float, sd: float = 0.0, *, wa: float | None = None, f1: float | None = None, ece: float | None = None,
+         n: int | None = None) -> Figures:
+    return Figures(Score(ua, sd), Score(wa if wa is not None else ua + 0.01, sd), Score(f1 if f1 is not None else ua - 0.01, sd),
+                   {lab: Score(ua, sd) for lab in FOUR}, ece=None if ece is None else Score(ece, 0.01), n=n)
+
+
+def fold(fid: str, ua: float, wa: float, f1: float, n_test: int = 100) -> FoldResult:
+    return FoldResult(fid, [f"{fid}:s1"], 400, n_test, ua, wa, f1, {lab: ua for lab in FOUR}, train_seconds=3.0, ece=0.05)
+
+
+def results(model: str, *, protocol: str = "loco", folds: list[FoldResult] | None = None, corpora: dict[str, Figures] | None = None,
+            online: OnlineAdaptive | None = None) -> RunResults:
+    return RunResults(
+        model=model, protocol=protocol, speaker_independent=True, mode="strict", labels=list(FOUR), data="ravdess=/d/r savee=/d/s",
+        n_utterances=600, ua=Score(0.6, 0.05), wa=Score(0.62, 0.04), f1=Score(0.59, 0.03), per_class_recall={lab: Score(0.6, 0.1) for lab in FOUR},
+        folds=folds or [fold("ravdess", 0.55, 0.56, 0.54), fold("savee", 0.65, 0.66, 0.64)],
+        confusion=(np.eye(4, dtype=int) * 20 + 2).tolist(), ece=Score(0.07, 0.01), num_parameters=1234, train_seconds=6.0,
+        corpora=corpora or {}, online_adaptive=online, created="2025-01-01T00:00:00+00:00", emomon_version="0.2.0",
+    )
+
+
+def write_results(root: Path, name: str, res: RunResults) -> Path:
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "metrics.json").write_text(json.dumps(res.to_dict()))
+    return d
+
+
+def section(md: str, heading: str) -> str:
+    """The text of the section that starts at ``heading``, up to the next heading of the same or a higher level."""
+    start = md.index(heading + "\n")
+    level = heading.split(" ")[0]
+    ends = [i for i in (md.find("\n## ", start + 1), md.find(f"\n{level} ", start + 1)) if i > 0]
+    return md[start:min(ends)] if ends else md[start:]
+
+
+def table_rows(text: str, first_cell: str) -> list[list[str]]:
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines() if line.startswith("|")]
+    return [r for r in rows if r[0] == first_cell]
+
+
+def test_per_test_corpus_and_pairs_tables(tmp_path: Path) -> None:
+    pairs = results("pairs-run", protocol="pairs",
+                    folds=[fold("savee_to_ravdess", 0.412, 0.431, 0.405, 192), fold("ravdess_to_savee", 0.523, 0.55, 0.5, 120)],
+                    corpora={"ravdess": figs(0.412, ece=0.081, n=192, wa=0.431, f1=0.405),
+                             "savee": figs(0.523, ece=0.112, n=120, wa=0.55, f1=0.5)})
+    loco = results("loco-run", corpora={"ravdess": figs(0.551, 0.0, ece=0.06, n=300), "savee": figs(0.648, 0.0, ece=0.09, n=300),
+                                        "emodb": figs(0.702, 0.021, ece=0.05, n=200)})
+    old = write_run(tmp_path / "runs", "old-run", 0.45, 0.46, 0.44)
+    runs = [write_results(tmp_path / "runs", "pairs-run", pairs), write_results(tmp_path / "runs", "loco-run", loco), old]
+    md = make_report(runs, tmp_path / "rep", progress=False).markdown.read_text()
+    corpora = section(md, "## Per test corpus")
+    table = section(corpora, "## Per test corpus")[: corpora.index("### Cross-corpus pairs")]
+    assert table_rows(table, "pairs-run") == [["pairs-run", "ravdess", "192", "41.2 ± 0.0", "43.1 ± 0.0", "40.5 ± 0.0", "8.1 ± 1.0"],
+                                              ["pairs-run", "savee", "120", "52.3 ± 0.0", "55.0 ± 0.0", "50.0 ± 0.0", "11.2 ± 1.0"]]
+    assert [r[1:4] + r[6:] for r in table_rows(table, "loco-run")] == [
+        ["ravdess", "300", "55.1 ± 0.0", "6.0 ± 1.0"], ["savee", "300", "64.8 ± 0.0", "9.0 ± 1.0"], ["emodb", "200", "70.2 ± 2.1", "5.0 ± 1.0"]]
+    assert table_rows(corpora, "old-run") == []  # no per-corpus figures in an old metrics.json: not listed
+    pair_rows = table_rows(section(md, "### Cross-corpus pairs"), "pairs-run")
+    assert pair_rows == [["pairs-run", "savee_to_ravdess", "savee", "ravdess", "192", "41.2", "43.1", "40.5"],
+                         ["pairs-run", "ravdess_to_savee", "ravdess", "savee", "120", "52.3", "55.0", "50.0"]]
+    assert table_rows(section(md, "### Cross-corpus pairs"), "loco-run") == []  # only the pairs protocol has that table
+    assert md_row(md, "loco-run", "## Summary")[6] == "60.0 ± 5.0"
+
+
+def test_no_corpus_or_online_section_without_such_figures(tmp_path: Path) -> None:
+    one = results("one-corpus", protocol="emobox", corpora={"ravdess": figs(0.6, 0.05, n=1440)})
+    runs = [write_run(tmp_path / "runs", "old-run", 0.45, 0.46, 0.44), write_results(tmp_path / "runs", "one-corpus", one)]
+    md = make_report(runs, tmp_path / "rep", progress=False).markdown.read_text()
+    assert "## Summary" in md and "## Per test corpus" not in md  # a single corpus's row would repeat the summary
+    assert "Online-adaptive" not in md and "online-adaptive" not in md
+
+
+def online_curve() -> OnlineAdaptive:
+    uas = {"0": 0.553, "5": 0.581, "10": 0.604, "20": 0.627, "all": 0.612}
+    points = [OnlinePointFigures(h, figs(ua, 0.03, ece=0.09 - 0.01 * i)) for i, (h, ua) in enumerate(uas.items())]
+    per_corpus = {"ravdess": [OnlinePointFigures(h, figs(ua - 0.1, 0.02)) for h, ua in uas.items()],
+                  "savee": [OnlinePointFigures(h, figs(ua + 0.1, 0.04)) for h, ua in uas.items()]}
+    return OnlineAdaptive(points[::-1], corpora=per_corpus)  # stored out of order: the report sorts 0, 5, 10, 20, all
+
+
+def test_online_adaptive_section_is_labelled_and_separate(tmp_path: Path) -> None:
+    adaptive = results("adapt-run", corpora={"ravdess": figs(0.5, n=300), "savee": figs(0.7, n=300)}, online=online_curve())
+    runs = [write_results(tmp_path / "runs", "adapt-run", adaptive), write_run(tmp_path / "runs", "old-run", 0.45, 0.46, 0.44)]
+    res = make_report(runs, tmp_path / "rep", progress=False)
+    md = res.markdown.read_text()
+    heading = "## Online-adaptive mode (labelled, not strict)"
+    online = section(md, heading)
+    assert "seeded random order" in online and "clips before it only" in online and "`online-adaptive`" in online
+    curve = section(online, heading)[: online.index("### ")]
+    assert table_rows(curve, "adapt-run") == [
+        ["adapt-run", "0", "55.3 ± 3.0", "9.0 ± 1.0"], ["adapt-run", "5", "58.1 ± 3.0", "8.0 ± 1.0"],
+        ["adapt-run", "10", "60.4 ± 3.0", "7.0 ± 1.0"], ["adapt-run", "20", "62.7 ± 3.0", "6.0 ± 1.0"],
+        ["adapt-run", "all", "61.2 ± 3.0", "5.0 ± 1.0"]]
+    assert table_rows(online, "old-run") == []
+    per_corpus = table_rows(section(md, "### Online-adaptive mode per test corpus"), "adapt-run")
+    assert [r[1:4] for r in per_corpus] == [["ravdess", h, pct(Score(ua - 0.1, 0.02))] for h, ua in
+                                            (("0", 0.553), ("5", 0.581), ("10", 0.604), ("20", 0.627), ("all", 0.612))] + \
+                                           [["savee", h, pct(Score(ua + 0.1, 0.04))] for h, ua in
+                                            (("0", 0.553), ("5", 0.581), ("10", 0.604), ("20", 0.627), ("all", 0.612))]
+    strict = md[: md.index(heading)]
+    assert md_row(strict, "adapt-run", "## Summary")[6] == "60.0 ± 5.0"  # the strict figure stays the summary's
+    assert "55.3" not in strict and "62.7" not in strict  # no online-adaptive figure among the strict ones
+    assert "<h2>Online-adaptive mode (labelled, not strict)</h2>" in res.html.read_text()
+
+
+def test_old_metrics_json_still_loads(tmp_path: Path) -> None:
+    """A metrics.json from before per-corpus and online-adaptive figures, and an older one with bare numbers."""
+    run = load_run(write_run(tmp_path, "old", 0.45, 0.46, 0.44))
+    assert run.results is not None and run.results.corpora == {} and run.online is None and run.corpora == {}
+    assert run.n_folds == 2 and pct(run.ua) == "45.0 ± 2.0" and run.folds is not None and run.folds[1].ua == pytest.approx(0.46)
+    oldest = tmp_path / "oldest"
+    oldest.mkdir()
+    (oldest / "metrics.json").write_text(json.dumps({
+        "model": "baseline", "protocol": "loso", "ua": 0.512, "wa": 0.533, "f1": 0.5,
+        "folds": [{"fold": "01", "ua": 0.5, "wa": 0.52, "f1": 0.49}]}))
+    md = make_report([oldest], tmp_path / "rep", progress=False).markdown.read_text()
+    assert md_row(md, "oldest", "## Summary")[1:9] == ["baseline", "loso", "speaker-independent, strict", "1", "–", "51.2", "53.3", "50.0"]
+    assert "oldest: no confusion matrix in its metrics.json." in md
+    assert table_rows(section(md, "### oldest"), "01") == [["01", "", "–", "–", "50.0", "52.0", "49.0", "–"]]
+
+
+def test_metrics_round_trip_and_malformed(tmp_path: Path) -> None:
+    res = results("rt", corpora={"ravdess": figs(0.5, n=3)}, online=online_curve())
+    run = load_run(write_results(tmp_path, "rt", res))
+    assert run.results == RunResults.from_dict(res.to_dict()) and run.results.to_dict() == res.to_dict()
+    bad = res.to_dict()
+    bad["confusion"] = [["x", 1], [1, 2]]
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "metrics.json").write_text(json.dumps(bad))
+    with pytest.raises(DataError, match="malformed metrics"):
+        load_run(tmp_path / "bad")

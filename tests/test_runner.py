@@ -150,7 +150,11 @@ def test_speaker_stats_and_apply():
 def test_parse_options_and_ctx_option(tmp_path):
     opts = parse_options(["lr=0.01", "backbone=facebook/wav2vec2-base", "layers=[1,2]", "calibrate=false"])
     assert opts == {"lr": 0.01, "backbone": "facebook/wav2vec2-base", "layers": [1, 2], "calibrate": False}
-    ctx = ctx_for(tmp_path, options={"epochs": "3", "flag": "yes"})
-    assert ctx.option("epochs", 10) == 3 and ctx.option("missing", 1.5) == 1.5 and ctx.option("flag", False) is True
+    from emomon.training.recipes import get_recipe
+
+    ctx = ctx_for(tmp_path, options={"epochs": "3", "lr": "0.5"})
+    get_recipe("transformer").validate(ctx)  # typed by the recipe's declared options
+    assert ctx.option("epochs") == 3 and ctx.option("lr") == 0.5 and ctx.option("batch_size") == 32
+    assert ctx.option("missing", 1.5) == 1.5
     with pytest.raises(ValueError):
         parse_options(["novalue"])

@@ -40,7 +40,7 @@ def test_train_command_runs_and_writes(tmp_path, data, app):
     assert res.exit_code == 0, res.output
     assert "UA" in res.output and "baseline kfold-speaker strict" in res.output
     m = json.loads((out / "metrics.json").read_text())
-    assert m["extra"]["options"] == {"C": 0.5} and m["final_model"] == "model"
+    assert m["extra"]["options"] == {"C": 0.5, "sample_rate": 16000} and m["final_model"] == "model"  # every option, typed
     again = CliRunner().invoke(app, args)  # OUT holds metrics.json: refused without --force
     assert again.exit_code != 0 and isinstance(again.exception, DataError)
     forced = CliRunner().invoke(app, args + ["--force", "--no-final"])

@@ -10,6 +10,10 @@ the function is called, so errors surface at once::
 
 ``session_sinks`` + :func:`~emomon.stream.session.run_session` are what ``emomon listen`` and
 ``emomon file --stream`` run: a monitor into a JSONL log, stdout or the live screen, and a plot.
+
+Streams adapt to their speaker when the model can (``adapt``, :class:`MonitorConfig`); a
+``profile`` (a name, or a loaded :class:`~emomon.profiles.Profile`) is where every stream's
+statistics start, and ``session_sinks`` saves it with what the session heard when it ends.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .sources import FileSource, MicrophoneSource
 
 if TYPE_CHECKING:
     from ..models.base import EmotionModel
+    from ..profiles import Profile
     from .session import Sink
 
 
@@ -38,6 +43,16 @@ def open_model(model: "str | Path | EmotionModel" = "default", compute: str = "a
     if isinstance(model, EmotionModel):
         return model
     return load_model(model, device=compute)
+
+
+def open_profile(profile: "str | Profile | None", model: "EmotionModel") -> "Profile | None":
+    """A loaded :class:`~emomon.profiles.Profile` for ``model`` (a name is loaded, or new when
+    there is none); :class:`~emomon.errors.ProfileError` when it does not fit the model."""
+    from ..profiles import Profile, check_name, load_profile
+
+    if profile is None or isinstance(profile, Profile):
+        return profile
+    return load_profile(check_name(profile), model)
 
 
 def _vad(vad: VadOptions | str | None) -> VadOptions:
@@ -54,12 +69,14 @@ def file_monitor(
     config: MonitorConfig | None = None,
     compute: str = "auto",
     source_rate: int | None = None,
+    profile: "str | Profile | None" = None,
 ) -> Monitor:
-    """A :class:`Monitor` over one or more files (each its own stream, named by its path)."""
+    """A :class:`Monitor` over one or more files (each its own stream, named by its path, with
+    its own speaker adapter; every one starts from ``profile`` when given)."""
     m = open_model(model, compute)
     items = source if isinstance(source, list) else [source]
     sources = [FileSource(s, m.sample_rate, realtime=not fast, source_rate=source_rate) for s in items]
-    return Monitor(m, sources, config)
+    return Monitor(m, sources, config, profile=open_profile(profile, m))
 
 
 def stream_file(
@@ -75,13 +92,16 @@ def stream_file(
     duration: float | None = None,
     compute: str = "auto",
     source_rate: int | None = None,
+    adapt: bool = defaults.ADAPT,
 ) -> Iterator[WindowRecord]:
     """Stream a file (path, bytes, or array with ``source_rate``) through the live pipeline.
 
     ``fast=True`` runs as fast as the model goes; ``fast=False`` paces it in real time. ``vad``:
-    :class:`VadOptions` or a method name (``silero``, ``energy``, ``off``).
+    :class:`VadOptions` or a method name (``silero``, ``energy``, ``off``). ``adapt``: adapt to
+    the speaker when the model can.
     """
-    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence, duration=duration)
+    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
+                        duration=duration, adapt=adapt)
     return file_monitor(source, model, fast=fast, config=cfg, compute=compute, source_rate=source_rate).records()
 
 
@@ -91,13 +111,15 @@ def microphone_monitor(
     *,
     config: MonitorConfig | None = None,
     compute: str = "auto",
+    profile: "str | Profile | None" = None,
 ) -> Monitor:
-    """A :class:`Monitor` over one input device (``None``: the default input)."""
+    """A :class:`Monitor` over one input device (``None``: the default input), adapting from
+    ``profile`` when given."""
     from .sources import resolve_input_device
 
     dev = resolve_input_device(device)  # a bad device fails before the model loads
     m = open_model(model, compute)
-    return Monitor(m, MicrophoneSource(dev.index, m.sample_rate, name="mic"), config)
+    return Monitor(m, MicrophoneSource(dev.index, m.sample_rate, name="mic"), config, profile=open_profile(profile, m))
 
 
 def stream_microphone(
@@ -111,9 +133,11 @@ def stream_microphone(
     min_confidence: float | None = defaults.MIN_CONFIDENCE,
     duration: float | None = None,
     compute: str = "auto",
+    adapt: bool = defaults.ADAPT,
 ) -> Iterator[WindowRecord]:
     """Stream the microphone; runs until ``duration`` seconds or until the iterator is closed."""
-    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence, duration=duration)
+    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
+                        duration=duration, adapt=adapt)
     return microphone_monitor(device, model, config=cfg, compute=compute).records()
 
 
@@ -127,17 +151,19 @@ def session_sinks(
     force: bool = False,
     plot: Path | None = None,
 ) -> list["Sink"]:
-    """The sinks of a session: the live screen (or JSON lines on stdout), a JSONL log, a plot."""
-    from .sinks import JsonlLog, JsonLines, LiveScreen, TimelinePlot
+    """The sinks of a session: the live screen (or JSON lines on stdout), a JSONL log, a plot,
+    and the monitor's speaker profile (saved when the session ends)."""
+    from .sinks import JsonlLog, JsonLines, LiveScreen, ProfileSaver, TimelinePlot
 
-    sinks: list[Sink] = []
+    sinks: list[Sink] = [ProfileSaver(monitor)] if monitor.profile is not None else []
     if plot is not None:  # checked first: it opens nothing
         sinks.append(TimelinePlot(plot, monitor.labels, title, force=force))
     if jsonl is not None:
         sinks.append(JsonlLog(jsonl, force=force, append=append))
     if screen:
         sinks.append(LiveScreen(monitor.labels, monitor.streams, title, monitor.config.vad,
-                                monitor.config.min_confidence, realtime=monitor.realtime))
+                                monitor.config.min_confidence, realtime=monitor.realtime, adapt=monitor.config.adapt,
+                                profile=monitor.profile.name if monitor.profile is not None else None))
     else:
         sinks.append(JsonLines())
     return sinks

@@ -5,6 +5,11 @@ generator drives everything from the caller's thread: it pulls new audio from ea
 ring, feeds the stream's voice activity detector, cuts windows, hands them to the
 :class:`~emomon.stream.worker.InferenceWorker` (another thread) and turns each result into a
 :class:`~emomon.records.WindowRecord` (speech fraction, EMA over speech windows, uncertainty).
+
+When the model adapts to its speaker, every stream has its own
+:class:`~emomon.models.adapt.SpeakerAdapter`, handed to the worker with each window to classify
+(and the seconds of new speech the window brings): a window is classified with what its stream
+heard before it, then learnt. Windows without speech teach nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
@@ -29,6 +34,10 @@ from .smoothing import Ema
 from .sources import Source, StreamResampler
 from .worker import InferenceWorker, Job, Scored, WorkerFailure
 
+if TYPE_CHECKING:
+    from ..models.adapt import FeatureStats, SpeakerAdapter
+    from ..profiles import Profile
+
 log = logging.getLogger(__name__)
 
 
@@ -40,7 +49,9 @@ class MonitorConfig:
     ``smoothing`` the EMA weight of the past in ``[0, 1)``; ``vad`` the voice activity settings
     (a window with less than ``vad.min_speech`` of speech is not classified);
     ``min_confidence`` marks labels whose top probability is below it as uncertain;
-    ``duration`` stops each stream after that many seconds of audio.
+    ``duration`` stops each stream after that many seconds of audio; ``adapt``: each stream
+    adapts to its speaker (:mod:`emomon.models.adapt`) when the model can (:meth:`resolved`
+    turns it off for a model that cannot).
     """
 
     window: float | None = None
@@ -50,6 +61,7 @@ class MonitorConfig:
     min_confidence: float | None = defaults.MIN_CONFIDENCE
     max_batch: int = defaults.MAX_BATCH
     duration: float | None = None
+    adapt: bool = defaults.ADAPT
 
     def resolved(self, model: EmotionModel) -> "MonitorConfig":
         """A copy with the model's window/hop filled in, checked (bad values raise EmomonError)."""
@@ -67,7 +79,7 @@ class MonitorConfig:
             raise EmomonError("--duration", f"must be positive (got {self.duration})")
         if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
             raise EmomonError("--min-confidence", f"must be between 0 and 1 (got {self.min_confidence})")
-        return replace(self, window=window, hop=hop)
+        return replace(self, window=window, hop=hop, adapt=bool(self.adapt and model.adaptive))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -88,6 +100,9 @@ class _Lane:
     done: bool = False
     windows: int = 0
     speech_windows: int = 0
+    adapter: "SpeakerAdapter | None" = None  # this stream's speaker statistics (None: not adapting)
+    last_classified: int | None = None  # end (samples) of the last window sent to be classified
+    adapted_s: float = 0.0  # seconds of speech the adapter has heard, as of the last record
 
 
 @dataclass
@@ -105,9 +120,15 @@ class Monitor:
 
     Stops when every source is over (files end, ``duration`` reached) or when :meth:`stop` is
     called (from any thread). Raises the first source or model error in the caller's thread.
+
+    With ``config.adapt`` (and an adaptive model) every stream has its own
+    :class:`~emomon.models.adapt.SpeakerAdapter`; ``profile`` (a loaded
+    :class:`~emomon.profiles.Profile`) is where each of them starts. :meth:`heard` is what they
+    heard in all, profile included: what a profile keeps.
     """
 
-    def __init__(self, model: EmotionModel, sources: Source | Sequence[Source], config: MonitorConfig | None = None) -> None:
+    def __init__(self, model: EmotionModel, sources: Source | Sequence[Source], config: MonitorConfig | None = None,
+                 profile: "Profile | None" = None) -> None:
         self.model = model
         self.sources = [sources] if isinstance(sources, Source) else list(sources)
         if not self.sources:
@@ -116,6 +137,11 @@ class Monitor:
         if len(set(names)) != len(names):
             raise EmomonError("monitor", f"two streams share a name ({', '.join(sorted({n for n in names if names.count(n) > 1}))})")
         self.config = (config or MonitorConfig()).resolved(model)
+        if profile is not None and not self.config.adapt:
+            why = "adaptation is off (--no-adapt)" if model.adaptive else "this model cannot adapt to the speaker"
+            raise EmomonError(f"profile {profile.name}", why)
+        self.profile = profile
+        self._start = profile.stats if profile is not None else None  # where every adapter starts (saving replaces .stats)
         self.worker = InferenceWorker(model, self.config.max_batch)
         self.max_pending = 2 * self.config.max_batch
         self._stop = threading.Event()
@@ -141,6 +167,25 @@ class Monitor:
     @property
     def streams(self) -> list[str]:
         return [s.name for s in self.sources]
+
+    @property
+    def adapters(self) -> dict[str, "SpeakerAdapter"]:
+        """Each adapting stream's speaker adapter (empty when not adapting or not started)."""
+        return {name: lane.adapter for name, lane in self._lanes.items() if lane.adapter is not None}
+
+    def heard(self) -> "FeatureStats | None":
+        """The profile's statistics plus what every stream's adapter added this session (``None``
+        when not adapting); read it once :meth:`records` is over."""
+        if not self.config.adapt:
+            return None
+        from ..models.adapt import FeatureStats
+        from ..profiles import added_since
+
+        start = self._start
+        total = start if start is not None else FeatureStats.empty(self.model.new_adapter().dims)  # type: ignore[union-attr]
+        for adapter in self.adapters.values():
+            total = total + (added_since(adapter.heard, start) if start is not None else adapter.heard)
+        return total
 
     @property
     def realtime(self) -> bool:
@@ -179,11 +224,25 @@ class Monitor:
                     log.debug("stopping %s failed", src.name, exc_info=True)
             self.worker.stop(timeout=2.0)
 
+    def _adapter(self) -> "SpeakerAdapter | None":
+        """A new stream's speaker adapter, starting from the profile (``None``: not adapting)."""
+        if not self.config.adapt:
+            return None
+        adapter = self.model.new_adapter()
+        if adapter is not None and self._start is not None and self.profile is not None:
+            if self._start.dims != adapter.dims:
+                raise EmomonError(f"profile {self.profile.name}", f"holds {self._start.dims} features, the model {adapter.dims}")
+            adapter.heard = self._start + adapter.heard  # a copy: every stream starts from the profile
+        return adapter
+
     def _lane(self, src: Source) -> _Lane:
         cfg = self.config
         rate = self.model.sample_rate
         assert cfg.window is not None and cfg.hop is not None
+        adapter = self._adapter()
         return _Lane(
+            adapter=adapter,
+            adapted_s=adapter.heard.seconds if adapter is not None else 0.0,
             source=src,
             windower=Windower(cfg.window, cfg.hop, rate, stream=src.name, realtime=src.realtime),
             vad=VoiceActivity(cfg.vad, rate),
@@ -225,8 +284,18 @@ class Monitor:
             src.stop()
         for win in windows:
             speech = lane.vad.window_fraction(win)
-            self.worker.submit(Job(win, speech, classify=self.config.vad.classifies(speech)))
+            classify = self.config.vad.classifies(speech)
+            self.worker.submit(Job(win, speech, classify, lane.adapter, self._new_speech(lane, win) if classify else 0.0))
         lane.vad.forget_before(w.position - w.window)  # the next window starts after this
+
+    @staticmethod
+    def _new_speech(lane: _Lane, win: Window) -> float:
+        """Seconds of audio a window to classify brings that the stream's last classified window
+        did not have (its real length for the first, then the hop); marks it as the last."""
+        end = int(round(win.t_end * win.sample_rate))
+        new = win.valid if lane.last_classified is None else min(win.valid, end - lane.last_classified)
+        lane.last_classified = end
+        return max(new, 0) / win.sample_rate
 
     def _record(self, item: Scored | WorkerFailure) -> WindowRecord:
         if isinstance(item, WorkerFailure):
@@ -237,6 +306,7 @@ class Monitor:
         scores = None if item.probs is None else {lab: float(p) for lab, p in zip(self.labels, item.probs)}
         if item.probs is not None:
             lane.speech_windows += 1
+            lane.adapted_s += item.job.seconds if lane.adapter is not None else 0.0
             smoothed = lane.ema.update(np.asarray(item.probs, dtype=np.float64))
             label: str | None = self.labels[int(np.argmax(item.probs))]
         else:
@@ -256,4 +326,5 @@ class Monitor:
             uncertain=is_uncertain(scores, self.config.min_confidence),
             stream=win.stream,
             time=self.started_at + timedelta(seconds=win.capture_time - self._t0),
+            adapted_s=lane.adapted_s if lane.adapter is not None else None,
         )

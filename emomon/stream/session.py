@@ -55,10 +55,12 @@ def _sigterm_stops() -> Iterator[None]:
 
 
 def session_info(monitor: Monitor, model: str) -> SessionInfo:
-    """The header record of a session over ``monitor`` (``model``: the name the user gave)."""
+    """The header record of a session over ``monitor`` (``model``: the name the user gave); its
+    settings say whether the streams adapt to the speaker (``adapt``) and from which ``profile``."""
     from .. import __version__
 
-    return SessionInfo(start=datetime.now(timezone.utc), model=model, settings=monitor.config.to_dict(),
+    settings = {**monitor.config.to_dict(), "profile": monitor.profile.name if monitor.profile is not None else None}
+    return SessionInfo(start=datetime.now(timezone.utc), model=model, settings=settings,
                        streams=monitor.streams, version=__version__)
 
 

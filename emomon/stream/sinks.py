@@ -1,4 +1,5 @@
-"""Sinks of a live session: the JSONL log, JSON lines on stdout, the live screen, the timeline plot.
+"""Sinks of a live session: the JSONL log, JSON lines on stdout, the live screen, the timeline
+plot, and the speaker profile saved when the session ends.
 
 Each is a :class:`~emomon.stream.session.Sink`: ``open(info)``, ``write(record)``,
 ``close(summary)``. Files a user names are checked before any work starts and never overwritten
@@ -7,13 +8,19 @@ unless asked (``force``), nor appended to unless asked (``append``).
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
-from typing import IO, Sequence, TextIO
+from typing import IO, TYPE_CHECKING, Sequence, TextIO
 
 from ..errors import EmomonError
 from ..features.vad import VadOptions
 from ..records import SessionInfo, SessionSummary, WindowRecord, dumps
+
+if TYPE_CHECKING:
+    from .monitor import Monitor
+
+log = logging.getLogger(__name__)
 
 
 def check_output_path(path: Path, option: str, force: bool = False, append: bool = False) -> None:
@@ -93,13 +100,14 @@ class LiveScreen:
     """The rich Live screen: one panel per stream (:mod:`emomon.stream.ui`)."""
 
     def __init__(self, labels: Sequence[str], streams: Sequence[str], title: str, vad: VadOptions,
-                 min_confidence: float | None = None, realtime: bool = True) -> None:
+                 min_confidence: float | None = None, realtime: bool = True, adapt: bool = False,
+                 profile: str | None = None) -> None:
         from .ui import MonitorState
 
         many = len(streams) > 1
         self.states = {
             name: MonitorState(labels=labels, title=f"{title} — {name}" if many else title, vad=vad,
-                               min_confidence=min_confidence, realtime=realtime)
+                               min_confidence=min_confidence, realtime=realtime, adapt=adapt, profile=profile)
             for name in streams
         }
         self._live = None
@@ -153,3 +161,31 @@ class TimelinePlot:
         from ..timeline.plot import plot_windows
 
         plot_windows(self.records, self.path, labels=self.labels, title=self.title)
+
+
+class ProfileSaver:
+    """``--profile NAME``: when the session ends (Ctrl-C and SIGTERM included), the profile's
+    statistics plus everything the monitor's streams heard are saved to it (atomically)."""
+
+    def __init__(self, monitor: "Monitor") -> None:
+        if monitor.profile is None:
+            raise EmomonError("profile", "the monitor has no profile to save")
+        self.monitor = monitor
+        self.saved: Path | None = None
+
+    def open(self, info: SessionInfo) -> None:
+        pass
+
+    def write(self, rec: WindowRecord) -> None:
+        pass
+
+    def close(self, summary: SessionSummary) -> None:
+        from ..profiles import save_profile
+
+        profile, stats = self.monitor.profile, self.monitor.heard()
+        if stats is None or profile is None:
+            return
+        try:
+            self.saved = save_profile(profile, stats)
+        except OSError as exc:
+            log.warning("profile %s not saved: %s (%s)", profile.name, exc.strerror or exc, profile.path)

@@ -4,8 +4,8 @@ Per emotion: a bar for the current smoothed probability, the last window's raw p
 beside it, and a rolling history (sparkline) over the last ``history`` hops; above them the top
 emotion (or "no speech", or "uncertain" under ``--min-confidence``); below them the input level
 meter, the speech meter with the voice activity threshold marked on it, the capture-to-result
-latency (or, for a file read as fast as possible, the model's compute time per window), the
-dropped-audio counter and the window count. Rendering depends on nothing but the state, so tests
+latency (or, for a file read as fast as possible, the model's compute time per window), how
+much speech the stream has adapted to (or "adapting off"), the dropped-audio counter and the window count. Rendering depends on nothing but the state, so tests
 render it into ``Console(record=True)``.
 """
 
@@ -47,6 +47,8 @@ class MonitorState:
 
     ``history[label]`` holds the last ``history_len`` smoothed values ``(hops,)``. ``realtime``
     false (a file read as fast as possible): the model's compute time is shown, not latency.
+    ``adapt``: the stream adapts to its speaker (from ``profile`` when one is named);
+    ``adapted_s`` the seconds of speech it has adapted to so far.
     """
 
     labels: Sequence[str] = EMOTIONS
@@ -69,6 +71,9 @@ class MonitorState:
     computes: deque = field(default_factory=lambda: deque(maxlen=200))
     dropped_seconds: float = 0.0
     finished: bool = False
+    adapt: bool = False
+    profile: str | None = None
+    adapted_s: float | None = None
 
     def __post_init__(self) -> None:
         for lab in self.labels:
@@ -94,6 +99,8 @@ class MonitorState:
         if rec.compute_ms is not None:
             self.computes.append(rec.compute_ms)
         self.dropped_seconds = rec.dropped_s
+        if rec.adapted_s is not None:
+            self.adapted_s = rec.adapted_s
 
     @property
     def uncertain(self) -> bool:
@@ -186,6 +193,14 @@ def _timing_row(state: MonitorState) -> tuple[Text, Text]:
     return Text("compute", style="bold"), Text(text)
 
 
+def _adapt_row(state: MonitorState) -> Text:
+    """Seconds of speech the stream has adapted to (with its profile), or "off"."""
+    if not state.adapt:
+        return Text("adapting off", style="dim")
+    heard = f"adapted: {state.adapted_s or 0.0:.0f} s of speech" if state.adapted_s else "adapting: no speech heard yet"
+    return Text(heard + (f"  (profile {state.profile})" if state.profile else ""))
+
+
 def render_stream(state: MonitorState, width: int | None = None) -> RenderableType:
     """One stream's panel, fitted to ``width`` terminal columns (``None``: full size, 120)."""
     avail = (width or 120) - 4 - 10 - 6 - 5 - 4  # panel borders, name, percent, raw, column gaps
@@ -218,6 +233,7 @@ def render_stream(state: MonitorState, width: int | None = None) -> RenderableTy
     footer.add_row(Text("level", style="bold"), _level_row(state))
     footer.add_row(Text("speech", style="bold"), _speech_row(state))
     footer.add_row(*_timing_row(state))
+    footer.add_row(Text("speaker", style="bold"), _adapt_row(state))
     dropped_style = "bold red" if state.dropped_seconds > 0 else ""
     footer.add_row(Text("dropped", style="bold"), Text(f"{state.dropped_seconds:.2f} s audio", style=dropped_style))
     footer.add_row(

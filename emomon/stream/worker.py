@@ -6,8 +6,8 @@ import logging
 import queue
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,19 +15,28 @@ from ..errors import ModelError
 from ..models.base import EmotionModel
 from ..features.windows import Window
 
+if TYPE_CHECKING:
+    from ..models.adapt import SpeakerAdapter
+
 log = logging.getLogger(__name__)
 
 _STOP = object()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Job:
     """A window for the worker, with its speech fraction; ``classify`` false: pass it through
-    unscored (a window without enough speech costs no model time)."""
+    unscored (a window without enough speech costs no model time).
+
+    ``adapter``: the stream's speaker adapter (``None``: no adaptation); a classified window is
+    standardised with what it has heard before and then added to it, as ``seconds`` of speech
+    (the new audio the window brings)."""
 
     window: Window
     speech: float
     classify: bool = True
+    adapter: "SpeakerAdapter | None" = None
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,9 @@ class InferenceWorker:
 
     Each round it takes every job waiting (up to ``max_batch``), groups the windows to classify
     by length, and runs ``model.predict_proba`` on ``(batch, samples)`` (inference mode, on the
-    model's device). Results keep submission order.
+    model's device). Windows with a speaker adapter go through ``model.predict_proba_adapted``
+    instead, in submission order, so each is classified with what its stream's adapter heard
+    before it (windows of other streams in the batch never count). Results keep submission order.
     """
 
     def __init__(self, model: EmotionModel, max_batch: int = 16) -> None:
@@ -131,16 +142,17 @@ class InferenceWorker:
                 return
 
     def _score(self, batch: list[Job]) -> None:
-        groups: dict[int, list[int]] = defaultdict(list)
-        for i, job in enumerate(batch):
-            if job.classify:
-                groups[len(job.window.samples)].append(i)
+        groups = _groups(batch)
         probs: list[np.ndarray | None] = [None] * len(batch)
-        classified = sum(len(idxs) for idxs in groups.values())
+        classified = sum(len(idxs) for idxs in groups)
         t0 = time.perf_counter()
-        for idxs in groups.values():
+        for idxs in groups:
             x = np.stack([batch[i].window.samples for i in idxs])  # (batch, samples)
-            p = self.model.predict_proba(x)  # (batch, labels)
+            adapters = [batch[i].adapter for i in idxs]
+            if any(a is not None for a in adapters):
+                p = self.model.predict_proba_adapted(x, adapters, [batch[i].seconds for i in idxs])
+            else:
+                p = self.model.predict_proba(x)  # (batch, labels)
             for j, i in enumerate(idxs):
                 probs[i] = p[j]
         compute_ms = (time.perf_counter() - t0) * 1000.0 / classified if classified else None
@@ -153,3 +165,22 @@ class InferenceWorker:
                                     compute_ms if p is not None else None, classified))
             with self._lock:
                 self._pending -= 1
+
+
+def _groups(batch: list[Job]) -> list[list[int]]:
+    """Indices of the jobs to classify, in groups of equal window length: one group per length
+    when no job adapts; with adapters, runs of consecutive jobs, so that every adapter sees its
+    windows in submission order."""
+    todo = [i for i, job in enumerate(batch) if job.classify]
+    if not any(batch[i].adapter is not None for i in todo):
+        by_len: dict[int, list[int]] = {}
+        for i in todo:
+            by_len.setdefault(len(batch[i].window.samples), []).append(i)
+        return list(by_len.values())
+    runs: list[list[int]] = []
+    for i in todo:
+        if runs and len(batch[runs[-1][-1]].window.samples) == len(batch[i].window.samples):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs

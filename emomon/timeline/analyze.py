@@ -11,7 +11,8 @@ length, time grows linearly):
    is shorter than a window, so a short clip gets exactly its whole-clip answer), in batches.
 
 The file's ``label``/``scores`` are the time-weighted mean of its segments' scores; a file
-without speech gets ``label: None`` and the reason "no speech".
+without speech gets ``label: None`` and the reason "no speech". :func:`file_rows` is the two
+passes with any function of the segments' windows (:mod:`.session` keeps their features).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float], None]  # fraction of this file's work done, in [0, 1]
+Rows = Callable[[np.ndarray], np.ndarray]  # windows (batch, samples) -> one row each (batch, width)
 VAD_SHARE = 0.15  # of a file's work: the first pass (decode + VAD) is the cheap one
 
 
@@ -87,23 +89,27 @@ def _vad_pass(source: AudioSource, rate: int, options: FileOptions, source_rate:
     return n, segments_of(va.flags(), n / rate, options.vad, options.window or 0.0)
 
 
-def _classify_pass(source: AudioSource, model: "EmotionModel", slices: Sequence[tuple[int, int]], options: FileOptions,
+def _classify_pass(source: AudioSource, rate: int, rows_of: Rows, slices: Sequence[tuple[int, int]], options: FileOptions,
                    source_rate: int | None, progress: Progress | None, total: int) -> np.ndarray:
-    """Pass 2: probabilities ``(segments, labels)``, reading the file again block by block."""
-    probs = np.zeros((len(slices), len(model.labels)), dtype=np.float64)
+    """Pass 2: ``rows_of`` each segment's audio, ``(segments, width)``, reading the file again
+    block by block (probabilities ``(segments, labels)`` for ``model.predict_proba``)."""
+    probs: np.ndarray | None = None
     buf = np.zeros(0, dtype=np.float32)
     buf_start = 0  # absolute sample index of buf[0]
     nxt = 0  # next slice to cut
     batch: list[tuple[int, np.ndarray]] = []
 
     def run_batch() -> None:
+        nonlocal probs
         if batch:
-            p = model.predict_proba(np.stack([x for _, x in batch]))
+            p = np.asarray(rows_of(np.stack([x for _, x in batch])))
+            if probs is None:
+                probs = np.zeros((len(slices), p.shape[1]), dtype=p.dtype)
             for (i, _), row in zip(batch, p):
                 probs[i] = row
             batch.clear()
 
-    for block in decode_blocks(source, model.sample_rate, source_rate, options.block):
+    for block in decode_blocks(source, rate, source_rate, options.block):
         buf = np.concatenate([buf, block])
         end = buf_start + len(buf)
         while nxt < len(slices) and slices[nxt][1] <= end:
@@ -119,6 +125,7 @@ def _classify_pass(source: AudioSource, model: "EmotionModel", slices: Sequence[
     if nxt < len(slices):  # the second decode came out shorter than the first
         raise AudioError(source_name(source), "the audio changed while it was read")
     run_batch()
+    assert probs is not None  # there was at least one slice
     return probs
 
 
@@ -147,25 +154,44 @@ def analyze_file(
 
     m = open_model(model, compute)
     opts = options or FileOptions()
-    window = float(opts.window or m.config.window)
-    opts = replace(opts, window=window)
-    rate = m.sample_rate
+    duration, spans, probs = file_rows(source, m, m.predict_proba, opts, source_rate, progress)
+    return file_result(source_name(source), duration, spans, probs, m.labels, opts.min_confidence)
+
+
+def file_rows(source: AudioSource, model: "EmotionModel", rows_of: Rows, options: FileOptions,
+              source_rate: int | None = None, progress: Progress | None = None) -> tuple[float, list[Span], np.ndarray]:
+    """The two passes over one file: ``(duration, spans, rows (spans, width))``, ``rows_of``
+    applied to each segment's window of audio (``model.predict_proba``: its probabilities).
+
+    Raises :class:`~emomon.errors.EmomonError` when the file cannot be read.
+    """
+    window = float(options.window or model.config.window)
+    opts = replace(options, window=window)
+    rate = model.sample_rate
     total, spans = _vad_pass(source, rate, opts, source_rate, progress, probe_duration(source, source_rate))
-    duration = total / rate
     if not spans:
         if progress is not None:
             progress(1.0)
-        return FileResult(source_name(source), duration, 0.0, None, None, [], reason=defaults.NO_SPEECH)
-    probs = _classify_pass(source, m, context_slices(spans, window, total, rate), opts, source_rate, progress, total)
+        return total / rate, [], np.zeros((0, 0))
+    rows = _classify_pass(source, rate, rows_of, context_slices(spans, window, total, rate), opts, source_rate, progress, total)
+    return total / rate, spans, rows
+
+
+def file_result(path: str, duration: float, spans: Sequence[Span], probs: np.ndarray, labels: Sequence[str],
+                min_confidence: float | None) -> FileResult:
+    """A file's :class:`FileResult` from its speech ``spans`` and their probabilities
+    ``(spans, labels)`` (no spans: no speech)."""
+    if not spans:
+        return FileResult(path, duration, 0.0, None, None, [], reason=defaults.NO_SPEECH)
     segments = []
     for span, row in zip(spans, probs):
-        scores = {lab: float(p) for lab, p in zip(m.labels, row)}
-        segments.append(Segment(span.start, span.end, top_label(scores), scores, is_uncertain(scores, opts.min_confidence)))
-    scores = _summary(segments, m.labels)
+        scores = {lab: float(p) for lab, p in zip(labels, row)}
+        segments.append(Segment(span.start, span.end, top_label(scores), scores, is_uncertain(scores, min_confidence)))
+    scores = _summary(segments, labels)
     return FileResult(
-        path=source_name(source), duration=duration, speech=float(sum(s.duration for s in segments)),
+        path=path, duration=duration, speech=float(sum(s.duration for s in segments)),
         label=top_label(scores), scores=scores, segments=segments,
-        uncertain=is_uncertain(scores, opts.min_confidence),
+        uncertain=is_uncertain(scores, min_confidence),
     )
 
 

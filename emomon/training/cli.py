@@ -173,6 +173,9 @@ def train(
     except ValueError as exc:
         raise DataError("options", str(exc)) from None
     recipe = get_recipe(model)
+    from .recipes.options import validate_options
+
+    validate_options(recipe.name, recipe.options, opts)  # an unknown or mistyped --set fails before any work
     out = Path(out)
     check_out_dir(out, force)  # fail before any work
     specs = [data] if isinstance(data, (str, Path)) else list(data)

@@ -1,17 +1,22 @@
 """``emomon report``: compare training runs in ``report.md`` and ``report.html``.
 
-Each run is an ``emomon train`` output folder (or its ``metrics.json``; the contract is in the
-project notes), or a trained model: a shipped model's name (``default``) or a model directory
+Each run is an ``emomon train`` output folder (or its ``metrics.json``, read through
+:meth:`~emomon.training.results.RunResults.from_dict`: the one typed reading of the metrics
+contract), or a trained model: a shipped model's name (``default``) or a model directory
 (``config.json`` + ``model.safetensors``), whose figures come from the ``meta`` of its
-``config.json``. Both are read into the same typed :class:`Run`; what a model does not carry
-(per-class recall, confusion matrix, per-fold rows, costs) is marked as not available.
+``config.json`` (:func:`run_from_model_config`). Both become the same typed :class:`Run`; what a
+model does not carry (per-class recall, confusion matrix, per-fold rows, costs) is marked as not
+available.
 
 The report holds a summary table (UA/WA/F1 mean ± std over folds, as percentages, with the
 protocol and evaluation mode spelled out: *speaker-independent, strict*, *speaker-independent,
 speaker-norm* or *speaker-dependent*), the seed study's figures next to them (accuracy on a
-random split — said so), per-class recall, per-fold tables, parameters, training time, CPU ms
-per clip and per stream window, and confusion matrices as PNG files (linked from the Markdown,
-embedded in the HTML). With ``data`` it adds the seed's exploratory figures for that corpus.
+random split — said so), per-class recall, streamed/file decisions, calibration and noise, the
+figures per test corpus (and per fold of a ``pairs`` run) when a run tests on several corpora,
+the online-adaptive curve (a labelled mode, in its own section, never beside the strict figures)
+when a run measured it, per-fold tables, parameters, training time, CPU ms per clip and per
+stream window, and confusion matrices as PNG files (linked from the Markdown, embedded in the
+HTML). With ``data`` it adds the seed's exploratory figures for that corpus.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from ..errors import DataError
 from ..labels import EMOTIONS
 from . import figures
+from .results import ONLINE_MODE, Figures, FoldResult, NoiseFigures, OnlineAdaptive, OnlinePointFigures, RunResults, Score
 
 if TYPE_CHECKING:  # torch-free at import time: the model modules are imported inside functions
     from ..models import ModelConfig
@@ -45,6 +51,8 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 FIGURES = "figures"
 NOT_AVAILABLE = "n/a"
+REQUIRED_KEYS = ("model", "protocol", "ua", "wa", "f1")  # what makes a JSON file an `emomon train` metrics.json
+PAIRS = "pairs"  # the cross-corpus protocol: fold ids "<train corpus>_to_<test corpus>"
 
 
 @dataclass(frozen=True)
@@ -71,37 +79,6 @@ class Source(str, Enum):
     RUN = "run folder"  # an `emomon train` output folder's metrics.json
     SHIPPED = "shipped model"  # the meta of a model shipped inside the package
     MODEL_DIR = "model directory"  # the meta of a model directory's config.json
-
-
-@dataclass(frozen=True)
-class Stat:
-    """A figure as a fraction: its mean over folds and the std (``None`` when not given)."""
-
-    mean: float
-    std: float | None = None
-
-
-@dataclass(frozen=True)
-class FoldRow:
-    """One fold of a run: its test speakers, sizes, figures and training time."""
-
-    fold: str
-    test_speakers: tuple[str, ...]
-    n_train: int | None
-    n_test: int | None
-    ua: Stat | None
-    wa: Stat | None
-    f1: Stat | None
-    train_seconds: float | None
-
-
-@dataclass(frozen=True)
-class NoiseRow:
-    """UA on noisy copies of the test clips: noise ``kind`` at ``snr_db``."""
-
-    kind: str
-    snr_db: float
-    ua: Stat | None
 
 
 @dataclass(frozen=True)
@@ -132,7 +109,9 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Run:
-    """One compared run: an ``emomon train`` output folder, or a trained model's recorded figures.
+    """One compared run, as the report shows it: an ``emomon train`` output folder (built from its
+    :class:`RunResults`, kept in ``results``) or a trained model's recorded figures (``results`` is
+    ``None``).
 
     ``per_class_recall``, ``folds`` and ``confusion`` are ``None`` when the source cannot carry
     them (a model's ``config.json``), and empty when a ``metrics.json`` left them out.
@@ -147,20 +126,17 @@ class Run:
     labels: tuple[str, ...]
     n_utterances: int | None
     n_folds: int | None
-    ua: Stat | None
-    wa: Stat | None
-    f1: Stat | None
+    ua: Score | None
+    wa: Score | None
+    f1: Score | None
     provenance: Provenance
     protocol_detail: str | None = None
-    streamed_ua: Stat | None = None
-    file_ua: Stat | None = None
+    streamed_ua: Score | None = None
+    file_ua: Score | None = None
     file_unanswered: int | None = None
-    ece: Stat | None = None
-    noise: tuple[NoiseRow, ...] = ()
-    per_class_recall: Mapping[str, Stat] | None = None
-    folds: tuple[FoldRow, ...] | None = None
-    confusion: tuple[tuple[int, ...], ...] | None = None
+    ece: Score | None = None
     costs: Costs = Costs()
+    results: RunResults | None = None
 
     @property
     def evaluation(self) -> str:
@@ -170,6 +146,36 @@ class Run:
     def is_model(self) -> bool:
         """True when the figures come from a model's ``config.json`` rather than a ``metrics.json``."""
         return self.provenance.source is not Source.RUN
+
+    @property
+    def per_class_recall(self) -> Mapping[str, Score] | None:
+        return None if self.results is None else self.results.per_class_recall
+
+    @property
+    def folds(self) -> tuple[FoldResult, ...] | None:
+        return None if self.results is None else tuple(self.results.folds)
+
+    @property
+    def confusion(self) -> list[list[int]] | None:
+        """The summed confusion matrix; ``None`` when not recorded (or recorded empty)."""
+        if self.results is None or not self.results.confusion:
+            return None
+        return self.results.confusion
+
+    @property
+    def noise(self) -> tuple[NoiseFigures, ...]:
+        return () if self.results is None else tuple(self.results.noise)
+
+    @property
+    def corpora(self) -> Mapping[str, Figures]:
+        """Figures per test corpus; empty when not recorded (a model, or a metrics.json written before them)."""
+        return {} if self.results is None else self.results.corpora
+
+    @property
+    def online(self) -> OnlineAdaptive | None:
+        """The online-adaptive curve (a labelled mode), when the run measured at least one point of it."""
+        oa = None if self.results is None else self.results.online_adaptive
+        return oa if oa is not None and oa.points else None
 
 
 @dataclass(frozen=True)
@@ -182,94 +188,61 @@ class ReportResult:
 
 
 # ----------------------------------------------------------------------------------------------
-# parsing JSON values into typed fields
+# small typed helpers
 # ----------------------------------------------------------------------------------------------
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def parse_stat(v: Any) -> Stat | None:
-    """``{"mean": m, "std": s}`` or a bare fraction → :class:`Stat`; anything else → ``None``."""
-    if isinstance(v, Stat):
-        return v
-    if isinstance(v, Mapping) and _is_number(v.get("mean")):
-        std = v.get("std")
-        return Stat(float(v["mean"]), float(std) if _is_number(std) else None)
-    if _is_number(v):
-        return Stat(float(v))
-    return None
-
-
-def _opt_int(v: Any) -> int | None:
-    return int(v) if _is_number(v) else None
-
-
-def _opt_float(v: Any) -> float | None:
-    return float(v) if _is_number(v) else None
-
-
-def _opt_str(v: Any) -> str | None:
-    return None if v is None else str(v)
-
-
-def _parse_folds(rows: Any) -> tuple[FoldRow, ...]:
-    return tuple(
-        FoldRow(fold=str(f.get("fold", "?")), test_speakers=tuple(map(str, f.get("test_speakers") or ())),
-                n_train=_opt_int(f.get("n_train")), n_test=_opt_int(f.get("n_test")), ua=parse_stat(f.get("ua")),
-                wa=parse_stat(f.get("wa")), f1=parse_stat(f.get("f1")), train_seconds=_opt_float(f.get("train_seconds")))
-        for f in rows or () if isinstance(f, Mapping)
-    )
-
-
-def _parse_noise(rows: Any) -> tuple[NoiseRow, ...]:
-    return tuple(
-        NoiseRow(kind=str(c["kind"]), snr_db=float(c["snr_db"]), ua=parse_stat(c.get("ua")))
-        for c in rows or () if isinstance(c, Mapping) and "kind" in c and _is_number(c.get("snr_db"))
-    )
-
-
-def _parse_confusion(cm: Any) -> tuple[tuple[int, ...], ...] | None:
-    if not cm:
-        return None
-    return tuple(tuple(int(x) for x in row) for row in cm)
+def _measured(s: Score | None) -> Score | None:
+    """``s`` when it holds a mean; ``None`` for a figure that was not measured (``Score(None)``)."""
+    return s if s is not None and s.mean is not None else None
 
 
 # ----------------------------------------------------------------------------------------------
-# reading runs: metrics.json
+# reading runs: metrics.json, through RunResults
 # ----------------------------------------------------------------------------------------------
-def run_from_metrics(name: str, folder: Path, m: Mapping[str, Any]) -> Run:
-    """The :class:`Run` an ``emomon train`` ``metrics.json`` (already parsed) describes."""
-    recall = {str(k): s for k, v in (m.get("per_class_recall") or {}).items() if (s := parse_stat(v)) is not None}
-    folds = _parse_folds(m.get("folds"))
+def run_from_results(name: str, folder: Path, res: RunResults) -> Run:
+    """The report's view of an ``emomon train`` run's :class:`RunResults`."""
+    streamed, file = res.streamed, res.file
     return Run(
-        name=name, path=folder, model=str(m["model"]), protocol=str(m["protocol"]),
-        speaker_independent=bool(m.get("speaker_independent", m["protocol"] != "random")), mode=_opt_str(m.get("mode")),
-        labels=tuple(m.get("labels") or recall), n_utterances=_opt_int(m.get("n_utterances")), n_folds=len(folds) or None,
-        ua=parse_stat(m.get("ua")), wa=parse_stat(m.get("wa")), f1=parse_stat(m.get("f1")),
-        streamed_ua=parse_stat((m.get("streamed") or {}).get("ua")), ece=parse_stat(m.get("ece")),
-        file_ua=parse_stat((m.get("file") or {}).get("ua")), file_unanswered=_opt_int((m.get("file") or {}).get("unanswered")),
-        noise=_parse_noise(m.get("noise")), per_class_recall=recall, folds=folds, confusion=_parse_confusion(m.get("confusion")),
-        costs=Costs(num_parameters=_opt_int(m.get("num_parameters")), train_seconds=_opt_float(m.get("train_seconds")),
-                    cpu_ms_per_clip=_opt_float(m.get("cpu_ms_per_clip")), cpu_ms_per_window=_opt_float(m.get("cpu_ms_per_window"))),
-        provenance=Provenance(source=Source.RUN, data=_opt_str(m.get("data")), created=_opt_str(m.get("created")),
-                              emomon_version=_opt_str(m.get("emomon_version")), final_model=_opt_str(m.get("final_model")),
-                              settings=dict(m.get("extra") or {})),
+        name=name, path=folder, model=res.model, protocol=res.protocol, speaker_independent=res.speaker_independent,
+        mode=res.mode, labels=tuple(res.labels), n_utterances=res.n_utterances, n_folds=len(res.folds) or None,
+        ua=_measured(res.ua), wa=_measured(res.wa), f1=_measured(res.f1), ece=_measured(res.ece),
+        streamed_ua=_measured(streamed.ua) if streamed else None, file_ua=_measured(file.ua) if file else None,
+        file_unanswered=file.unanswered if file else None,
+        costs=Costs(num_parameters=res.num_parameters, train_seconds=res.train_seconds,
+                    cpu_ms_per_clip=res.cpu_ms_per_clip, cpu_ms_per_window=res.cpu_ms_per_window),
+        provenance=Provenance(source=Source.RUN, data=res.data or None, created=res.created, emomon_version=res.emomon_version,
+                              final_model=res.final_model, settings=dict(res.extra)),
+        results=res,
     )
 
 
-def load_metrics_run(mpath: Path, name: str | None = None) -> Run:
-    """The run whose ``metrics.json`` is ``mpath``."""
+def read_results(mpath: Path) -> RunResults:
+    """The :class:`RunResults` of the ``metrics.json`` at ``mpath``; :class:`DataError` when it is not one."""
     try:
         metrics = json.loads(mpath.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DataError(str(mpath), f"cannot read ({exc})") from None
     if not isinstance(metrics, dict):
         raise DataError(str(mpath), "not a metrics object")
-    missing = [k for k in ("model", "protocol", "ua", "wa", "f1") if k not in metrics]
+    missing = [k for k in REQUIRED_KEYS if k not in metrics]
     if missing:
         raise DataError(str(mpath), f"missing {', '.join(missing)} (not an `emomon train` metrics.json)")
+    try:
+        return RunResults.from_dict(metrics, str(mpath))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a value of the wrong shape
+        raise DataError(str(mpath), f"malformed metrics ({type(exc).__name__}: {exc})") from None
+
+
+def load_metrics_run(mpath: Path, name: str | None = None) -> Run:
+    """The run whose ``metrics.json`` is ``mpath``."""
+    res = read_results(mpath)
     folder = mpath.parent
-    return run_from_metrics(name or folder.name or str(metrics["model"]), folder, metrics)
+    log.debug("report: %s: %s / %s, %d folds, %d test corpora, online-adaptive %s", mpath, res.model, res.protocol,
+              len(res.folds), len(res.corpora), "yes" if res.online_adaptive else "no")
+    return run_from_results(name or folder.name or res.model, folder, res)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -295,13 +268,23 @@ def _protocol_speaker_independent(protocol: str | None, detail: str | None) -> b
     return None if protocol is None else protocol != "random"
 
 
-def run_from_model_config(name: str, directory: Path, config: ModelConfig, source: Source) -> Run:
-    """The :class:`Run` a trained model's ``config.json`` describes, from its ``meta``.
+def _opt_int(v: Any) -> int | None:
+    return int(v) if _is_number(v) else None
 
-    Reads ``ua``/``wa``/``f1``/``ece``/``streamed_ua`` as ``{mean, std}`` (or the bare ``cv_ua``/
-    ``cv_wa`` that ``emomon train`` writes into its final model), ``protocol``, ``recipe``,
-    ``n_utterances``, ``trained_on``, ``command``, ``license``, ``description``. Final models are
-    trained in strict mode only, hence ``strict`` when the meta names a protocol but no mode.
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def run_from_model_config(name: str, directory: Path, config: ModelConfig, source: Source) -> Run:
+    """The :class:`Run` a trained model's ``config.json`` describes, from its ``meta`` (the one
+    place that reads a model's meta; ``metrics.json`` is read by :func:`read_results`).
+
+    Reads ``ua``/``wa``/``f1``/``ece``/``streamed_ua``/``file_ua`` as ``{mean, std}`` (or the bare
+    ``cv_ua``/``cv_wa`` that ``emomon train`` writes into its final model), ``file_unanswered``,
+    ``protocol``, ``recipe``, ``n_utterances``, ``trained_on``, ``command``, ``license``,
+    ``description``. Final models are trained in strict mode only, hence ``strict`` when the meta
+    names a protocol but no mode.
     """
     meta = config.meta or {}
     detail = _opt_str(meta.get("protocol"))
@@ -313,9 +296,9 @@ def run_from_model_config(name: str, directory: Path, config: ModelConfig, sourc
         speaker_independent=_protocol_speaker_independent(protocol, detail),
         mode=_opt_str(meta.get("mode")) or ("strict" if protocol else None), labels=tuple(config.labels),
         n_utterances=_opt_int(meta.get("n_utterances")), n_folds=_protocol_folds(detail),
-        ua=parse_stat(meta.get("ua", meta.get("cv_ua"))), wa=parse_stat(meta.get("wa", meta.get("cv_wa"))),
-        f1=parse_stat(meta.get("f1")), streamed_ua=parse_stat(meta.get("streamed_ua")), ece=parse_stat(meta.get("ece")),
-        file_ua=parse_stat(meta.get("file_ua")), file_unanswered=_opt_int(meta.get("file_unanswered")),
+        ua=Score.parse(meta.get("ua", meta.get("cv_ua"))), wa=Score.parse(meta.get("wa", meta.get("cv_wa"))),
+        f1=Score.parse(meta.get("f1")), streamed_ua=Score.parse(meta.get("streamed_ua")), ece=Score.parse(meta.get("ece")),
+        file_ua=Score.parse(meta.get("file_ua")), file_unanswered=_opt_int(meta.get("file_unanswered")),
         provenance=Provenance(source=source, data=_opt_str(meta.get("trained_on")), command=_opt_str(meta.get("command")),
                               license=_opt_str(meta.get("license")), description=_opt_str(meta.get("description")),
                               architecture=config.architecture, settings=settings),
@@ -399,10 +382,10 @@ def evaluation_label(speaker_independent: bool | None, mode: str | None) -> str:
     return "speaker-independent, strict"
 
 
-def pct(v: Stat | Mapping[str, Any] | float | None) -> str:
-    """``{"mean": 0.45, "std": 0.02}`` (or a :class:`Stat`) → ``"45.0 ± 2.0"``; a bare fraction → ``"45.0"``; else ``"–"``."""
-    s = parse_stat(v)
-    if s is None:
+def pct(v: Score | Mapping[str, Any] | float | None) -> str:
+    """``{"mean": 0.45, "std": 0.02}`` (or a :class:`Score`) → ``"45.0 ± 2.0"``; a bare fraction → ``"45.0"``; else ``"–"``."""
+    s = v if isinstance(v, Score) else Score.parse(v)
+    if s is None or s.mean is None:
         return "–"
     return f"{100 * s.mean:.1f}" + (f" ± {100 * s.std:.1f}" if s.std is not None else "")
 
@@ -524,6 +507,7 @@ def check_out(out: Path, force: bool) -> None:
     if taken:
         raise DataError(str(out / taken[0]), "already exists (use --force to overwrite the report)")
 
+
 def _labels_of(runs: Sequence[Run]) -> list[str]:
     """Labels of the runs that carry per-class recall: canonical order first, then others."""
     present = {lab for r in runs if r.per_class_recall is not None for lab in (r.labels or r.per_class_recall.keys())}
@@ -613,10 +597,109 @@ def _streaming_section(doc: Doc, runs: Sequence[Run]) -> None:
         by_cond = {(c.kind, c.snr_db): c for c in r.noise}
         absent = NOT_AVAILABLE if r.is_model else "–"
         rows.append([r.name, pct(r.ua), pct(r.streamed_ua), pct(r.file_ua), _text(r.file_unanswered), pct(r.ece),
-                     *[pct(by_cond[c].ua) if c in by_cond else absent for c in conds]])
+                     *[pct(by_cond[c].figures.ua) if c in by_cond else absent for c in conds]])
     doc.table(headers, rows)
 
 
+# ----------------------------------------------------------------------------------------------
+# per test corpus (and per fold of a `pairs` run)
+# ----------------------------------------------------------------------------------------------
+def _pair_sides(fold_id: str) -> tuple[str, str]:
+    """``"savee_to_ravdess"`` → ``("savee", "ravdess")``; ``("–", "–")`` for a fold id of another shape."""
+    train, sep, test = fold_id.partition("_to_")
+    return (train, test) if sep and train and test else ("–", "–")
+
+
+def _corpus_rows(runs: Sequence[Run]) -> list[list[str]]:
+    """One row per run and test corpus: clips, UA/WA/F1/ECE % (mean ± std over the folds testing on it)."""
+    return [[r.name, corpus, _text(f.n), pct(f.ua), pct(f.wa), pct(f.f1), pct(f.ece)]
+            for r in runs for corpus, f in r.corpora.items()]
+
+
+def _pairs_rows(runs: Sequence[Run]) -> list[list[str]]:
+    """One row per fold of each ``pairs`` run: its train and test corpus and the fold's UA/WA/F1 %."""
+    return [[r.name, f.fold, *_pair_sides(f.fold), _text(f.n_test), pct(f.ua), pct(f.wa), pct(f.f1)]
+            for r in runs if r.protocol == PAIRS for f in r.folds or ()]
+
+
+def _has_corpus_figures(runs: Sequence[Run]) -> bool:
+    """True when a run tests on more than one corpus (one corpus's row would only repeat the summary) or is a ``pairs`` run."""
+    return any(len(r.corpora) > 1 or (r.protocol == PAIRS and r.folds) for r in runs)
+
+
+def _corpora_section(doc: Doc, runs: Sequence[Run]) -> None:
+    """Per test corpus: run × corpus figures, and each fold of the ``pairs`` runs (train corpus → test corpus)."""
+    if not _has_corpus_figures(runs):
+        return
+    doc.h(2, "Per test corpus")
+    rows = _corpus_rows(runs)
+    if rows:
+        doc.p("Each run's test clips split by the corpus they come from: UA, WA, F1 and ECE of that corpus's clips, "
+              "mean ± std over the folds that test on it (a corpus tested in one fold only has std 0). Runs that did not "
+              "record per-corpus figures (a model, a metrics.json written before them) are not listed.")
+        doc.table(["run", "test corpus", "clips", "UA %", "WA %", "F1 %", "ECE %"], rows)
+    pairs = _pairs_rows(runs)
+    if pairs:
+        doc.h(3, "Cross-corpus pairs")
+        doc.p("Protocol `pairs`: each fold trains on one whole corpus and tests on another (the four shared classes, "
+              "test side balanced per class). Figures of the single fold, no std.")
+        doc.table(["run", "fold", "train corpus", "test corpus", "test clips", "UA %", "WA %", "F1 %"], pairs)
+
+
+# ----------------------------------------------------------------------------------------------
+# the online-adaptive curve: a labelled mode, in its own section
+# ----------------------------------------------------------------------------------------------
+ONLINE_EXPLAINED = (
+    f"Mode `{ONLINE_MODE}`, not strict: these figures are never comparable with the strict ones above. Each test "
+    "speaker's clips are streamed in a seeded random order, and each clip is standardised with the statistics of that "
+    "speaker's clips before it only (labels never used). 'Clips heard' k counts the clips at position k or later, each "
+    "standardised with the k clips just before it; 'all' counts every clip, each with all the clips before it. "
+    "UA and ECE in %, mean ± std over the folds."
+)
+
+
+ONLINE_HEADING = "Online-adaptive mode (labelled, not strict)"
+
+
+def _heard_order(heard: str) -> tuple[int, int, str]:
+    """Sort key of a curve point: ``0, 5, 10, 20``, then ``all``, then anything else."""
+    if heard.isdigit():
+        return (0, int(heard), "")
+    return (1, 0, "") if heard == "all" else (2, 0, heard)
+
+
+def _curve_rows(name: str, points: Sequence[OnlinePointFigures], corpus: str | None = None) -> list[list[str]]:
+    """Rows of one curve, in order of clips heard: ``[name, (corpus,) heard, UA %, ECE %]``."""
+    lead = [name] if corpus is None else [name, corpus]
+    return [[*lead, p.heard, pct(p.figures.ua), pct(p.figures.ece)] for p in sorted(points, key=lambda p: _heard_order(p.heard))]
+
+
+def _online_rows(runs: Sequence[Run]) -> list[list[str]]:
+    return [row for r in runs if r.online for row in _curve_rows(r.name, r.online.points)]
+
+
+def _online_corpus_rows(runs: Sequence[Run]) -> list[list[str]]:
+    return [row for r in runs if r.online for c, pts in r.online.corpora.items() for row in _curve_rows(r.name, pts, c)]
+
+
+def _online_section(doc: Doc, runs: Sequence[Run]) -> None:
+    """Run × clips heard (UA ± std, ECE) of the online-adaptive mode, and per test corpus when recorded."""
+    rows = _online_rows(runs)
+    if not rows:
+        return
+    doc.h(2, ONLINE_HEADING)
+    doc.p(ONLINE_EXPLAINED)
+    doc.table(["run", "clips heard", f"UA % ({ONLINE_MODE})", f"ECE % ({ONLINE_MODE})"], rows)
+    per_corpus = _online_corpus_rows(runs)
+    if per_corpus:
+        doc.h(3, "Online-adaptive mode per test corpus")
+        doc.p(f"The same `{ONLINE_MODE}` curve over each test corpus's clips (ECE: – where the run did not record it per corpus).")
+        doc.table(["run", "test corpus", "clips heard", f"UA % ({ONLINE_MODE})", f"ECE % ({ONLINE_MODE})"], per_corpus)
+
+
+# ----------------------------------------------------------------------------------------------
+# confusion matrices and details
+# ----------------------------------------------------------------------------------------------
 def _confusion_section(doc: Doc, runs: Sequence[Run], figdir: Path, progress: bool) -> list[Path]:
     from tqdm import tqdm
 
@@ -669,7 +752,7 @@ def _model_details(r: Run) -> list[list[str]]:
     return rows
 
 
-def _fold_rows(folds: Sequence[FoldRow]) -> list[list[str]]:
+def _fold_rows(folds: Sequence[FoldResult]) -> list[list[str]]:
     return [[f.fold, ", ".join(f.test_speakers), _text(f.n_train), _text(f.n_test), pct(f.ua), pct(f.wa), pct(f.f1),
              human_seconds(f.train_seconds)] for f in folds]
 
@@ -681,6 +764,48 @@ def _details_section(doc: Doc, runs: Sequence[Run]) -> None:
         doc.table(["parameter", "value"], _model_details(r) if r.is_model else _run_details(r))
         if r.folds:
             doc.table(["fold", "test speakers", "train", "test", "UA %", "WA %", "F1 %", "training time"], _fold_rows(r.folds))
+
+
+# ----------------------------------------------------------------------------------------------
+# make_report: its steps
+# ----------------------------------------------------------------------------------------------
+def _load_exploration_data(data: str | Path | None, corpus: str) -> list | None:
+    """The clips of ``--data`` (read before anything is drawn, so a bad folder fails first), or ``None``."""
+    if data is None:
+        return None
+    from .corpora import load_corpus
+
+    return load_corpus(corpus, data)
+
+
+def _introduction(doc: Doc, runs: Sequence[Run], title: str) -> None:
+    """The title and the paragraph that defines UA, WA and F1."""
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    doc.h(1, title)
+    doc.p(f"{len(runs)} run{'s' if len(runs) != 1 else ''}, generated {now}. UA = unweighted accuracy (mean of the per-class "
+          "recalls), WA = weighted accuracy (plain accuracy), F1 = macro F1; all in %, mean ± std over the folds of each run's protocol.")
+
+
+def _write_sections(doc: Doc, runs: Sequence[Run], figdir: Path, progress: bool) -> list[Path]:
+    """Every section about the runs, in order; the figures written."""
+    written = _summary_section(doc, runs, figdir)
+    _seed_section(doc)
+    _recall_section(doc, runs)
+    _streaming_section(doc, runs)
+    _corpora_section(doc, runs)
+    _online_section(doc, runs)
+    written += _confusion_section(doc, runs, figdir, progress)
+    _details_section(doc, runs)
+    return written
+
+
+def _write_documents(doc: Doc, out: Path, title: str) -> tuple[Path, Path]:
+    """``out/report.md`` and ``out/report.html`` (figures embedded)."""
+    md_path, html_path = out / REPORT_MD, out / REPORT_HTML
+    md_path.write_text(doc.markdown(), encoding="utf-8")
+    html_path.write_text(doc.html(out, title), encoding="utf-8")
+    log.info("report: %s, %s", md_path, html_path)
+    return md_path, html_path
 
 
 def make_report(
@@ -702,31 +827,15 @@ def make_report(
     out = Path(out).expanduser()
     check_out(out, force)
     runs = load_runs(run_paths)
-    utts = None
-    if data is not None:  # fail on a bad --data before drawing anything
-        from .corpora import load_corpus
-
-        utts = load_corpus(corpus, data)
+    utts = _load_exploration_data(data, corpus)
     figdir = out / FIGURES
     figdir.mkdir(parents=True, exist_ok=True)
     doc = Doc()
-    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    doc.h(1, title)
-    doc.p(f"{len(runs)} run{'s' if len(runs) != 1 else ''}, generated {now}. UA = unweighted accuracy (mean of the per-class "
-          "recalls), WA = weighted accuracy (plain accuracy), F1 = macro F1; all in %, mean ± std over the folds of each run's protocol.")
-    written = _summary_section(doc, runs, figdir)
-    _seed_section(doc)
-    _recall_section(doc, runs)
-    _streaming_section(doc, runs)
-    written += _confusion_section(doc, runs, figdir, progress)
-    _details_section(doc, runs)
+    _introduction(doc, runs, title)
+    written = _write_sections(doc, runs, figdir, progress)
     if utts is not None:
         written += _exploration(doc, utts, figdir, str(data), progress=progress, eda_max=eda_max)
-
-    md_path, html_path = out / REPORT_MD, out / REPORT_HTML
-    md_path.write_text(doc.markdown(), encoding="utf-8")
-    html_path.write_text(doc.html(out, title), encoding="utf-8")
-    log.info("report: %s, %s", md_path, html_path)
+    md_path, html_path = _write_documents(doc, out, title)
     return ReportResult(markdown=md_path, html=html_path, figures=written)
 
 

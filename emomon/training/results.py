@@ -26,7 +26,8 @@ from .metrics import FoldMetrics, MeanStd, Summary
 
 
 def _r(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 6)
+    """``x`` rounded for JSON; ``None`` for ``None``, NaN or infinity (numpy scalars included)."""
+    return None if x is None or not math.isfinite(float(x)) else round(float(x), 6)
 
 
 def _num(v: Any) -> float | None:
@@ -169,7 +170,8 @@ class FoldResult:
     def parse(cls, v: Mapping[str, Any]) -> "FoldResult":
         n_train, n_test = v.get("n_train"), v.get("n_test")
         return cls(
-            fold=str(v.get("fold", "?")), test_speakers=[str(s) for s in v.get("test_speakers") or ()],
+            fold=str(v.get("fold", "?")),
+            test_speakers=[str(v["test_speakers"])] if isinstance(v.get("test_speakers"), str) else [str(s) for s in v.get("test_speakers") or ()],
             n_train=int(n_train) if _num(n_train) is not None else None, n_test=int(n_test) if _num(n_test) is not None else None,
             ua=_num(v.get("ua")), wa=_num(v.get("wa")), f1=_num(v.get("f1")),
             per_class_recall={str(k): _num(x) for k, x in (v.get("per_class_recall") or {}).items()},
@@ -222,7 +224,7 @@ class OnlineAdaptive:
             return [OnlinePointFigures(str(p["heard"]), f) for p in rows or () if isinstance(p, Mapping) and "heard" in p
                     and (f := Figures.parse(p)) is not None]
 
-        return cls(pts(v.get("points")), str(v.get("order") or ""), str(v.get("mode") or ONLINE_MODE),
+        return cls(pts(v.get("points")), str(v.get("order") or cls.order), str(v.get("mode") or ONLINE_MODE),
                    {str(c): pts(ps) for c, ps in (v.get("corpora") or {}).items()})
 
 
@@ -293,9 +295,16 @@ class RunResults:
 
     @classmethod
     def from_dict(cls, m: Mapping[str, Any], where: str = "metrics.json") -> "RunResults":
-        """Parse a metrics dict; :class:`DataError` naming ``where`` when it is not one."""
+        """Parse a metrics dict; :class:`DataError` naming ``where`` when it is not one or is malformed."""
         if not isinstance(m, Mapping) or "model" not in m or "protocol" not in m:
             raise DataError(where, "not an emomon metrics.json (no model/protocol)")
+        try:
+            return cls._parse(m)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise DataError(where, f"malformed metrics ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _parse(cls, m: Mapping[str, Any]) -> "RunResults":
         recall = {str(k): Score.parse(v) or Score(None) for k, v in (m.get("per_class_recall") or {}).items()}
         empty = Score(None)
         noise = [NoiseFigures(str(c["kind"]), float(c["snr_db"]), f) for c in m.get("noise") or ()
@@ -305,7 +314,7 @@ class RunResults:
         n_utt, n_par = m.get("n_utterances"), m.get("num_parameters")
         return cls(
             model=str(m["model"]), protocol=str(m["protocol"]),
-            speaker_independent=bool(m.get("speaker_independent", m["protocol"] != "random")), mode=str(m.get("mode") or "strict"),
+            speaker_independent=bool(m["protocol"] != "random" if m.get("speaker_independent") is None else m["speaker_independent"]), mode=str(m.get("mode") or "strict"),
             labels=[str(x) for x in m.get("labels") or recall], data=str(m.get("data") or ""),
             n_utterances=int(n_utt) if _num(n_utt) is not None else None,
             ua=Score.parse(m.get("ua")) or empty, wa=Score.parse(m.get("wa")) or empty, f1=Score.parse(m.get("f1")) or empty,

@@ -323,7 +323,7 @@ def run_protocol(
         raise DataError(recipe.name, "this recipe does not support --normalize speaker")
     if not folds:
         raise DataError(protocol, "no folds to run")
-    recipe.check_options(ctx)  # a bad --set fails before any feature is computed
+    recipe.validate(ctx)  # a bad --set fails before any feature is computed
     speaker_independent = all(f.speaker_independent for f in folds)
     tag = "" if speaker_independent else f" [{SPEAKER_DEPENDENT_LABEL}]"
     out.mkdir(parents=True, exist_ok=True)

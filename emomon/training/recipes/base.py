@@ -39,6 +39,7 @@ from ...audio import decode_audio
 from ...labels import EMOTIONS
 from ...models.base import EmotionModel
 from ...records import Utterance
+from .options import Option, validate_options
 from ..cache import ExtractorKey, FeatureCache
 from ..normalize import normalize_by_speaker, speaker_stats
 
@@ -69,15 +70,8 @@ class TrainContext:
     scratch: dict[str, Any] = field(default_factory=dict)
 
     def option(self, key: str, default: Any = None) -> Any:
-        """``--set key=...`` value cast to ``type(default)`` (when a default is given)."""
-        if key not in self.options:
-            return default
-        value = self.options[key]
-        if default is None or isinstance(value, type(default)):
-            return value
-        if isinstance(default, bool):
-            return str(value).lower() in ("1", "true", "yes", "on")
-        return type(default)(value)
+        """The option's value (typed by :meth:`Recipe.validate`), or ``default`` when absent."""
+        return self.options.get(key, default)
 
     def label_indices(self, utts: Sequence[Utterance]) -> np.ndarray:
         """``(n,)`` int64 indices of each utterance's emotion in ``labels``."""
@@ -117,9 +111,17 @@ class Recipe:
 
     name: ClassVar[str] = ""
     supports_speaker_norm: ClassVar[bool] = False
+    options: ClassVar[tuple[Option, ...]] = ()
+    """The recipe's ``--set`` options (:mod:`.options`); any other key is an error."""
+
+    def validate(self, ctx: TrainContext) -> None:
+        """Replace ``ctx.options`` by every declared option's typed value (defaults filled in) and
+        run :meth:`check_options`; :class:`~emomon.errors.DataError` before any work otherwise."""
+        ctx.options = validate_options(self.name, self.options, ctx.options)
+        self.check_options(ctx)
 
     def check_options(self, ctx: TrainContext) -> None:
-        """Raise :class:`~emomon.errors.DataError` for unusable ``--set`` options (called before any work)."""
+        """Raise :class:`~emomon.errors.DataError` for unusable combinations of valid options."""
 
     def fit(self, train: Sequence[Utterance], ctx: TrainContext) -> EmotionModel:  # pragma: no cover
         raise NotImplementedError

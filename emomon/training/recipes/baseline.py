@@ -13,11 +13,17 @@ from ...models.base import EmotionModel, ModelConfig
 from ...records import Utterance
 from ..cache import ExtractorKey
 from . import register_recipe
+from .options import Option
 from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, speaker_normalised
 
 
 class LinearFeatureRecipe(Recipe):
     """Shared logic: one feature vector per clip (cached) → standardised logistic regression."""
+
+    options = (
+        Option("C", "float", 1.0, "inverse regularisation", minimum=1e-9),
+        Option("sample_rate", "int", 16000, "rate the features are computed at", minimum=1000),
+    )
 
     supports_speaker_norm = True
 

@@ -41,6 +41,7 @@ from ...records import Utterance
 from ..cache import ExtractorKey
 from ..calibration import fit_temperature
 from . import register_recipe
+from .options import Option
 from ..adaptation import OnlinePoint, SpeakerNorm, fit_speaker_norm, online_points
 from ..noise import noisy_copies
 from ..normalize import normalize_by_speaker
@@ -64,6 +65,22 @@ def window_batch(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 @register_recipe("default")
 class LayerHeadRecipe(Recipe):
     """Whisper-encoder layers + a trained, calibrated linear head (emomon's default model)."""
+
+    options = (
+        Option("backbone", "str", "whisper-base", "backbone registry name"),
+        Option("backbone_source", "path", None, "local directory or hub id of the backbone (default: the offline packages)"),
+        Option("layers", "ints", DEFAULT_LAYERS, "hidden-state indices pooled (0 = input embedding)"),
+        Option("C", "float", 1.0, "inverse regularisation of the logistic head", minimum=1e-9),
+        Option("calibrate", "bool", True, "fit a temperature on out-of-fold logits of training speakers"),
+        Option("calib_folds", "int", 2, "speaker groups of the calibration split", minimum=2),
+        Option("train_windows", "bool", True, "also train on each clip's stream windows with speech"),
+        Option("augment", "str", DEFAULT_AUGMENT, "noisy copies KIND:SNR,... (white, pink, babble); empty for none"),
+        Option("vad", "str", defaults.VAD_METHOD, "which stream windows have speech", choices=("silero", "energy", "off")),
+        Option("min_speech", "float", defaults.MIN_SPEECH, "speech fraction a window needs", minimum=0.0),
+        Option("silence_db", "float", defaults.SILENCE_DB, "energy VAD threshold (dBFS)"),
+        Option("adapt", "bool", False, "standardise each training speaker with their own statistics; the model adapts online"),
+        Option("prior_weight", "float", DEFAULT_PRIOR_WEIGHT, "windows the training prior is worth when adapting", minimum=0.0),
+    )
 
     supports_speaker_norm = True
 

@@ -27,6 +27,7 @@ from ...models.transformer import DEFAULT_PARAMS, SEED_FRONTEND, SeedTransformer
 from ...records import Utterance
 from ..cache import ExtractorKey
 from . import register_recipe
+from .options import Option
 from .base import Recipe, TrainContext, cached_features, progress, speaker_normalised
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,19 @@ class TransformerRecipe(Recipe):
     """The seed's transformer (study: 51.4% accuracy on a random, speaker-dependent split)."""
 
     supports_speaker_norm = True
+    options = (
+        *(Option(k, "int" if isinstance(v, int) else "float", v, "architecture (emomon.models.transformer.DEFAULT_PARAMS)", minimum=0)
+          for k, v in DEFAULT_PARAMS.items()),
+        Option("sample_rate", "int", SEED_FRONTEND.sample_rate, "front end rate", minimum=1000),
+        Option("n_fft", "int", SEED_FRONTEND.n_fft, "front end FFT size", minimum=16),
+        Option("hop_length", "int", SEED_FRONTEND.hop_length, "front end hop", minimum=1),
+        Option("n_mels", "int", SEED_FRONTEND.n_mels, "mel bands", minimum=1),
+        Option("val_fraction", "float", 0.1, "training speakers held out for early stopping", minimum=0.0),
+        Option("epochs", "int", 30, "training epochs (--epochs wins)", minimum=1),
+        Option("batch_size", "int", 32, "clips per step", minimum=1),
+        Option("patience", "int", 5, "epochs without improvement before stopping", minimum=1),
+        Option("lr", "float", 1e-3, "learning rate", minimum=0.0),
+    )
 
     def template(self, ctx: TrainContext) -> SeedTransformer:
         params = {k: type(v)(ctx.option(k, v)) for k, v in DEFAULT_PARAMS.items()}

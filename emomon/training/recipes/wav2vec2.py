@@ -24,6 +24,7 @@ from ...models.base import EmotionModel
 from ...records import Utterance
 from ..cache import ExtractorKey
 from . import register_recipe
+from .options import Option
 from .base import Recipe, TrainContext, cached_features
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,17 @@ def _warmup_kwargs(args_cls: Any, ratio: float) -> dict[str, Any]:
 @register_recipe("wav2vec2")
 class Wav2Vec2Recipe(Recipe):
     """Fine-tuned wav2vec 2.0 (study: 62.5% on a random split, 95M parameters)."""
+
+    options = (
+        Option("backbone", "path", DEFAULT_BACKBONE, "hub id or local directory of the pretrained model"),
+        Option("epochs", "int", 10, "training epochs (--epochs wins)", minimum=1),
+        Option("lr", "float", 3e-5, "learning rate", minimum=0.0),
+        Option("batch_size", "int", 8, "clips per device step", minimum=1),
+        Option("grad_accum", "int", 4, "gradient accumulation steps", minimum=1),
+        Option("max_seconds", "float", 6.0, "clips are cut/padded to this for training", minimum=0.1),
+        Option("warmup_ratio", "float", 0.1, "warm-up fraction of the steps", minimum=0.0),
+        Option("freeze_feature_encoder", "bool", True, "keep the convolutional feature encoder frozen"),
+    )
 
     def _waves(self, utts: Sequence[Utterance], sample_rate: int, ctx: TrainContext) -> list[np.ndarray]:
         key = ExtractorKey("waveform", {"sample_rate": sample_rate}, "1")
