@@ -408,6 +408,8 @@ def _meta_summary(meta: dict) -> str:
     for key in ("description", "recipe", "protocol", "data"):
         if meta.get(key):
             parts.append(f"{key}: {meta[key]}" if key != "description" else str(meta[key]))
+    if isinstance(meta.get("corpora"), list):
+        parts.append(f"trained on: {', '.join(map(str, meta['corpora']))}")
     for key in ("ua", "wa", "f1"):
         v = meta.get(key)
         if isinstance(v, dict) and "mean" in v:

@@ -17,6 +17,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+RAVDESS_LICENSE = "Weights trained on RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA 4.0): attribution, non-commercial, share-alike."
+
+
+def data_args(data: str) -> str:
+    """metrics.json's ``data`` as ``--data`` options: one bare DIR, or ``NAME=DIR, NAME=DIR``."""
+    return " ".join(f"--data {d.strip()}" for d in data.split(", ")) if data else "--data DIR"
 
 
 def main() -> int:
@@ -49,10 +55,13 @@ def main() -> int:
         "file_ua": (metrics.get("file") or {}).get("ua"),
         "file_unanswered": (metrics.get("file") or {}).get("unanswered"),
         "trained_on": f"{metrics['n_utterances']} clips of {metrics['data']}",
-        "command": f"emomon train --model {metrics['model']} --protocol {metrics['protocol']} --data DIR --out RUN"
+        "command": f"emomon train --model {metrics['model']} --protocol {metrics['protocol']} {data_args(metrics['data'])} --out RUN"
         + "".join(f" --set {k}={json.dumps(v)}" for k, v in metrics.get("extra", {}).get("options", {}).items()),
-        "license": "Weights trained on RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA 4.0): attribution, non-commercial, share-alike.",
+        "license": meta.get("license") or RAVDESS_LICENSE,
     })
+    online = metrics.get("online_adaptive")
+    if online:
+        meta["online_adaptive_ua"] = {p["heard"]: p["ua"] for p in online.get("points", [])}
     (dst / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     print(f"shipped {src} -> {dst}: UA {metrics['ua']['mean']:.3f} ± {metrics['ua']['std']:.3f}")
     return 0

@@ -166,3 +166,19 @@ def test_adaptive_recipe_reports_the_online_curve_apart_and_saves_an_adaptive_mo
     with torch.inference_mode():
         feats = model.features(torch.from_numpy(x[2:3]))
         assert not torch.allclose(model.classify_features(feats, a.mean_std()), model.classify_features(feats), atol=1e-3)
+
+
+def test_calibration_split_by_speaker_or_by_corpus(tmp_path):
+    recipe = get_recipe("default")
+    speakers = np.array(["ravdess:01", "ravdess:02", "emodb:03", "savee:DC", "ravdess:01", "emodb:08", "ravdess:03"])
+    by_corpus = recipe._calibration_parts(speakers, ctx_for(tmp_path, options={"calib_split": "corpus"}))
+    # each corpus held out once, every row held out exactly once
+    assert [sorted({s.split(":")[0] for s in speakers[m]}) for m in by_corpus] == [["emodb"], ["ravdess"], ["savee"]]
+    assert np.array_equal(np.sum(by_corpus, axis=0), np.ones(len(speakers)))
+    by_speaker = recipe._calibration_parts(speakers, ctx_for(tmp_path, options={"calib_split": "speaker", "calib_folds": 3}))
+    assert len(by_speaker) == 3 and np.array_equal(np.sum(by_speaker, axis=0), np.ones(len(speakers)))
+    for m in by_speaker:  # a speaker's rows are never split between parts
+        assert not set(speakers[m]) & set(speakers[~m])
+    # one corpus: the corpus split falls back to groups of speakers
+    one = speakers[np.char.startswith(speakers.astype(str), "ravdess")]
+    assert len(recipe._calibration_parts(one, ctx_for(tmp_path, options={"calib_split": "corpus", "calib_folds": 2}))) == 2

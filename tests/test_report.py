@@ -17,7 +17,7 @@ from emomon.errors import DataError
 from emomon.labels import EMOTIONS
 from emomon.training.cli_data import register
 from emomon.training.report import load_run, make_report, pct
-from emomon.training.results import FoldResult, Figures, OnlineAdaptive, OnlinePointFigures, RunResults, Score
+from emomon.training.results import FoldResult, Figures, OnlineAdaptive, OnlinePointFigures, Row, RunResults, Score
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -354,8 +354,10 @@ def table_rows(text: str, first_cell: str) -> list[list[str]]:
 
 
 def test_per_test_corpus_and_pairs_tables(tmp_path: Path) -> None:
+    adapted = fold("savee_to_ravdess", 0.412, 0.431, 0.405, 192)
+    adapted.online = {"0": Row(0.41, 0.42, 0.4), "10": Row(0.633, 0.64, 0.62), "all": Row(0.671, 0.68, 0.66)}
     pairs = results("pairs-run", protocol="pairs",
-                    folds=[fold("savee_to_ravdess", 0.412, 0.431, 0.405, 192), fold("ravdess_to_savee", 0.523, 0.55, 0.5, 120)],
+                    folds=[adapted, fold("ravdess_to_savee", 0.523, 0.55, 0.5, 120)],
                     corpora={"ravdess": figs(0.412, ece=0.081, n=192, wa=0.431, f1=0.405),
                              "savee": figs(0.523, ece=0.112, n=120, wa=0.55, f1=0.5)})
     loco = results("loco-run", corpora={"ravdess": figs(0.551, 0.0, ece=0.06, n=300), "savee": figs(0.648, 0.0, ece=0.09, n=300),
@@ -371,8 +373,8 @@ def test_per_test_corpus_and_pairs_tables(tmp_path: Path) -> None:
         ["ravdess", "300", "55.1 ± 0.0", "6.0 ± 1.0"], ["savee", "300", "64.8 ± 0.0", "9.0 ± 1.0"], ["emodb", "200", "70.2 ± 2.1", "5.0 ± 1.0"]]
     assert table_rows(corpora, "old-run") == []  # no per-corpus figures in an old metrics.json: not listed
     pair_rows = table_rows(section(md, "### Cross-corpus pairs"), "pairs-run")
-    assert pair_rows == [["pairs-run", "savee_to_ravdess", "savee", "ravdess", "192", "41.2", "43.1", "40.5"],
-                         ["pairs-run", "ravdess_to_savee", "ravdess", "savee", "120", "52.3", "55.0", "50.0"]]
+    assert pair_rows == [["pairs-run", "savee_to_ravdess", "savee", "ravdess", "192", "41.2", "43.1", "40.5", "5.0", "63.3", "67.1"],
+                         ["pairs-run", "ravdess_to_savee", "ravdess", "savee", "120", "52.3", "55.0", "50.0", "5.0", "–", "–"]]
     assert table_rows(section(md, "### Cross-corpus pairs"), "loco-run") == []  # only the pairs protocol has that table
     assert md_row(md, "loco-run", "## Summary")[6] == "60.0 ± 5.0"
 

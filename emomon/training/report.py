@@ -616,9 +616,19 @@ def _corpus_rows(runs: Sequence[Run]) -> list[list[str]]:
             for r in runs for corpus, f in r.corpora.items()]
 
 
+PAIR_ONLINE_POINTS = ("10", "all")
+"""Points of the online-adaptive curve shown beside each ``pairs`` fold."""
+
+
 def _pairs_rows(runs: Sequence[Run]) -> list[list[str]]:
-    """One row per fold of each ``pairs`` run: its train and test corpus and the fold's UA/WA/F1 %."""
-    return [[r.name, f.fold, *_pair_sides(f.fold), _text(f.n_test), pct(f.ua), pct(f.wa), pct(f.f1)]
+    """One row per fold of each ``pairs`` run: its train and test corpus, the fold's UA/WA/F1/ECE %
+    and, for an adaptive model, its online-adaptive UA % after 10 clips and after all the clips before."""
+    def online(f: FoldResult, heard: str) -> str:
+        row = f.online.get(heard)
+        return pct(row.ua) if row is not None else "–"
+
+    return [[r.name, f.fold, *_pair_sides(f.fold), _text(f.n_test), pct(f.ua), pct(f.wa), pct(f.f1), pct(f.ece),
+             *[online(f, h) for h in PAIR_ONLINE_POINTS]]
             for r in runs if r.protocol == PAIRS for f in r.folds or ()]
 
 
@@ -642,8 +652,11 @@ def _corpora_section(doc: Doc, runs: Sequence[Run]) -> None:
     if pairs:
         doc.h(3, "Cross-corpus pairs")
         doc.p("Protocol `pairs`: each fold trains on one whole corpus and tests on another (the four shared classes, "
-              "test side balanced per class). Figures of the single fold, no std.")
-        doc.table(["run", "fold", "train corpus", "test corpus", "test clips", "UA %", "WA %", "F1 %"], pairs)
+              "test side balanced per class). Figures of the single fold, no std. The last two columns are the labelled "
+              f"`{ONLINE_MODE}` mode (an adaptive model only; – otherwise): UA after 10 clips of the test speaker, and "
+              "with all the speaker's clips before each.")
+        doc.table(["run", "fold", "train corpus", "test corpus", "test clips", "UA %", "WA %", "F1 %", "ECE %",
+                   f"UA % after 10 clips ({ONLINE_MODE})", f"UA % after all ({ONLINE_MODE})"], pairs)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -126,6 +126,7 @@ class _Tally:
     online: dict[str, list[FoldMetrics]] = field(default_factory=dict)
     online_eces: dict[str, list[float]] = field(default_factory=dict)
     online_corpora: dict[tuple[str, str], list[FoldMetrics]] = field(default_factory=dict)
+    online_corpus_eces: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     rows: list[FoldResult] = field(default_factory=list)
     predictions: list[str] = field(default_factory=list)
     train_seconds: float = 0.0
@@ -179,7 +180,9 @@ def _fold_online(recipe: Recipe, model: EmotionModel, fold: Fold, y_true: np.nda
         row.online[name] = Row.of(m)
         for c in sorted(set(corpora[sel])):
             cs = sel & (corpora == c)
-            tally.online_corpora.setdefault((c, name), []).append(_scores(point.probs[cs], y_true[cs], tally.labels)[0])
+            mc, ece_c = _scores(point.probs[cs], y_true[cs], tally.labels)
+            tally.online_corpora.setdefault((c, name), []).append(mc)
+            tally.online_corpus_eces.setdefault((c, name), []).append(ece_c)
         log.info("%s fold %s [%s]: %s clips heard: UA %.3f (%d clips)", recipe.name, fold.id, ONLINE_MODE, name, m.ua, int(sel.sum()))
 
 
@@ -264,7 +267,7 @@ def _online_section(tally: _Tally) -> OnlineAdaptive | None:
     points = [OnlinePointFigures(n, tally.figures(tally.online[n], tally.online_eces[n])) for n in names]
     corpora: dict[str, list[OnlinePointFigures]] = {}
     for (c, n), ms in tally.online_corpora.items():
-        corpora.setdefault(c, []).append(OnlinePointFigures(n, tally.figures(ms)))
+        corpora.setdefault(c, []).append(OnlinePointFigures(n, tally.figures(ms, tally.online_corpus_eces[(c, n)])))
     for c in corpora:
         corpora[c].sort(key=lambda p: names.index(p.heard))
     return OnlineAdaptive(points, corpora=corpora if len(corpora) > 1 or len(tally.corpora) > 1 else {})

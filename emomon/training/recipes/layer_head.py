@@ -7,7 +7,9 @@ logits of a speaker-grouped inner split of the training speakers (never the test
 
 Options (``--set``): ``backbone`` (registry name, default ``whisper-base``),
 ``backbone_source`` (path or hub id), ``layers`` (e.g. ``[2,3,4,5,6]``), ``C`` (inverse
-regularisation, 1.0), ``calibrate`` (true), ``calib_folds`` (2), ``train_windows`` (true: also
+regularisation, 1.0), ``calibrate`` (true), ``calib_split`` (``speaker``: the temperature is fitted
+on held-out groups of training speakers, ``calib_folds`` of them, 2; ``corpus``: on each training
+corpus held out in turn), ``train_windows`` (true: also
 train on each clip's stream windows that have speech), ``augment`` (noisy copies of the training
 clips, default ``white:20,white:10,pink:10,pink:0,babble:10,babble:0``, babble drawn from the
 training speakers only; empty to switch off), ``vad`` (``silero``; ``energy`` with
@@ -73,6 +75,8 @@ class LayerHeadRecipe(Recipe):
         Option("C", "float", 1.0, "inverse regularisation of the logistic head", minimum=1e-9),
         Option("calibrate", "bool", True, "fit a temperature on out-of-fold logits of training speakers"),
         Option("calib_folds", "int", 2, "speaker groups of the calibration split", minimum=2),
+        Option("calib_split", "str", "speaker", "hold out groups of training speakers, or each training corpus in turn, "
+               "for the temperature", choices=("speaker", "corpus")),
         Option("train_windows", "bool", True, "also train on each clip's stream windows with speech"),
         Option("augment", "str", DEFAULT_AUGMENT, "noisy copies KIND:SNR,... (white, pink, babble); empty for none"),
         Option("vad", "str", defaults.VAD_METHOD, "which stream windows have speech", choices=("silero", "energy", "off")),
@@ -270,17 +274,28 @@ class LayerHeadRecipe(Recipe):
     def _noise_dir(self, ctx: TrainContext):
         return ctx.cache.root.parent / "noisy"
 
-    def _calibration_temperature(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, c: float) -> float:
-        """Temperature fitted on out-of-fold logits of a speaker-grouped split of the training rows."""
+    def _calibration_parts(self, speakers: np.ndarray, ctx: TrainContext) -> list[np.ndarray]:
+        """The held-out parts of the calibration split, each a boolean mask over the training rows:
+        ``calib_split=speaker``: ``calib_folds`` groups of speakers; ``corpus``: each training
+        corpus in turn (speaker groups when there is only one)."""
+        corpora = np.array([s.split(":", 1)[0] for s in speakers])
+        if ctx.option("calib_split", "speaker") == "corpus" and len(set(corpora)) >= 2:
+            return [corpora == c for c in sorted(set(corpora))]
         groups = np.unique(speakers)
         k = min(int(ctx.option("calib_folds", 2)), len(groups))
         if k < 2:
+            return []
+        order = np.random.default_rng(ctx.seed).permutation(groups)
+        return [np.isin(speakers, part) for part in np.array_split(order, k)]
+
+    def _calibration_temperature(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, c: float) -> float:
+        """Temperature fitted on out-of-fold logits of the training rows, split by speaker or
+        corpus (:meth:`_calibration_parts`); 1.0 when the rows cannot be split."""
+        parts = self._calibration_parts(speakers, ctx)
+        if not parts:
             return 1.0
-        rng = np.random.default_rng(ctx.seed)
-        order = rng.permutation(groups)
         logits = np.zeros((len(y), len(ctx.labels)))
-        for part in np.array_split(order, k):
-            held = np.isin(speakers, part)
+        for held in parts:
             head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
             z = (x[held] - head["mean"]) / head["std"]
             logits[held] = z @ head["coef"].T + head["intercept"]
