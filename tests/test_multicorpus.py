@@ -165,6 +165,8 @@ def test_shrinkage_pools_prior_and_heard():
     assert np.allclose(m, rows.mean(0)) and np.allclose(s, rows.std(0), atol=1e-4)
     m0, s0 = shrunk_mean_std(prior_m, prior_v, 10.0, FeatureStats.empty(3))
     assert np.allclose(m0, 0) and np.allclose(s0, 1, atol=1e-4)
+    m0, s0 = shrunk_mean_std(prior_m, prior_v, 0.0, FeatureStats.empty(3))  # a prior worth nothing, nothing heard: still the prior
+    assert np.allclose(m0, 0) and np.allclose(s0, 1, atol=1e-4)
     m10, _ = shrunk_mean_std(prior_m, prior_v, 10.0, FeatureStats.of(rows[:10]))
     assert np.allclose(m10, rows[:10].mean(0) / 2)  # 10 rows against a prior worth 10
     a = SpeakerAdapter(prior_m, prior_v, 10.0)
@@ -186,6 +188,32 @@ def test_speaker_norm_uses_each_speakers_own_statistics():
         part = z[50 * k : 50 * (k + 1)]
         assert np.allclose(part.mean(0), 0, atol=1e-5) and np.allclose(part.std(0), 1, atol=1e-3)
     assert np.allclose(norm.prior_mean, np.mean([r.mean(0) for r in rows], axis=0))
+
+
+def test_prior_standardisation_and_calibration_of_a_session_that_has_heard_nothing(tmp_path):
+    """``calib_heard``: held-out speakers standardised with the prior are classified less surely
+    than with their own statistics, so a temperature fitted on them (``none``) is higher, and the
+    pooled one (``both``) lies between."""
+    from emomon.training.recipes import get_recipe
+    from test_runner import ctx_for
+
+    rng = np.random.default_rng(2)
+    speakers = np.repeat([f"c:{k}" for k in range(6)], 40)
+    y = np.tile(np.arange(2), 120)
+    offsets = {s: rng.normal(0, 3.0, size=4) for s in set(speakers)}  # what each voice adds to every feature
+    x = np.stack([offsets[s] for s in speakers]) + rng.normal(0, 1.0, size=(240, 4))
+    x[:, 0] += 2.5 * y
+    norm = fit_speaker_norm([x[speakers == s] for s in sorted(set(speakers))], np.zeros((6, 4)), sorted(set(speakers)), 0.0)
+    prior = norm.apply_prior(x)
+    assert np.allclose(prior, (x - norm.prior_mean) / np.sqrt(norm.prior_var + 1e-6), atol=1e-5)
+    adapted = norm.apply(x, speakers)
+    recipe = get_recipe("default")
+    temps = {h: recipe._calibration_temperature(adapted, y, speakers, ctx_for(tmp_path, options={"calib_heard": h}, labels=("a", "b")),
+                                                1.0, unadapted=prior) for h in ("all", "none", "both")}
+    assert temps["none"] > temps["both"] > temps["all"]
+    # a model that does not adapt has one form of its rows: calib_heard changes nothing
+    assert recipe._calibration_temperature(adapted, y, speakers, ctx_for(tmp_path, options={"calib_heard": "none"}, labels=("a", "b")),
+                                           1.0) == temps["all"]
 
 
 def test_online_points_use_only_earlier_clips():

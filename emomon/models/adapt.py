@@ -132,10 +132,11 @@ class SpeakerAdapter:
 
 
 def shrunk_mean_std(prior_mean: np.ndarray, prior_var: np.ndarray, prior_weight: float, heard: FeatureStats) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, std)`` of ``heard`` pooled with a prior worth ``prior_weight`` rows (module docstring)."""
+    """``(mean, std)`` of ``heard`` pooled with a prior worth ``prior_weight`` rows (module docstring);
+    the prior itself while nothing has been heard (whatever its weight)."""
     n0, n = float(prior_weight), float(heard.count)
-    if n0 + n <= 0:
-        raise ValueError("neither a prior nor any rows")
+    if n <= 0:
+        n0 = 1.0
     mean = (n0 * prior_mean + heard.sum) / (n0 + n)
     second = (n0 * (prior_var + np.square(prior_mean)) + heard.sumsq) / (n0 + n)
     return mean, np.sqrt(np.maximum(second - np.square(mean), 0.0) + EPS)

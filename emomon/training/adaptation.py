@@ -51,6 +51,11 @@ class SpeakerNorm:
             raise KeyError(f"no statistics for speakers {sorted(missing)[:3]}")
         return out
 
+    def apply_prior(self, x: np.ndarray) -> np.ndarray:
+        """Rows ``x (n, F)`` standardised with the prior alone: a speaker nothing has been heard of."""
+        mean, std = shrunk_mean_std(self.prior_mean, self.prior_var, self.prior_weight, FeatureStats.empty(x.shape[1]))
+        return ((x - mean) / std).astype(np.float32)
+
 
 def fit_speaker_norm(clip_rows: Sequence[np.ndarray], fallback: np.ndarray, speakers: Sequence[str], prior_weight: float) -> SpeakerNorm:
     """Statistics of each speaker's rows: ``clip_rows[i] (voiced windows, F)`` of clip ``i``

@@ -9,7 +9,9 @@ Options (``--set``): ``backbone`` (registry name, default ``whisper-base``),
 ``backbone_source`` (path or hub id), ``layers`` (e.g. ``[2,3,4,5,6]``), ``C`` (inverse
 regularisation, 1.0), ``calibrate`` (true), ``calib_split`` (``speaker``: the temperature is fitted
 on held-out groups of training speakers, ``calib_folds`` of them, 2; ``corpus``: on each training
-corpus held out in turn), ``train_windows`` (true: also
+corpus held out in turn), ``calib_heard`` (adaptive models: the held-out speakers' rows standardised
+with their own statistics, ``all``, as after a long session; with the prior, ``none``, as a session
+that has heard nothing; or ``both`` pooled), ``train_windows`` (true: also
 train on each clip's stream windows that have speech), ``augment`` (noisy copies of the training
 clips, default ``white:20,white:10,pink:10,pink:0,babble:10,babble:0``, babble drawn from the
 training speakers only; empty to switch off), ``vad`` (``silero``; ``energy`` with
@@ -77,6 +79,8 @@ class LayerHeadRecipe(Recipe):
         Option("calib_folds", "int", 2, "speaker groups of the calibration split", minimum=2),
         Option("calib_split", "str", "speaker", "hold out groups of training speakers, or each training corpus in turn, "
                "for the temperature", choices=("speaker", "corpus")),
+        Option("calib_heard", "str", "all", "adaptive models: calibrate held-out speakers as fully adapted (all), as a session "
+               "that has heard nothing (none), or both pooled", choices=("all", "none", "both")),
         Option("train_windows", "bool", True, "also train on each clip's stream windows with speech"),
         Option("augment", "str", DEFAULT_AUGMENT, "noisy copies KIND:SNR,... (white, pink, babble); empty for none"),
         Option("vad", "str", defaults.VAD_METHOD, "which stream windows have speech", choices=("silero", "energy", "off")),
@@ -288,18 +292,26 @@ class LayerHeadRecipe(Recipe):
         order = np.random.default_rng(ctx.seed).permutation(groups)
         return [np.isin(speakers, part) for part in np.array_split(order, k)]
 
-    def _calibration_temperature(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, c: float) -> float:
-        """Temperature fitted on out-of-fold logits of the training rows, split by speaker or
-        corpus (:meth:`_calibration_parts`); 1.0 when the rows cannot be split."""
+    def _calibration_temperature(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, c: float,
+                                 unadapted: np.ndarray | None = None) -> float:
+        """Temperature fitted on out-of-fold logits of the training rows ``x (rows, F)``, split by
+        speaker or corpus (:meth:`_calibration_parts`); 1.0 when the rows cannot be split.
+
+        ``unadapted``: for an adaptive model, the same rows standardised with the prior instead of
+        their speaker's statistics (a session that has heard nothing yet); with ``calib_heard=both``
+        the held-out rows' logits in both forms are pooled, with ``none`` only this form counts.
+        """
         parts = self._calibration_parts(speakers, ctx)
         if not parts:
             return 1.0
-        logits = np.zeros((len(y), len(ctx.labels)))
+        heard = ctx.option("calib_heard", "all") if unadapted is not None else "all"
+        forms = {"all": [x], "none": [unadapted], "both": [x, unadapted]}[heard]
+        logits = [np.zeros((len(y), len(ctx.labels))) for _ in forms]
         for held in parts:
             head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
-            z = (x[held] - head["mean"]) / head["std"]
-            logits[held] = z @ head["coef"].T + head["intercept"]
-        return fit_temperature(logits, y)
+            for out, rows in zip(logits, forms):
+                out[held] = (rows[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
+        return fit_temperature(np.concatenate(logits), np.tile(y, len(forms)))
 
     def fit(self, train: Sequence[Utterance], ctx: TrainContext) -> EmotionModel:
         layers = [int(i) for i in ctx.option("layers", DEFAULT_LAYERS)]
@@ -308,12 +320,14 @@ class LayerHeadRecipe(Recipe):
         backbone = load_backbone(name, source)
         x, y, speakers = self.training_rows(train, layers, ctx)
         norm = self._speaker_norm(train, layers, ctx) if self._adapts(ctx) else None
+        unadapted = None
         if norm is not None:
+            unadapted = norm.apply_prior(x)
             x = norm.apply(x, speakers)
         head = fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
         temperature = 1.0
         if ctx.option("calibrate", True):
-            temperature = self._calibration_temperature(x, y, speakers, ctx, c)
+            temperature = self._calibration_temperature(x, y, speakers, ctx, c, unadapted)
         self._temperatures.append(temperature)
         config = LayerHeadModel.make_config(
             ctx.labels, layers, backbone=name, backbone_source=source,
