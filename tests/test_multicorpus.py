@@ -144,6 +144,16 @@ def test_train_pairs_uses_four_classes(tmp_path, dirs):
     assert {p["true"] for p in preds} == set(CROSS_CORPUS_LABELS) and set(preds[0]["scores"]) == set(CROSS_CORPUS_LABELS)
 
 
+def test_final_model_records_its_corpora_and_their_terms(tmp_path, dirs):
+    specs = [f"{k}={v}" for k, v in dirs.items()]
+    res = train("baseline", specs, tmp_path / "emobox", cache=tmp_path / "cache", progress=False)
+    meta = json.loads((tmp_path / "emobox" / "model" / "config.json").read_text())["meta"]
+    assert meta["corpora"] == ["emodb", "ravdess", "savee"] and meta["n_utterances"] == len(load_corpora(specs))
+    for terms in ("RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA 4.0", "EmoDB (Burkhardt et al. 2005", "SAVEE (Haq & Jackson"):
+        assert terms in meta["license"]
+    assert res.final_model is not None and res.results.final_model == "model"
+
+
 def test_results_round_trip_and_old_files(tmp_path, dirs):
     res = train("baseline", [f"emodb={dirs['emodb']}"], tmp_path / "o", protocol="loso", cache=tmp_path / "cache", progress=False, final=False)
     d = res.metrics

@@ -248,13 +248,13 @@ def train_final(recipe: Recipe, utterances: Sequence[Utterance], ctx: TrainConte
 def corpus_licences(utterances: Sequence[Utterance]) -> str | None:
     """The terms of the corpora the weights were trained on (see the README's licence section)."""
     terms = [CORPUS_TERMS.get(c, f"{c} (see its licence)") for c in sorted({u.corpus for u in utterances})]
-    return "weights trained on " + "; ".join(terms) if terms else None
+    return "Weights trained on " + "; ".join(terms) + "." if terms else None
 
 
 CORPUS_TERMS = {
-    "ravdess": "RAVDESS (CC BY-NC-SA 4.0)",
-    "emodb": "EmoDB (free for research; cite Burkhardt et al. 2005)",
-    "savee": "SAVEE (free for research; cite Haq & Jackson 2009, 2010)",
+    "ravdess": "RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA 4.0: attribution, non-commercial, share-alike)",
+    "emodb": "EmoDB (Burkhardt et al. 2005: free for research; cite the paper)",
+    "savee": "SAVEE (Haq & Jackson 2009, 2010: free for research; cite the papers)",
     "crema-d": "CREMA-D (Open Database License / Database Contents License)",
     "tess": "TESS (CC BY-NC-ND 4.0)",
 }
