@@ -170,13 +170,15 @@ def make_tiny_whisper(directory: Path) -> Path:
     return directory
 
 
-def make_adaptive_model_dir(directory: Path, backbone: Path, prior_weight: float = 20.0, layers: tuple[int, ...] = (1, 2)) -> Path:
-    """An adaptive layer-head model (1 s windows, 0.25 s hop) with a random head and a prior taken
-    from quiet low voices (120 Hz, -30 dB), so louder, higher test signals differ from it."""
+def make_adaptive_model_dir(directory: Path, backbone: Path, prior_weight: float = 20.0, layers: tuple[int, ...] = (1, 2),
+                            unadapted_head: bool = True) -> Path:
+    """An adaptive layer-head model (1 s windows, 0.25 s hop) with random heads (the adapted one and,
+    as the shipped default has, an unadapted one) and a prior taken from quiet low voices (120 Hz,
+    -30 dB), so louder, higher test signals differ from it."""
     from emomon.models.layer_head import LayerHeadModel
 
     cfg = LayerHeadModel.make_config(EMOTIONS, layers=list(layers), backbone="whisper-base", backbone_source=str(backbone),
-                                     prior_weight=prior_weight)
+                                     prior_weight=prior_weight, unadapted_head=unadapted_head)
     cfg.window, cfg.hop = 1.0, 0.25
     model = LayerHeadModel(cfg).eval()
     prior = np.stack([synth_speechlike(1.0, f0=f0, amp=0.03, seed=i) for i, f0 in enumerate((100, 110, 120, 130))])
@@ -186,6 +188,9 @@ def make_adaptive_model_dir(directory: Path, backbone: Path, prior_weight: float
     rng = np.random.default_rng(1)
     model.set_prior(feats.mean(axis=0), feats.var(axis=0) + 1e-4)
     model.set_head(np.zeros(n_feat), np.ones(n_feat), 0.3 * rng.standard_normal((len(EMOTIONS), n_feat)), np.zeros(len(EMOTIONS)))
+    if unadapted_head:
+        model.set_unadapted_head(feats.mean(axis=0), feats.std(axis=0) + 1e-2, 0.3 * rng.standard_normal((len(EMOTIONS), n_feat)),
+                                 np.zeros(len(EMOTIONS)))
     model.save(directory)
     return directory
 

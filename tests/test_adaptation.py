@@ -37,7 +37,7 @@ def _reference(model, idxs: list[int]) -> list[np.ndarray]:
     for i in idxs:
         with torch.inference_mode():
             f = model.features(torch.from_numpy(_signal(i)[None]))
-            out.append(torch.softmax(model.classify_features(f, adapter.mean_std()), dim=-1)[0].numpy())
+            out.append(torch.softmax(model.classify_features(f, adapter.state()), dim=-1)[0].numpy())
         adapter.update(f[0].double().numpy(), 0.25)
     return out
 
@@ -144,3 +144,25 @@ def test_ui_shows_how_much_the_stream_has_adapted():
     off = MonitorState()
     off.update(rec)
     assert "adapting off" in _text(off)
+
+
+def test_the_unadapted_head_answers_a_new_voice_and_gives_way_as_it_is_heard(adaptive_model):
+    """A new voice (weight 0) gets the unadapted head's answer; the speaker's own statistics alone
+    (weight 1) the adapted head's; in between, the mixture of the two by the weight."""
+    from emomon.models.adapt import SpeakerState
+
+    m = adaptive_model
+    assert m.has_unadapted_head
+    with torch.inference_mode():
+        f = m.features(torch.from_numpy(_signal(3)[None]))
+        base = torch.softmax(m.base_head((f - m.base_mean) / m.base_scale) / m.base_temperature, dim=-1)
+        st = m.new_adapter().state()
+        adapted = torch.softmax(m.head(((f - torch.as_tensor(st.mean, dtype=f.dtype)) / torch.as_tensor(st.std, dtype=f.dtype)
+                                        - m.feat_mean) / m.feat_scale) / m.temperature, dim=-1)
+        p = {w: torch.softmax(m.classify_features(f, SpeakerState(st.mean, st.std, w)), dim=-1) for w in (0.0, 0.3, 1.0)}
+    assert not torch.allclose(base, adapted, atol=1e-3)
+    assert torch.allclose(p[0.0], base, atol=1e-5) and torch.allclose(p[1.0], adapted, atol=1e-5)
+    assert torch.allclose(p[0.3], 0.7 * base + 0.3 * adapted, atol=1e-5)
+    # the plain forward pass (no adapter) is the new voice
+    with torch.inference_mode():
+        assert torch.allclose(torch.softmax(m(torch.from_numpy(_signal(3)[None])), dim=-1), base, atol=1e-5)

@@ -153,7 +153,8 @@ def test_adaptive_recipe_reports_the_online_curve_apart_and_saves_an_adaptive_mo
     assert m["mode"] == "strict" and m["online_adaptive"]["mode"] == "online-adaptive"
 
     model = load_model(tmp_path / "out" / "model")
-    assert model.adaptive and model.config.params["speaker_norm"] == {"prior_weight": 4.0}
+    assert model.adaptive and model.config.params["speaker_norm"] == {"prior_weight": 4.0, "unadapted_head": True}
+    assert model.has_unadapted_head and len(r.extra["unadapted_temperatures"]) == 3  # two folds and the final model
     adapter = model.new_adapter()
     assert adapter.prior_weight == 4.0 and np.all(adapter.prior_var > 0) and np.any(adapter.prior_mean != 0)
     x = np.stack([w for w in window_batch(np.sin(np.arange(48000) / 9.0).astype(np.float32), 16000)[:3]])
@@ -165,7 +166,7 @@ def test_adaptive_recipe_reports_the_online_curve_apart_and_saves_an_adaptive_mo
     # after two windows the statistics (and the logits) move away from the prior's
     with torch.inference_mode():
         feats = model.features(torch.from_numpy(x[2:3]))
-        assert not torch.allclose(model.classify_features(feats, a.mean_std()), model.classify_features(feats), atol=1e-3)
+        assert not torch.allclose(model.classify_features(feats, a.state()), model.classify_features(feats), atol=1e-3)
 
 
 def test_calibration_split_by_speaker_or_by_corpus(tmp_path):

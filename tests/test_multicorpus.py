@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from emomon.errors import DataError
-from emomon.models.adapt import FeatureStats, SpeakerAdapter, shrunk_mean_std
+from emomon.models.adapt import FeatureStats, SpeakerAdapter, heard_weight, shrunk_mean_std, shrunk_state
 from emomon.training.adaptation import fit_speaker_norm, online_points, stream_order
 from emomon.training.cli import load_corpora, parse_data_spec, train
 from emomon.training.protocols import CROSS_CORPUS_LABELS, make_folds
@@ -189,6 +189,15 @@ def test_shrinkage_pools_prior_and_heard():
         FeatureStats.from_dict(a.heard.to_dict(), dims=4)
 
 
+def test_heard_weight_is_the_share_of_the_speakers_own_rows():
+    assert heard_weight(20.0, 0) == 0.0 and heard_weight(20.0, 20) == 0.5 and heard_weight(0.0, 3) == 1.0
+    a = SpeakerAdapter(np.zeros(2), np.ones(2), 20.0)
+    assert a.state().weight == 0.0
+    a.update(np.ones((60, 2)))
+    st = a.state()
+    assert st.weight == pytest.approx(0.75) and np.allclose(st.mean, 0.75)
+
+
 def test_speaker_norm_uses_each_speakers_own_statistics():
     rng = np.random.default_rng(1)
     rows = [rng.normal(10 * k, 1 + k, size=(50, 4)) for k in range(3)]
@@ -232,14 +241,16 @@ def test_online_points_use_only_earlier_clips():
     speakers = ["a"] * 12 + ["b"] * 7
     x = np.zeros((19, 1))
     stats = [FeatureStats.of(np.ones((1, 1)) * 1.0) for _ in speakers]  # every clip adds one row of value 1
-    prior = (np.zeros(1), np.ones(1), 1.0)  # worth one row of value 0
+    def state(heard):  # a prior worth one row of value 0
+        return shrunk_state(np.zeros(1), np.ones(1), 1.0, heard)
 
-    def classify(rows, ms):
-        mean = float(ms[0][0])  # = heard / (heard + 1)
+    def classify(rows, st):
+        mean = float(st.mean[0])  # = heard / (heard + 1), which is also the state's weight
+        assert st.weight == pytest.approx(mean)
         heard = mean / (1 - mean) if mean < 1 else 1e9
         return np.array([[heard, 0.0]])
 
-    pts = {p.heard: p for p in online_points(x, stats, speakers, prior, classify, seed=3, points=(0, 5, None))}
+    pts = {p.heard: p for p in online_points(x, stats, speakers, state, classify, seed=3, points=(0, 5, None))}
     pos = stream_order(speakers, 3)
     assert sorted(pos[:12]) == list(range(12)) and sorted(pos[12:]) == list(range(7))
     assert np.array_equal(stream_order(speakers, 3), pos) and not np.array_equal(stream_order(speakers, 4), pos)

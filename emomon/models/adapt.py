@@ -11,6 +11,10 @@ With ``n`` rows heard (sum ``S``, sum of squares ``Q``) and a prior ``(m0, v0)``
 
     mean = (N0 * m0 + S) / (N0 + n)
     var  = (N0 * (v0 + m0**2) + Q) / (N0 + n) - mean**2
+    weight = n / (N0 + n)      # the share of the speaker's own rows in them (0 while nothing is heard)
+
+A :class:`SpeakerState` carries the three to the model, which may also use ``weight`` to mix in
+its unadapted head while little has been heard (:class:`~emomon.models.layer_head.LayerHeadModel`).
 
 :class:`FeatureStats` (the sums) is what a profile stores between sessions (JSON-able).
 """
@@ -87,6 +91,21 @@ class FeatureStats:
         return cls(count, s, q, seconds)
 
 
+@dataclass(frozen=True)
+class SpeakerState:
+    """What a window is standardised with: ``mean``/``std`` ``(dims,)`` and ``weight`` in ``[0, 1]``,
+    the share of the speaker's own statistics in them (0: the prior alone, 1: the speaker alone)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    weight: float
+
+    @classmethod
+    def of(cls, speaker: "SpeakerState | tuple[np.ndarray, np.ndarray]") -> "SpeakerState":
+        """A state as is, or ``(mean, std)`` given outright: the speaker's own statistics (weight 1)."""
+        return speaker if isinstance(speaker, SpeakerState) else cls(np.asarray(speaker[0]), np.asarray(speaker[1]), 1.0)
+
+
 @dataclass
 class SpeakerAdapter:
     """Running statistics of one session shrunk towards a prior; standardises feature rows.
@@ -115,6 +134,10 @@ class SpeakerAdapter:
         """``(mean, std)`` ``(dims,)`` from the prior and ``heard`` (default: this session's)."""
         return shrunk_mean_std(self.prior_mean, self.prior_var, self.prior_weight, self.heard if heard is None else heard)
 
+    def state(self, heard: FeatureStats | None = None) -> SpeakerState:
+        """The :class:`SpeakerState` of the prior and ``heard`` (default: this session's)."""
+        return shrunk_state(self.prior_mean, self.prior_var, self.prior_weight, self.heard if heard is None else heard)
+
     def standardise(self, rows: np.ndarray) -> np.ndarray:
         """``rows (n, dims)`` standardised with the current statistics, float32."""
         mean, std = self.mean_std()
@@ -140,6 +163,18 @@ def shrunk_mean_std(prior_mean: np.ndarray, prior_var: np.ndarray, prior_weight:
     mean = (n0 * prior_mean + heard.sum) / (n0 + n)
     second = (n0 * (prior_var + np.square(prior_mean)) + heard.sumsq) / (n0 + n)
     return mean, np.sqrt(np.maximum(second - np.square(mean), 0.0) + EPS)
+
+
+def heard_weight(prior_weight: float, count: float) -> float:
+    """``n / (N0 + n)``: the share of ``count`` heard rows against a prior worth ``prior_weight`` (0 when nothing is heard)."""
+    n = float(count)
+    return 0.0 if n <= 0 else n / (max(float(prior_weight), 0.0) + n)
+
+
+def shrunk_state(prior_mean: np.ndarray, prior_var: np.ndarray, prior_weight: float, heard: FeatureStats) -> SpeakerState:
+    """:func:`shrunk_mean_std` with its :func:`heard_weight`."""
+    mean, std = shrunk_mean_std(prior_mean, prior_var, prior_weight, heard)
+    return SpeakerState(mean, std, heard_weight(prior_weight, heard.count))
 
 
 def speaker_prior(per_speaker: Mapping[str, FeatureStats]) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from torch import nn
 from .. import defaults
 from ..errors import ModelError
 from .backbones import Backbone, load_backbone
-from .adapt import SpeakerAdapter
+from .adapt import SpeakerAdapter, SpeakerState
 from .base import EmotionModel, ModelConfig
 from .registry import register_architecture
 
@@ -55,7 +55,10 @@ class LayerHeadModel(EmotionModel):
     input embedding), ``hidden_size``; ``speaker_norm`` (``{"prior_weight": N}``) when the head
     was trained on speaker-standardised features: the features are then first standardised with
     the speaker's statistics (:mod:`.adapt`; the training prior ``adapt_mean``/``adapt_var``
-    when nothing has been heard).
+    when nothing has been heard). With ``"unadapted_head": true`` the model also keeps a head
+    trained on the same features without speaker standardisation (``base_*``), and answers with
+    the mixture ``(1 - w) * p_unadapted + w * p_adapted``, ``w = n / (N + n)`` for ``n`` windows
+    heard: the unadapted head alone for a new voice, the adapted one more and more as it is heard.
     """
 
     frozen_prefixes = ("backbone.",)
@@ -83,13 +86,22 @@ class LayerHeadModel(EmotionModel):
                 raise ModelError(config.architecture, "params.speaker_norm.prior_weight must be >= 0")
             self.register_buffer("adapt_mean", torch.zeros(n_feat))
             self.register_buffer("adapt_var", torch.ones(n_feat))
+            if p["speaker_norm"].get("unadapted_head"):
+                self.register_buffer("base_mean", torch.zeros(n_feat))
+                self.register_buffer("base_scale", torch.ones(n_feat))
+                self.register_buffer("base_temperature", torch.ones(()))
+                self.base_head = nn.Linear(n_feat, n_labels)
 
     @classmethod
     def make_config(cls, labels: Sequence[str], layers: Sequence[int], backbone: str = "whisper-base",
-                    backbone_source: str | None = None, prior_weight: float | None = None, **meta: Any) -> ModelConfig:
+                    backbone_source: str | None = None, prior_weight: float | None = None, unadapted_head: bool = False,
+                    **meta: Any) -> ModelConfig:
         """A config for this architecture (sample rate 16 kHz, the default stream window and hop);
-        ``prior_weight`` makes it adaptive (trained on speaker-standardised features)."""
+        ``prior_weight`` makes it adaptive (trained on speaker-standardised features), and
+        ``unadapted_head`` keeps an unadapted head to mix in while little has been heard."""
         from .backbones import WHISPER_FRONT
+
+        norm = {"prior_weight": float(prior_weight), **({"unadapted_head": True} if unadapted_head else {})} if prior_weight is not None else None
 
         return ModelConfig(
             architecture="layer-head",
@@ -97,7 +109,7 @@ class LayerHeadModel(EmotionModel):
             sample_rate=16000,
             frontend=WHISPER_FRONT.to_dict() if backbone.startswith("whisper") else None,
             params={"backbone": backbone, "backbone_source": backbone_source, "layers": [int(i) for i in layers], "pooling": "meanstd",
-                    **({"speaker_norm": {"prior_weight": float(prior_weight)}} if prior_weight is not None else {})},
+                    **({"speaker_norm": norm} if norm is not None else {})},
             window=defaults.WINDOW_S,
             hop=defaults.HOP_S,
             meta=dict(meta),
@@ -109,17 +121,30 @@ class LayerHeadModel(EmotionModel):
             return pool_states(self.backbone(waveforms), self.layers)
         return torch.cat([pool_states(self.backbone(w[: int(n)].unsqueeze(0)), self.layers) for w, n in zip(waveforms, lengths)])
 
-    def classify_features(self, feats: torch.Tensor, speaker: tuple[np.ndarray, np.ndarray] | None = None) -> torch.Tensor:
-        """Pooled features ``(batch, F)`` → logits ``(batch, labels)``.
+    def classify_features(self, feats: torch.Tensor, speaker: SpeakerState | tuple[np.ndarray, np.ndarray] | None = None) -> torch.Tensor:
+        """Pooled features ``(batch, F)`` → logits ``(batch, labels)`` (log-probabilities when two heads are mixed).
 
-        An adaptive model first standardises with ``speaker = (mean, std)`` ``(F,)`` (default: the
-        training prior, i.e. a speaker nothing has been heard of).
+        An adaptive model first standardises with ``speaker``: a :class:`~.adapt.SpeakerState`, or
+        ``(mean, std)`` ``(F,)`` of the speaker alone; default: the training prior, a speaker
+        nothing has been heard of. With an unadapted head, the two heads' probabilities are mixed
+        by the state's weight (class docstring).
         """
-        if self.adaptive:
-            mean, std = speaker if speaker is not None else self.new_adapter().mean_std()  # type: ignore[union-attr]
-            feats = (feats - torch.as_tensor(mean, dtype=feats.dtype, device=feats.device)) / torch.as_tensor(std, dtype=feats.dtype, device=feats.device)
-        z = (feats - self.feat_mean) / self.feat_scale
-        return self.head(z) / self.temperature
+        if not self.adaptive:
+            return self.head((feats - self.feat_mean) / self.feat_scale) / self.temperature
+        state = SpeakerState.of(speaker) if speaker is not None else self.new_adapter().state()  # type: ignore[union-attr]
+        mean = torch.as_tensor(state.mean, dtype=feats.dtype, device=feats.device)
+        std = torch.as_tensor(state.std, dtype=feats.dtype, device=feats.device)
+        adapted = self.head(((feats - mean) / std - self.feat_mean) / self.feat_scale) / self.temperature
+        if not self.has_unadapted_head or state.weight >= 1.0:
+            return adapted
+        base = self.base_head((feats - self.base_mean) / self.base_scale) / self.base_temperature
+        w = float(state.weight)
+        mixed = (1.0 - w) * torch.softmax(base, dim=-1) + w * torch.softmax(adapted, dim=-1)
+        return torch.log(mixed.clamp_min(1e-30))
+
+    @property
+    def has_unadapted_head(self) -> bool:
+        return hasattr(self, "base_head")
 
     @property
     def adaptive(self) -> bool:
@@ -148,7 +173,7 @@ class LayerHeadModel(EmotionModel):
             feats = self.features(x.to(self.device))
             rows = []
             for i, adapter in enumerate(adapters):
-                speaker = adapter.mean_std() if adapter is not None else None
+                speaker = adapter.state() if adapter is not None else None
                 rows.append(torch.softmax(self.classify_features(feats[i : i + 1], speaker).float(), dim=-1))
                 if adapter is not None:
                     adapter.update(feats[i].double().cpu().numpy(), 0.0 if seconds is None else float(seconds[i]))
@@ -156,6 +181,17 @@ class LayerHeadModel(EmotionModel):
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.classify_features(self.features(waveforms, lengths))
+
+    def set_unadapted_head(self, mean: np.ndarray, scale: np.ndarray, weight: np.ndarray, bias: np.ndarray, temperature: float = 1.0) -> None:
+        """Install the unadapted head (models made with ``unadapted_head``), as :meth:`set_head`."""
+        if not self.has_unadapted_head:
+            raise ModelError(self.architecture, "made without an unadapted head (params.speaker_norm.unadapted_head)")
+        with torch.no_grad():
+            self.base_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+            self.base_scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
+            self.base_head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            self.base_head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+            self.base_temperature.fill_(float(temperature))
 
     def set_head(self, mean: np.ndarray, scale: np.ndarray, weight: np.ndarray, bias: np.ndarray, temperature: float = 1.0) -> None:
         """Install trained head parameters (from numpy: ``weight (labels, F)``, ``bias (labels,)``)."""

@@ -30,7 +30,7 @@ from ..records import FileResult
 from .analyze import FileOptions, error_result, file_result, file_rows, source_name
 
 if TYPE_CHECKING:
-    from ..models.adapt import FeatureStats, SpeakerAdapter
+    from ..models.adapt import FeatureStats, SpeakerAdapter, SpeakerState
     from ..models.base import EmotionModel
     from ..profiles import Profile
 
@@ -53,8 +53,8 @@ def segment_features(model: "EmotionModel", windows: np.ndarray) -> np.ndarray:
         return model.features(x).float().cpu().numpy()  # type: ignore[operator]
 
 
-def classify_features(model: "EmotionModel", feats: np.ndarray, speaker: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Probabilities ``(n, labels)`` of features ``(n, F)`` standardised with ``speaker`` ``(mean, std)``."""
+def classify_features(model: "EmotionModel", feats: np.ndarray, speaker: "SpeakerState") -> np.ndarray:
+    """Probabilities ``(n, labels)`` of features ``(n, F)`` standardised with ``speaker``."""
     import torch
 
     with torch.inference_mode():
@@ -96,7 +96,7 @@ def _hear(source: AudioSource, model: "EmotionModel", options: FileOptions, prog
     return _Heard(source_name(source), duration, spans, feats)
 
 
-def _result(h: _Heard, model: "EmotionModel", speaker: tuple[np.ndarray, np.ndarray], options: FileOptions) -> FileResult:
+def _result(h: _Heard, model: "EmotionModel", speaker: "SpeakerState", options: FileOptions) -> FileResult:
     """A file's result once the session's statistics are known."""
     if h.error is not None:
         return h.error
@@ -135,7 +135,7 @@ def analyze_session(
         if h.spans:
             adapter.update(h.feats, seconds=float(sum(s.duration for s in h.spans)))
         heard.append(h)
-    speaker = adapter.mean_std()
+    speaker = adapter.state()
     results = [_result(h, m, speaker, opts) for h in heard]
     if prof is not None:
         save_profile(prof, adapter.heard)

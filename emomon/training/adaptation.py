@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..models.adapt import FeatureStats, shrunk_mean_std, speaker_prior
+from ..models.adapt import FeatureStats, SpeakerState, shrunk_mean_std, speaker_prior
 
 ONLINE_POINTS: tuple[int | None, ...] = (0, 5, 10, 20, None)
 """Clips heard before the classified clip; ``None`` = all the clips before it."""
@@ -96,15 +96,16 @@ def online_points(
     x: np.ndarray,
     clip_stats: Sequence[FeatureStats],
     speakers: Sequence[str],
-    prior: tuple[np.ndarray, np.ndarray, float],
-    classify: Callable[[np.ndarray, tuple[np.ndarray, np.ndarray]], np.ndarray],
+    state: Callable[[FeatureStats], SpeakerState],
+    classify: Callable[[np.ndarray, SpeakerState], np.ndarray],
     seed: int = 0,
     points: Sequence[int | None] = ONLINE_POINTS,
 ) -> list[OnlinePoint]:
     """The online-adaptive curve (module docstring) for clips with whole-clip features ``x (n, F)``.
 
     ``clip_stats[i]``: what the stream hears of clip ``i`` (its voiced windows' features);
-    ``prior``: ``(mean, var, weight)``; ``classify(rows (1, F), (mean, std)) -> (1, labels)``.
+    ``state(heard)``: the model's :class:`SpeakerState` after ``heard`` (its prior shrunk towards
+    it, e.g. :meth:`SpeakerAdapter.state`); ``classify(rows (1, F), state) -> (1, labels)``.
     """
     pos = stream_order(speakers, seed)
     speakers = np.asarray(speakers)
@@ -120,7 +121,7 @@ def online_points(
                     continue
                 history = clips[: p] if k is None else clips[p - k : p]
                 heard = sum((clip_stats[j] for j in history), FeatureStats.empty(x.shape[1]))
-                row = classify(x[i : i + 1], shrunk_mean_std(prior[0], prior[1], prior[2], heard))
+                row = classify(x[i : i + 1], state(heard))
                 if probs is None:
                     probs = np.full((len(x), row.shape[1]), np.nan)
                 probs[i], counted[i] = row[0], True

@@ -39,7 +39,7 @@ from ...features.vad import VadOptions, window_speech
 from ...features.windows import clip_windows
 from ...models.backbones import load_backbone
 from ...models.base import EmotionModel
-from ...models.adapt import FeatureStats
+from ...models.adapt import FeatureStats, SpeakerState
 from ...models.layer_head import LayerHeadModel, all_layer_features
 from ...records import Utterance
 from ..cache import ExtractorKey
@@ -88,12 +88,14 @@ class LayerHeadRecipe(Recipe):
         Option("silence_db", "float", defaults.SILENCE_DB, "energy VAD threshold (dBFS)"),
         Option("adapt", "bool", False, "standardise each training speaker with their own statistics; the model adapts online"),
         Option("prior_weight", "float", DEFAULT_PRIOR_WEIGHT, "windows the training prior is worth when adapting", minimum=0.0),
+        Option("unadapted_head", "bool", True, "an adaptive model also keeps a head without speaker standardisation and mixes "
+               "the two by how much it has heard (the unadapted one alone for a new voice)"),
     )
 
     supports_speaker_norm = True
 
     def __init__(self) -> None:
-        self._temperatures: list[float] = []
+        self._temperatures: dict[str, list[float]] = {}
 
     # -- features ----------------------------------------------------------------------------
     def _backbone_spec(self, ctx: TrainContext) -> tuple[str, str | None]:
@@ -313,32 +315,44 @@ class LayerHeadRecipe(Recipe):
                 out[held] = (rows[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
         return fit_temperature(np.concatenate(logits), np.tile(y, len(forms)))
 
+    def _fit_head(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext,
+                  unadapted: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], float]:
+        """A standardised logistic head on ``x (rows, F)`` and its temperature (1.0 without ``calibrate``)."""
+        c = float(ctx.option("C", 1.0))
+        head = fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
+        temperature = self._calibration_temperature(x, y, speakers, ctx, c, unadapted) if ctx.option("calibrate", True) else 1.0
+        return head, temperature
+
     def fit(self, train: Sequence[Utterance], ctx: TrainContext) -> EmotionModel:
         layers = [int(i) for i in ctx.option("layers", DEFAULT_LAYERS)]
-        c = float(ctx.option("C", 1.0))
         name, source = self._backbone_spec(ctx)
         backbone = load_backbone(name, source)
         x, y, speakers = self.training_rows(train, layers, ctx)
         norm = self._speaker_norm(train, layers, ctx) if self._adapts(ctx) else None
-        unadapted = None
+        base = None
         if norm is not None:
-            unadapted = norm.apply_prior(x)
+            if ctx.option("unadapted_head", True):
+                base = self._fit_head(x, y, speakers, ctx)  # the same rows, no speaker standardisation
+                self._temperatures.setdefault("unadapted", []).append(base[1])
+            unadapted = norm.apply_prior(x) if ctx.option("calib_heard", "all") != "all" else None
             x = norm.apply(x, speakers)
-        head = fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
-        temperature = 1.0
-        if ctx.option("calibrate", True):
-            temperature = self._calibration_temperature(x, y, speakers, ctx, c, unadapted)
-        self._temperatures.append(temperature)
+            head, temperature = self._fit_head(x, y, speakers, ctx, unadapted)
+        else:
+            head, temperature = self._fit_head(x, y, speakers, ctx)
+        self._temperatures.setdefault("head", []).append(temperature)
         config = LayerHeadModel.make_config(
             ctx.labels, layers, backbone=name, backbone_source=source,
-            head={"type": "logistic-regression", "C": c, "train_windows": bool(ctx.option("train_windows", True)),
+            head={"type": "logistic-regression", "C": float(ctx.option("C", 1.0)), "train_windows": bool(ctx.option("train_windows", True)),
                   "augment": str(ctx.option("augment", DEFAULT_AUGMENT) or "")},
             temperature=temperature, mode=ctx.mode, prior_weight=None if norm is None else norm.prior_weight,
+            unadapted_head=base is not None,
         )
         model = LayerHeadModel(config, backbone=backbone)
         model.set_head(head["mean"], head["std"], head["coef"], head["intercept"], temperature)
         if norm is not None:
             model.set_prior(norm.prior_mean, norm.prior_var)
+        if base is not None:
+            model.set_unadapted_head(base[0]["mean"], base[0]["std"], base[0]["coef"], base[0]["intercept"], base[1])
         return model.eval()
 
     # -- speaker adaptation ------------------------------------------------------------------
@@ -368,13 +382,11 @@ class LayerHeadRecipe(Recipe):
                  for r in self._heard_rows(utts, model.layers, ctx)]
         adapter = model.new_adapter()
         assert adapter is not None
-        prior = (adapter.prior_mean, adapter.prior_var, adapter.prior_weight)
-        return online_points(x, stats, [u.speaker for u in utts], prior,
-                             lambda rows, ms: self._head_proba(model, rows, ms), seed=ctx.seed)
+        return online_points(x, stats, [u.speaker for u in utts], adapter.state, lambda rows, st: self._head_proba(model, rows, st), seed=ctx.seed)
 
-    def _head_proba(self, model: LayerHeadModel, x: np.ndarray, speaker: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    def _head_proba(self, model: LayerHeadModel, x: np.ndarray, speaker: SpeakerState | None = None) -> np.ndarray:
         """``x (n, F)`` → probabilities ``(n, labels)``; an adaptive model standardises with
-        ``speaker = (mean, std)`` (default: its prior, nothing heard)."""
+        ``speaker`` (default: its prior, nothing heard)."""
         with torch.inference_mode():
             return torch.softmax(model.classify_features(torch.from_numpy(x.astype(np.float32)), speaker), dim=-1).numpy()
 
@@ -418,7 +430,8 @@ class LayerHeadRecipe(Recipe):
             "stream_window_s": STREAM_WINDOW,
             "stream_hop_s": STREAM_HOP,
             "vad": self._vad(ctx).to_dict(),
-            "temperatures": [round(t, 4) for t in self._temperatures],
+            "temperatures": [round(t, 4) for t in self._temperatures.get("head", [])],
+            "unadapted_temperatures": [round(t, 4) for t in self._temperatures.get("unadapted", [])] or None,
             "adapt": self._adapts(ctx),
             "prior_weight": self._prior_weight(ctx) if self._adapts(ctx) else None,
         }
