@@ -15,6 +15,7 @@ from emomon.training.protocols import make_folds
 from emomon.training.recipes import get_recipe
 from emomon.training.recipes.layer_head import window_batch
 from emomon.training.runner import run_protocol
+from conftest import make_tiny_whisper
 from test_runner import corpus, ctx_for  # noqa: F401 - fixture
 
 transformers = pytest.importorskip("transformers")
@@ -22,15 +23,7 @@ transformers = pytest.importorskip("transformers")
 
 @pytest.fixture(scope="module")
 def tiny_whisper(tmp_path_factory):
-    cfg = transformers.WhisperConfig(
-        num_mel_bins=80, d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
-        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, max_source_positions=1500,
-        max_target_positions=20, vocab_size=60, pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=3,
-    )
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("tiny-whisper")
-    transformers.WhisperModel(cfg).save_pretrained(d, safe_serialization=True)
-    return str(d)
+    return str(make_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper")))
 
 
 def test_training_windows_match_the_stream():

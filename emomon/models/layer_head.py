@@ -186,18 +186,17 @@ class LayerHeadModel(EmotionModel):
         """Install the unadapted head (models made with ``unadapted_head``), as :meth:`set_head`."""
         if not self.has_unadapted_head:
             raise ModelError(self.architecture, "made without an unadapted head (params.speaker_norm.unadapted_head)")
-        with torch.no_grad():
-            self.base_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-            self.base_scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
-            self.base_head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
-            self.base_head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-            self.base_temperature.fill_(float(temperature))
+        _install(self.base_head, self.base_mean, self.base_scale, self.base_temperature, mean, scale, weight, bias, temperature)
 
     def set_head(self, mean: np.ndarray, scale: np.ndarray, weight: np.ndarray, bias: np.ndarray, temperature: float = 1.0) -> None:
         """Install trained head parameters (from numpy: ``weight (labels, F)``, ``bias (labels,)``)."""
-        with torch.no_grad():
-            self.feat_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-            self.feat_scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
-            self.head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
-            self.head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-            self.temperature.fill_(float(temperature))
+        _install(self.head, self.feat_mean, self.feat_scale, self.temperature, mean, scale, weight, bias, temperature)
+
+
+def _install(head: nn.Linear, mean_buf: torch.Tensor, scale_buf: torch.Tensor, temp_buf: torch.Tensor,
+             mean: np.ndarray, scale: np.ndarray, weight: np.ndarray, bias: np.ndarray, temperature: float) -> None:
+    """Copy a trained head (standardisation ``(F,)``, ``weight (labels, F)``, ``bias (labels,)``, temperature) into its buffers."""
+    with torch.no_grad():
+        for dst, src in ((mean_buf, mean), (scale_buf, scale), (head.weight, weight), (head.bias, bias)):
+            dst.copy_(torch.as_tensor(src, dtype=torch.float32))
+        temp_buf.fill_(float(temperature))
