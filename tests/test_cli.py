@@ -286,7 +286,15 @@ def test_devices_lists(capsys, monkeypatch):
 
 def test_models_command(capsys):
     code, out, _ = run(capsys, "models")
-    assert code == 0 and out.strip()
+    assert code == 0 and "default" in out and "layer-head" in out
+
+
+def test_model_summary_names_its_corpora_and_figures():
+    from emomon.cli import _meta_summary
+
+    text = _meta_summary({"description": "d", "corpora": ["emodb", "ravdess", "savee"], "ua": {"mean": 0.743, "std": 0.03},
+                          "license": "Weights trained on RAVDESS (...); EmoDB (...); SAVEE (...)."})
+    assert text.startswith("d; trained on: emodb, ravdess, savee; UA 74.3%") and "SAVEE" in text
 
 
 def test_python_dash_m_entry_point(tmp_path, test_model_dir):

@@ -16,7 +16,7 @@ from conftest import default_model_available
 from emomon.errors import DataError
 from emomon.labels import EMOTIONS
 from emomon.training.cli_data import register
-from emomon.training.report import load_run, make_report, pct
+from emomon.training.report import ece_cell, load_run, make_report, pct
 from emomon.training.results import FoldResult, Figures, OnlineAdaptive, OnlinePointFigures, Row, RunResults, Score
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -60,6 +60,8 @@ def md_row(md: str, first_cell: str, after: str = "") -> list[str]:
 def test_pct() -> None:
     assert pct({"mean": 0.4567, "std": 0.0123}) == "45.7 ± 1.2"
     assert pct(0.5) == "50.0" and pct(None) == "–"
+    assert ece_cell(Score(0.068, 0.017), 0.0456, 0.028) == "4.6 (floor 2.8; folds 6.8 ± 1.7)"
+    assert ece_cell(Score(0.068, 0.017), None, None) == "6.8 ± 1.7"  # a run written before the pooled ECE
 
 
 def test_report_tables_and_figures(tmp_path: Path) -> None:

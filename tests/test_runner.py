@@ -158,3 +158,33 @@ def test_parse_options_and_ctx_option(tmp_path):
     assert ctx.option("missing", 1.5) == 1.5
     with pytest.raises(ValueError):
         parse_options(["novalue"])
+
+
+class HedgingRecipe(OracleRecipe):
+    """Right label at 0.6 on even clips, a wrong one at 0.6 on odd clips: 50 % accurate at 60 % confidence."""
+
+    def predict_proba(self, model, utts: Sequence[Utterance], ctx) -> np.ndarray:
+        y = ctx.label_indices(utts)
+        top = np.where(np.arange(len(utts)) % 2 == 0, y, (y + 1) % len(ctx.labels))
+        p = np.full((len(utts), len(ctx.labels)), 0.4 / (len(ctx.labels) - 1))
+        p[np.arange(len(utts)), top] = 0.6
+        return p
+
+
+def test_ece_per_fold_pooled_and_its_floor(tmp_path, corpus):
+    from emomon.training.calibration import ece_floor, expected_calibration_error
+
+    folds = make_folds("kfold-speaker", corpus, k=2)
+    m = run_protocol(HedgingRecipe(), corpus, folds, tmp_path / "out", ctx_for(tmp_path), protocol="kfold-speaker", final=False).metrics
+    # every clip sits in the 0.6 bin and half are right: ECE 0.1, in each fold and pooled
+    assert m["ece"]["mean"] == pytest.approx(0.1) and m["ece_pooled"] == pytest.approx(0.1)
+    assert all(f["ece"] == pytest.approx(0.1) and 0 < f["ece_floor"] < 0.2 for f in m["folds"])
+    # the floor: what labels drawn from the model's own probabilities give (a calibrated model), smaller on more clips
+    p = np.full((len(corpus), 8), 0.4 / 7)
+    p[:, 0] = 0.6
+    assert m["ece_floor"] == pytest.approx(ece_floor(p), abs=0.02)  # a seeded estimate: the same up to which column is on top
+    rng = np.random.default_rng(0)
+    many = np.tile(p, (50, 1))
+    assert ece_floor(many) < ece_floor(p) / 3
+    calibrated = expected_calibration_error(many, np.where(rng.random(len(many)) < 0.6, 0, 1 + rng.integers(0, 7, len(many))))
+    assert calibrated == pytest.approx(ece_floor(many), abs=0.02)

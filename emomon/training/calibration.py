@@ -42,3 +42,19 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15)
         if m.any():
             ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
     return float(ece)
+
+
+def ece_floor(probs: np.ndarray, bins: int = 15, draws: int = 100, seed: int = 0) -> float:
+    """The ECE that a *perfectly calibrated* model with these confidences would show on this many
+    clips: the mean ECE of ``probs (n, labels)`` against labels drawn from ``probs`` itself
+    (``draws`` seeded draws). ECE's noise floor: on a few hundred clips it is several points."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if len(probs) == 0:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    cum = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
+    out = []
+    for _ in range(draws):
+        y = np.minimum((rng.random((len(probs), 1)) > cum).sum(axis=1), probs.shape[1] - 1)
+        out.append(expected_calibration_error(probs, y, bins))
+    return float(np.mean(out))

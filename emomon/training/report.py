@@ -135,6 +135,8 @@ class Run:
     file_ua: Score | None = None
     file_unanswered: int | None = None
     ece: Score | None = None
+    ece_pooled: float | None = None
+    ece_floor: float | None = None
     costs: Costs = Costs()
     results: RunResults | None = None
 
@@ -209,6 +211,7 @@ def run_from_results(name: str, folder: Path, res: RunResults) -> Run:
         name=name, path=folder, model=res.model, protocol=res.protocol, speaker_independent=res.speaker_independent,
         mode=res.mode, labels=tuple(res.labels), n_utterances=res.n_utterances, n_folds=len(res.folds) or None,
         ua=_measured(res.ua), wa=_measured(res.wa), f1=_measured(res.f1), ece=_measured(res.ece),
+        ece_pooled=res.ece_pooled, ece_floor=res.ece_floor,
         streamed_ua=_measured(streamed.ua) if streamed else None, file_ua=_measured(file.ua) if file else None,
         file_unanswered=file.unanswered if file else None,
         costs=Costs(num_parameters=res.num_parameters, train_seconds=res.train_seconds,
@@ -388,6 +391,18 @@ def pct(v: Score | Mapping[str, Any] | float | None) -> str:
     if s is None or s.mean is None:
         return "–"
     return f"{100 * s.mean:.1f}" + (f" ± {100 * s.std:.1f}" if s.std is not None else "")
+
+
+ECE_EXPLAINED = ("ECE: expected calibration error of the whole-clip probabilities (15 bins), of all the folds' test clips "
+                 "pooled, with its floor (what a perfectly calibrated model would show on as many clips: ECE is biased upwards "
+                 "on small sets) and the mean ± std of the folds' own ECE.")
+
+
+def ece_cell(folds: Score | None, pooled: float | None, floor: float | None) -> str:
+    """``"4.6 (floor 2.8; folds 6.8 ± 1.7)"``; the folds' mean ± std alone for runs that did not record the pooled ECE."""
+    if pooled is None:
+        return pct(folds)
+    return f"{100 * pooled:.1f} (floor {pct(floor)}; folds {pct(folds)})"
 
 
 def human_seconds(s: float | None) -> str:
@@ -588,7 +603,7 @@ def _streaming_section(doc: Doc, runs: Sequence[Run]) -> None:
     doc.p("Streamed decision: a clip's label from the mean of its 3 s stream windows with speech (what `file --stream` "
           "shows). File decision: the time-weighted mean over the clip's speech segments (what `emomon file` answers); a "
           "clip in which no speech is found gets no answer, counted wrong (how many: 'no answer'). Both beside the "
-          "whole-clip UA. ECE: expected calibration error of the whole-clip probabilities (15 bins). "
+          "whole-clip UA. " + ECE_EXPLAINED + " "
           "Noise: each fold's model on noisy copies of its test clips (white, pink, babble of other speakers) at the given SNR.")
     conds = sorted({(c.kind, c.snr_db) for r in runs for c in r.noise}, key=lambda c: (c[0], -c[1]))
     headers = ["run", "UA %", "streamed UA %", "file UA %", "no answer", "ECE %", *[f"{k} {snr:g} dB UA %" for k, snr in conds]]
@@ -596,7 +611,7 @@ def _streaming_section(doc: Doc, runs: Sequence[Run]) -> None:
     for r in runs:
         by_cond = {(c.kind, c.snr_db): c for c in r.noise}
         absent = NOT_AVAILABLE if r.is_model else "–"
-        rows.append([r.name, pct(r.ua), pct(r.streamed_ua), pct(r.file_ua), _text(r.file_unanswered), pct(r.ece),
+        rows.append([r.name, pct(r.ua), pct(r.streamed_ua), pct(r.file_ua), _text(r.file_unanswered), ece_cell(r.ece, r.ece_pooled, r.ece_floor),
                      *[pct(by_cond[c].figures.ua) if c in by_cond else absent for c in conds]])
     doc.table(headers, rows)
 
@@ -612,7 +627,7 @@ def _pair_sides(fold_id: str) -> tuple[str, str]:
 
 def _corpus_rows(runs: Sequence[Run]) -> list[list[str]]:
     """One row per run and test corpus: clips, UA/WA/F1/ECE % (mean ± std over the folds testing on it)."""
-    return [[r.name, corpus, _text(f.n), pct(f.ua), pct(f.wa), pct(f.f1), pct(f.ece)]
+    return [[r.name, corpus, _text(f.n), pct(f.ua), pct(f.wa), pct(f.f1), ece_cell(f.ece, f.ece_pooled, f.ece_floor)]
             for r in runs for corpus, f in r.corpora.items()]
 
 
@@ -627,7 +642,8 @@ def _pairs_rows(runs: Sequence[Run]) -> list[list[str]]:
         row = f.online.get(heard)
         return pct(row.ua) if row is not None else "–"
 
-    return [[r.name, f.fold, *_pair_sides(f.fold), _text(f.n_test), pct(f.ua), pct(f.wa), pct(f.f1), pct(f.ece),
+    return [[r.name, f.fold, *_pair_sides(f.fold), _text(f.n_test), pct(f.ua), pct(f.wa), pct(f.f1),
+             pct(f.ece) + (f" (floor {pct(f.ece_floor)})" if f.ece_floor is not None else ""),
              *[online(f, h) for h in PAIR_ONLINE_POINTS]]
             for r in runs if r.protocol == PAIRS for f in r.folds or ()]
 
@@ -684,7 +700,8 @@ def _heard_order(heard: str) -> tuple[int, int, str]:
 def _curve_rows(name: str, points: Sequence[OnlinePointFigures], corpus: str | None = None) -> list[list[str]]:
     """Rows of one curve, in order of clips heard: ``[name, (corpus,) heard, UA %, ECE %]``."""
     lead = [name] if corpus is None else [name, corpus]
-    return [[*lead, p.heard, pct(p.figures.ua), pct(p.figures.ece)] for p in sorted(points, key=lambda p: _heard_order(p.heard))]
+    return [[*lead, p.heard, pct(p.figures.ua), ece_cell(p.figures.ece, p.figures.ece_pooled, p.figures.ece_floor)]
+            for p in sorted(points, key=lambda p: _heard_order(p.heard))]
 
 
 def _online_rows(runs: Sequence[Run]) -> list[list[str]]:
@@ -753,7 +770,7 @@ def _model_details(r: Run) -> list[list[str]]:
         ["source", p.source.value], ["folder", str(r.path)], ["model (recipe)", r.model], ["architecture", _text(p.architecture)],
         ["protocol", _text(r.protocol_detail or r.protocol)], ["evaluation", r.evaluation], ["trained on", _text(p.data)],
         ["clips", _text(r.n_utterances)], ["labels", ", ".join(r.labels)], ["UA %", pct(r.ua)], ["WA %", pct(r.wa)],
-        ["F1 %", pct(r.f1)], ["streamed UA %", pct(r.streamed_ua)], ["file UA %", pct(r.file_ua)], ["ECE %", pct(r.ece)],
+        ["F1 %", pct(r.f1)], ["streamed UA %", pct(r.streamed_ua)], ["file UA %", pct(r.file_ua)], ["ECE %", ece_cell(r.ece, r.ece_pooled, r.ece_floor)],
         ["command", _text(p.command)],
         ["license", _text(p.license)], ["description", _text(p.description)],
     ]

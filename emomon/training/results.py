@@ -5,13 +5,16 @@ The runner builds a :class:`RunResults` and writes :meth:`RunResults.to_dict`; t
 contract) is::
 
     {model, protocol, speaker_independent, mode, labels, data, n_utterances,
-     ua/wa/f1/ece: {mean, std}, per_class_recall: {label: {mean, std}}, folds: [FoldResult...],
+     ua/wa/f1/ece: {mean, std}, ece_pooled, ece_floor, per_class_recall: {label: {mean, std}}, folds: [FoldResult...],
      confusion, num_parameters, train_seconds, wall_seconds, cpu_ms_per_clip, cpu_ms_per_window,
      final_model, created, emomon_version, extra,
      streamed/file: Figures (other decisions), noise: [NoiseFigures...],
      corpora: {corpus: Figures} (per test corpus), online_adaptive: OnlineAdaptive (a labelled mode)}
 
 Fractions are in ``[0, 1]``; ``std`` is the population std over folds; ``None`` = not measured.
+``ece`` is the mean ± std of each fold's ECE; ``ece_pooled`` the ECE of all the folds' test clips
+together, and ``ece_floor`` what a perfectly calibrated model would show on those clips (ECE is
+biased upwards on small sets: a few hundred clips put the floor at several points).
 Files written before a key existed read back with that key empty.
 """
 
@@ -98,6 +101,8 @@ class Figures:
     unanswered: int | None = None
     what: str | None = None
     n: int | None = None
+    ece_pooled: float | None = None  # ECE of all the folds' test clips together
+    ece_floor: float | None = None  # what a perfectly calibrated model would show on them (ECE's noise floor)
 
     @classmethod
     def of(cls, s: Summary, **kw: Any) -> "Figures":
@@ -111,6 +116,9 @@ class Figures:
                 d[key] = getattr(self, key)
         if self.ece is not None:
             d["ece"] = self.ece.to_dict()
+        for key in ("ece_pooled", "ece_floor"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
         return d
 
     @classmethod
@@ -122,7 +130,8 @@ class Figures:
         un, n = v.get("unanswered"), v.get("n")
         return cls(Score.parse(v.get("ua")) or empty, Score.parse(v.get("wa")) or empty, Score.parse(v.get("f1")) or empty, recall,
                    Score.parse(v.get("ece")), int(un) if _num(un) is not None else None,
-                   str(v["what"]) if v.get("what") else None, int(n) if _num(n) is not None else None)
+                   str(v["what"]) if v.get("what") else None, int(n) if _num(n) is not None else None,
+                   _num(v.get("ece_pooled")), _num(v.get("ece_floor")))
 
 
 @dataclass
@@ -151,6 +160,7 @@ class FoldResult:
     per_class_recall: dict[str, float | None] = field(default_factory=dict)
     train_seconds: float | None = None
     ece: float | None = None
+    ece_floor: float | None = None
     decisions: dict[str, Row] = field(default_factory=dict)  # "streamed", "file"
     noise: dict[str, Row] = field(default_factory=dict)  # "white@10dB"
     corpora: dict[str, Row] = field(default_factory=dict)  # per test corpus
@@ -160,6 +170,8 @@ class FoldResult:
         d: dict[str, Any] = {"fold": self.fold, "test_speakers": self.test_speakers, "n_train": self.n_train, "n_test": self.n_test,
                              "ua": self.ua, "wa": self.wa, "f1": self.f1, "per_class_recall": self.per_class_recall,
                              "train_seconds": self.train_seconds, "ece": self.ece}
+        if self.ece_floor is not None:
+            d["ece_floor"] = self.ece_floor
         d.update({k: r.to_dict() for k, r in self.decisions.items()})
         for key in ("noise", "corpora", "online"):
             if getattr(self, key):
@@ -175,7 +187,7 @@ class FoldResult:
             n_train=int(n_train) if _num(n_train) is not None else None, n_test=int(n_test) if _num(n_test) is not None else None,
             ua=_num(v.get("ua")), wa=_num(v.get("wa")), f1=_num(v.get("f1")),
             per_class_recall={str(k): _num(x) for k, x in (v.get("per_class_recall") or {}).items()},
-            train_seconds=_num(v.get("train_seconds")), ece=_num(v.get("ece")),
+            train_seconds=_num(v.get("train_seconds")), ece=_num(v.get("ece")), ece_floor=_num(v.get("ece_floor")),
             decisions={k: Row.parse(v[k]) for k in ("streamed", "file") if isinstance(v.get(k), Mapping)},
             noise={str(k): Row.parse(x) for k, x in (v.get("noise") or {}).items()},
             corpora={str(k): Row.parse(x) for k, x in (v.get("corpora") or {}).items()},
@@ -246,6 +258,8 @@ class RunResults:
     folds: list[FoldResult]
     confusion: list[list[int]] | None = None
     ece: Score | None = None
+    ece_pooled: float | None = None
+    ece_floor: float | None = None
     num_parameters: int | None = None
     train_seconds: float | None = None
     wall_seconds: float | None = None
@@ -282,6 +296,9 @@ class RunResults:
         }
         if self.ece is not None:
             d["ece"] = self.ece.to_dict()
+        for key in ("ece_pooled", "ece_floor"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
         d.update({k: f.to_dict() for k, f in self.decisions.items()})
         if self.noise:
             d["noise"] = [n.to_dict() for n in self.noise]
@@ -319,7 +336,8 @@ class RunResults:
             n_utterances=int(n_utt) if _num(n_utt) is not None else None,
             ua=Score.parse(m.get("ua")) or empty, wa=Score.parse(m.get("wa")) or empty, f1=Score.parse(m.get("f1")) or empty,
             per_class_recall=recall, folds=[FoldResult.parse(f) for f in m.get("folds") or () if isinstance(f, Mapping)],
-            confusion=confusion, ece=Score.parse(m.get("ece")), num_parameters=int(n_par) if _num(n_par) is not None else None,
+            confusion=confusion, ece=Score.parse(m.get("ece")), ece_pooled=_num(m.get("ece_pooled")), ece_floor=_num(m.get("ece_floor")),
+            num_parameters=int(n_par) if _num(n_par) is not None else None,
             train_seconds=_num(m.get("train_seconds")), wall_seconds=_num(m.get("wall_seconds")),
             cpu_ms_per_clip=_num(m.get("cpu_ms_per_clip")), cpu_ms_per_window=_num(m.get("cpu_ms_per_window")),
             final_model=str(m["final_model"]) if m.get("final_model") else None,

@@ -27,7 +27,7 @@ from ..errors import DataError
 from ..models.base import CONFIG_NAME, EmotionModel
 from ..records import Utterance
 from .cache import atomic_write_bytes
-from .calibration import expected_calibration_error
+from .calibration import ece_floor, expected_calibration_error
 from .figures import plot_confusion
 from .noise import noisy_copies
 from .metrics import FoldMetrics, aggregate, compute_metrics, mean_std
@@ -112,33 +112,43 @@ def measure_cpu_ms_per_clip_and_window(model: EmotionModel, utts: Sequence[Utter
     return per_clip, per_window
 
 
+CalibKey = tuple[str, ...]
+"""Which probabilities an ECE is of: ``("whole",)``, ``("corpus", c)``, ``("online", heard)``, ``("online", c, heard)``."""
+
+
 @dataclass
 class _Tally:
     """What the folds measured so far, aggregated into :class:`RunResults` at the end."""
 
     labels: list[str]
     whole: list[FoldMetrics] = field(default_factory=list)
-    eces: list[float] = field(default_factory=list)
     decisions: dict[str, list[FoldMetrics]] = field(default_factory=dict)
     noise: dict[tuple[str, float], list[FoldMetrics]] = field(default_factory=dict)
     corpora: dict[str, list[FoldMetrics]] = field(default_factory=dict)
-    corpus_eces: dict[str, list[float]] = field(default_factory=dict)
     online: dict[str, list[FoldMetrics]] = field(default_factory=dict)
-    online_eces: dict[str, list[float]] = field(default_factory=dict)
     online_corpora: dict[tuple[str, str], list[FoldMetrics]] = field(default_factory=dict)
-    online_corpus_eces: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    held: dict[CalibKey, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)  # each fold's (probs, y_true)
     rows: list[FoldResult] = field(default_factory=list)
     predictions: list[str] = field(default_factory=list)
     train_seconds: float = 0.0
 
-    def figures(self, ms: list[FoldMetrics], eces: list[float] | None = None, **kw: Any) -> Figures:
-        ece = Score.of(mean_std(eces)) if eces else None
-        return Figures.of(aggregate(ms, self.labels), ece=ece, **kw)
+    def scores(self, key: CalibKey, probs: np.ndarray, y_true: np.ndarray) -> tuple[FoldMetrics, float]:
+        """Metrics and ECE of one fold's ``probs (n, labels)``, kept under ``key`` for the pooled ECE."""
+        self.held.setdefault(key, []).append((probs, y_true))
+        return compute_metrics(y_true, probs.argmax(axis=1), self.labels), float(expected_calibration_error(probs, y_true))
 
+    def calibration(self, key: CalibKey) -> dict[str, Any]:
+        """``ece`` (mean ± std over folds), ``ece_pooled`` and ``ece_floor`` of the probabilities kept under ``key``."""
+        folds = self.held.get(key)
+        if not folds:
+            return {}
+        probs = np.concatenate([p for p, _ in folds])
+        y = np.concatenate([t for _, t in folds])
+        return {"ece": Score.of(mean_std([expected_calibration_error(p, t) for p, t in folds])),
+                "ece_pooled": _r(expected_calibration_error(probs, y)), "ece_floor": _r(ece_floor(probs))}
 
-def _scores(probs: np.ndarray, y_true: np.ndarray, labels: list[str]) -> tuple[FoldMetrics, float]:
-    """Whole-clip metrics and ECE of ``probs (n, labels)``."""
-    return compute_metrics(y_true, probs.argmax(axis=1), labels), float(expected_calibration_error(probs, y_true))
+    def figures(self, ms: list[FoldMetrics], key: CalibKey | None = None, **kw: Any) -> Figures:
+        return Figures.of(aggregate(ms, self.labels), **(self.calibration(key) if key else {}), **kw)
 
 
 def _fold_corpora(fold: Fold, probs: np.ndarray, y_true: np.ndarray, tally: _Tally, row: FoldResult) -> None:
@@ -146,9 +156,8 @@ def _fold_corpora(fold: Fold, probs: np.ndarray, y_true: np.ndarray, tally: _Tal
     corpora = np.array([u.corpus for u in fold.test])
     for c in sorted(set(corpora)):
         sel = corpora == c
-        m, ece = _scores(probs[sel], y_true[sel], tally.labels)
+        m, _ = tally.scores(("corpus", c), probs[sel], y_true[sel])
         tally.corpora.setdefault(c, []).append(m)
-        tally.corpus_eces.setdefault(c, []).append(ece)
         row.corpora[c] = Row.of(m)
 
 
@@ -174,15 +183,12 @@ def _fold_online(recipe: Recipe, model: EmotionModel, fold: Fold, y_true: np.nda
         sel = point.counted
         if not sel.any():
             continue
-        m, ece = _scores(point.probs[sel], y_true[sel], tally.labels)
+        m, _ = tally.scores(("online", name), point.probs[sel], y_true[sel])
         tally.online.setdefault(name, []).append(m)
-        tally.online_eces.setdefault(name, []).append(ece)
         row.online[name] = Row.of(m)
         for c in sorted(set(corpora[sel])):
             cs = sel & (corpora == c)
-            mc, ece_c = _scores(point.probs[cs], y_true[cs], tally.labels)
-            tally.online_corpora.setdefault((c, name), []).append(mc)
-            tally.online_corpus_eces.setdefault((c, name), []).append(ece_c)
+            tally.online_corpora.setdefault((c, name), []).append(tally.scores(("online", c, name), point.probs[cs], y_true[cs])[0])
         log.info("%s fold %s [%s]: %s clips heard: UA %.3f (%d clips)", recipe.name, fold.id, ONLINE_MODE, name, m.ua, int(sel.sum()))
 
 
@@ -218,11 +224,11 @@ def run_fold(recipe: Recipe, fold: Fold, ctx: TrainContext, tally: _Tally, noise
     tally.train_seconds += seconds
     probs = np.asarray(recipe.predict_proba(model, list(fold.test), ctx))
     y_true = ctx.label_indices(fold.test)
-    m, ece = _scores(probs, y_true, tally.labels)
+    m, ece = tally.scores(("whole",), probs, y_true)
     tally.whole.append(m)
-    tally.eces.append(ece)
     row = FoldResult(fold.id, list(fold.test_speakers), len(fold.train), len(fold.test), *[_r(v) for v in (m.ua, m.wa, m.f1)],
-                     per_class_recall={k: _r(v) for k, v in m.per_class_recall.items()}, train_seconds=round(seconds, 3), ece=_r(ece))
+                     per_class_recall={k: _r(v) for k, v in m.per_class_recall.items()}, train_seconds=round(seconds, 3), ece=_r(ece),
+                     ece_floor=_r(ece_floor(probs)))
     _fold_corpora(fold, probs, y_true, tally, row)
     _fold_decisions(recipe, model, fold, y_true, ctx, tally, row)
     if ctx.mode == "strict":
@@ -264,10 +270,10 @@ def _online_section(tally: _Tally) -> OnlineAdaptive | None:
     if not tally.online:
         return None
     names = [point_name(k) for k in ONLINE_POINTS if point_name(k) in tally.online]
-    points = [OnlinePointFigures(n, tally.figures(tally.online[n], tally.online_eces[n])) for n in names]
+    points = [OnlinePointFigures(n, tally.figures(tally.online[n], ("online", n))) for n in names]
     corpora: dict[str, list[OnlinePointFigures]] = {}
     for (c, n), ms in tally.online_corpora.items():
-        corpora.setdefault(c, []).append(OnlinePointFigures(n, tally.figures(ms, tally.online_corpus_eces[(c, n)])))
+        corpora.setdefault(c, []).append(OnlinePointFigures(n, tally.figures(ms, ("online", c, n))))
     for c in corpora:
         corpora[c].sort(key=lambda p: names.index(p.heard))
     return OnlineAdaptive(points, corpora=corpora if len(corpora) > 1 or len(tally.corpora) > 1 else {})
@@ -278,12 +284,12 @@ def collect_results(tally: _Tally, recipe: Recipe, ctx: TrainContext, *, protoco
                     final_rel: str | None, emomon_version: str | None) -> RunResults:
     """The run's :class:`RunResults` from what the folds measured."""
     summary = aggregate(tally.whole, tally.labels)
-    per_corpus = {c: tally.figures(ms, tally.corpus_eces[c], n=sum(m.n for m in ms)) for c, ms in sorted(tally.corpora.items())}
+    per_corpus = {c: tally.figures(ms, ("corpus", c), n=sum(m.n for m in ms)) for c, ms in sorted(tally.corpora.items())}
     return RunResults(
         model=recipe.name, protocol=protocol, speaker_independent=speaker_independent, mode=ctx.mode, labels=tally.labels,
         data=data, n_utterances=n_utterances, ua=Score.of(summary.ua), wa=Score.of(summary.wa), f1=Score.of(summary.f1),
         per_class_recall={k: Score.of(v) for k, v in summary.per_class_recall.items()}, folds=tally.rows,
-        confusion=summary.confusion.astype(int).tolist(), ece=Score.of(mean_std(tally.eces)),
+        confusion=summary.confusion.astype(int).tolist(), **tally.calibration(("whole",)),
         num_parameters=int(measured.num_parameters()), train_seconds=round(tally.train_seconds, 3), wall_seconds=round(wall, 3),
         cpu_ms_per_clip=None if cpu_ms[0] is None else round(cpu_ms[0], 3),
         cpu_ms_per_window=None if cpu_ms[1] is None else round(cpu_ms[1], 3), final_model=final_rel,
