@@ -20,6 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 RAVDESS_LICENSE = "Weights trained on RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA 4.0): attribution, non-commercial, share-alike."
 
 
+def set_args(recipe: str, options: dict) -> str:
+    """``--set key=value`` for each option that differs from the recipe's default."""
+    from emomon.training.recipes import get_recipe
+
+    defaults = {o.name: o.default for o in get_recipe(recipe).options}
+    return "".join(f" --set {k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}"
+                   for k, v in options.items() if k not in defaults or defaults[k] != v)
+
+
 def data_args(data: str) -> str:
     """metrics.json's ``data`` as ``--data`` options: one bare DIR, or ``NAME=DIR, NAME=DIR``."""
     return " ".join(f"--data {d.strip()}" for d in data.split(", ")) if data else "--data DIR"
@@ -56,7 +65,7 @@ def main() -> int:
         "file_unanswered": (metrics.get("file") or {}).get("unanswered"),
         "trained_on": f"{metrics['n_utterances']} clips of {metrics['data']}",
         "command": f"emomon train --model {metrics['model']} --protocol {metrics['protocol']} {data_args(metrics['data'])} --out RUN"
-        + "".join(f" --set {k}={json.dumps(v)}" for k, v in metrics.get("extra", {}).get("options", {}).items()),
+        + set_args(metrics["model"], metrics.get("extra", {}).get("options", {})),
         "license": meta.get("license") or RAVDESS_LICENSE,
     })
     online = metrics.get("online_adaptive")
