@@ -13,7 +13,7 @@ import pytest
 
 from emomon.errors import DataError
 from emomon.models.adapt import FeatureStats, SpeakerAdapter, heard_weight, shrunk_mean_std, shrunk_state
-from emomon.training.adaptation import fit_speaker_norm, online_points, stream_order
+from emomon.training.adaptation import fit_speaker_norm, online_points, partial_speaker_norm, stream_order
 from emomon.training.cli import load_corpora, parse_data_spec, train
 from emomon.training.protocols import CROSS_CORPUS_LABELS, make_folds
 from emomon.training.results import RunResults
@@ -230,6 +230,14 @@ def test_prior_standardisation_and_calibration_of_a_session_that_has_heard_nothi
     temps = {h: recipe._calibration_temperature(adapted, y, speakers, ctx_for(tmp_path, options={"calib_heard": h}, labels=("a", "b")),
                                                 1.0, unadapted=prior) for h in ("all", "none", "both")}
     assert temps["none"] > temps["both"] > temps["all"]
+    # partial: each speaker standardised with some of their clips (here one row a clip, 15 of 40): between the two
+    part = partial_speaker_norm(norm, [r[None, :] for r in x], np.zeros((240, 4)), list(speakers), clips=15, seed=0)
+    assert set(part.per_speaker) == set(speakers) and np.array_equal(part.prior_mean, norm.prior_mean)
+    first15 = x[(speakers == "c:0") & (stream_order(list(speakers), 0) < 15)]
+    assert len(first15) == 15 and np.allclose(part.per_speaker["c:0"][0], first15.mean(0))  # prior worth 0 rows here
+    t_part = recipe._calibration_temperature(adapted, y, speakers, ctx_for(tmp_path, options={"calib_heard": "partial"}, labels=("a", "b")),
+                                             1.0, unadapted=part.apply(x, speakers))
+    assert temps["all"] < t_part < temps["none"]
     # a model that does not adapt has one form of its rows: calib_heard changes nothing
     assert recipe._calibration_temperature(adapted, y, speakers, ctx_for(tmp_path, options={"calib_heard": "none"}, labels=("a", "b")),
                                            1.0) == temps["all"]

@@ -57,19 +57,38 @@ class SpeakerNorm:
         return ((x - mean) / std).astype(np.float32)
 
 
-def fit_speaker_norm(clip_rows: Sequence[np.ndarray], fallback: np.ndarray, speakers: Sequence[str], prior_weight: float) -> SpeakerNorm:
-    """Statistics of each speaker's rows: ``clip_rows[i] (voiced windows, F)`` of clip ``i``
-    (a clip without voiced windows contributes ``fallback[i] (F,)``, its whole-clip features)."""
+def _heard_by_speaker(clip_rows: Sequence[np.ndarray], fallback: np.ndarray, speakers: Sequence[str],
+                      keep: Sequence[bool] | None = None) -> dict[str, FeatureStats]:
+    """Per speaker, the statistics of their clips' rows (only the clips ``keep`` marks, when given)."""
     heard: dict[str, FeatureStats] = {}
-    for rows, whole, s in zip(clip_rows, fallback, speakers):
+    for i, (rows, whole, s) in enumerate(zip(clip_rows, fallback, speakers)):
+        if keep is not None and not keep[i]:
+            continue
         r = rows if len(rows) else whole[None, :]
         if s in heard:
             heard[s].add(r)
         else:
             heard[s] = FeatureStats.of(r)
+    return heard
+
+
+def fit_speaker_norm(clip_rows: Sequence[np.ndarray], fallback: np.ndarray, speakers: Sequence[str], prior_weight: float) -> SpeakerNorm:
+    """Statistics of each speaker's rows: ``clip_rows[i] (voiced windows, F)`` of clip ``i``
+    (a clip without voiced windows contributes ``fallback[i] (F,)``, its whole-clip features)."""
+    heard = _heard_by_speaker(clip_rows, fallback, speakers)
     mean0, var0 = speaker_prior(heard)
     per = {s: shrunk_mean_std(mean0, var0, prior_weight, st) for s, st in heard.items()}
     return SpeakerNorm(per, mean0, var0, prior_weight)
+
+
+def partial_speaker_norm(norm: SpeakerNorm, clip_rows: Sequence[np.ndarray], fallback: np.ndarray, speakers: Sequence[str],
+                         clips: int, seed: int = 0) -> SpeakerNorm:
+    """``norm``'s prior, each speaker standardised with ``clips`` of their clips only (a seeded draw,
+    :func:`stream_order`'s first ones): a session part-way through, as the online evaluation sees it."""
+    keep = stream_order(speakers, seed) < clips
+    heard = _heard_by_speaker(clip_rows, fallback, speakers, keep)
+    per = {s: shrunk_mean_std(norm.prior_mean, norm.prior_var, norm.prior_weight, st) for s, st in heard.items()}
+    return SpeakerNorm(per, norm.prior_mean, norm.prior_var, norm.prior_weight)
 
 
 def stream_order(speakers: Sequence[str], seed: int) -> np.ndarray:

@@ -11,7 +11,8 @@ regularisation, 1.0), ``calibrate`` (true), ``calib_split`` (``speaker``: the te
 on held-out groups of training speakers, ``calib_folds`` of them, 2; ``corpus``: on each training
 corpus held out in turn), ``calib_heard`` (adaptive models: the held-out speakers' rows standardised
 with their own statistics, ``all``, as after a long session; with the prior, ``none``, as a session
-that has heard nothing; or ``both`` pooled), ``train_windows`` (true: also
+that has heard nothing; ``both`` pooled; or with the statistics of 10 of their clips, ``partial``),
+``train_windows`` (true: also
 train on each clip's stream windows that have speech), ``augment`` (noisy copies of the training
 clips, default ``white:20,white:10,pink:10,pink:0,babble:10,babble:0``, babble drawn from the
 training speakers only; empty to switch off), ``vad`` (``silero``; ``energy`` with
@@ -46,7 +47,7 @@ from ..cache import ExtractorKey
 from ..calibration import fit_temperature
 from . import register_recipe
 from .options import Option
-from ..adaptation import OnlinePoint, SpeakerNorm, fit_speaker_norm, online_points
+from ..adaptation import OnlinePoint, SpeakerNorm, fit_speaker_norm, online_points, partial_speaker_norm
 from ..noise import noisy_copies
 from ..normalize import normalize_by_speaker
 from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, speaker_normalised, speaker_statistics
@@ -58,6 +59,7 @@ STREAM_WINDOW = defaults.WINDOW_S
 STREAM_HOP = defaults.HOP_S
 DEFAULT_AUGMENT = "white:20,white:10,pink:10,pink:0,babble:10,babble:0"
 DEFAULT_PRIOR_WEIGHT = 20.0  # windows (10 s of speech at the 0.5 s hop)
+CALIB_PARTIAL_CLIPS = 10  # calib_heard=partial: the clips of each held-out speaker their statistics come from
 
 
 def window_batch(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -80,7 +82,7 @@ class LayerHeadRecipe(Recipe):
         Option("calib_split", "str", "speaker", "hold out groups of training speakers, or each training corpus in turn, "
                "for the temperature", choices=("speaker", "corpus")),
         Option("calib_heard", "str", "all", "adaptive models: calibrate held-out speakers as fully adapted (all), as a session "
-               "that has heard nothing (none), or both pooled", choices=("all", "none", "both")),
+               "that has heard nothing (none), both pooled, or after 10 of their clips (partial)", choices=("all", "none", "both", "partial")),
         Option("train_windows", "bool", True, "also train on each clip's stream windows with speech"),
         Option("augment", "str", DEFAULT_AUGMENT, "noisy copies KIND:SNR,... (white, pink, babble); empty for none"),
         Option("vad", "str", defaults.VAD_METHOD, "which stream windows have speech", choices=("silero", "energy", "off")),
@@ -307,7 +309,7 @@ class LayerHeadRecipe(Recipe):
         if not parts:
             return 1.0
         heard = ctx.option("calib_heard", "all") if unadapted is not None else "all"
-        forms = {"all": [x], "none": [unadapted], "both": [x, unadapted]}[heard]
+        forms = {"all": [x], "none": [unadapted], "both": [x, unadapted], "partial": [unadapted]}[heard]
         logits = [np.zeros((len(y), len(ctx.labels))) for _ in forms]
         for held in parts:
             head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
@@ -334,9 +336,9 @@ class LayerHeadRecipe(Recipe):
             if ctx.option("unadapted_head", True):
                 base = self._fit_head(x, y, speakers, ctx)  # the same rows, no speaker standardisation
                 self._temperatures.setdefault("unadapted", []).append(base[1])
-            unadapted = norm.apply_prior(x) if ctx.option("calib_heard", "all") != "all" else None
+            other = self._calibration_form(norm, x, speakers, train, layers, ctx)
             x = norm.apply(x, speakers)
-            head, temperature = self._fit_head(x, y, speakers, ctx, unadapted)
+            head, temperature = self._fit_head(x, y, speakers, ctx, other)
         else:
             head, temperature = self._fit_head(x, y, speakers, ctx)
         self._temperatures.setdefault("head", []).append(temperature)
@@ -354,6 +356,21 @@ class LayerHeadRecipe(Recipe):
         if base is not None:
             model.set_unadapted_head(base[0]["mean"], base[0]["std"], base[0]["coef"], base[0]["intercept"], base[1])
         return model.eval()
+
+    def _calibration_form(self, norm: SpeakerNorm, x: np.ndarray, speakers: np.ndarray, train: Sequence[Utterance],
+                          layers: Sequence[int], ctx: TrainContext) -> np.ndarray | None:
+        """The training rows ``x (rows, F)`` as ``calib_heard`` wants them besides fully adapted:
+        standardised with the prior (``none``, ``both``), or with the statistics of
+        :data:`CALIB_PARTIAL_CLIPS` of the speaker's clips (``partial``); ``None`` for ``all``."""
+        heard = ctx.option("calib_heard", "all")
+        if heard in ("none", "both"):
+            return norm.apply_prior(x)
+        if heard == "partial":
+            whole = self._select(self.features(train, ctx), layers)
+            part = partial_speaker_norm(norm, self._heard_rows(train, layers, ctx), whole, [u.speaker for u in train],
+                                        CALIB_PARTIAL_CLIPS, seed=ctx.seed)
+            return part.apply(x, speakers)
+        return None
 
     # -- speaker adaptation ------------------------------------------------------------------
     def _adapts(self, ctx: TrainContext) -> bool:
