@@ -166,3 +166,51 @@ def test_the_unadapted_head_answers_a_new_voice_and_gives_way_as_it_is_heard(ada
     # the plain forward pass (no adapter) is the new voice
     with torch.inference_mode():
         assert torch.allclose(torch.softmax(m(torch.from_numpy(_signal(3)[None])), dim=-1), base, atol=1e-5)
+
+
+def test_shift_aware_temperature_in_the_model(adaptive_model_dir, tmp_path):
+    """params.shift divides both heads' logits by max(1, d/d0)**b, d measured with the plain head's
+    statistics: inputs far from them get flatter answers, near ones are unchanged; a malformed
+    shift is one clear error naming the field."""
+    import json
+    import shutil
+
+    from emomon.errors import ModelError
+    from emomon.models import load_model
+
+    plain = load_model(adaptive_model_dir, device="cpu")
+    with torch.inference_mode():
+        f = plain.features(torch.from_numpy(_signal(5)[None]))
+        d = float(((f - plain.base_mean) / plain.base_scale).square().mean())
+    shifted = tmp_path / "shifted"
+    shutil.copytree(adaptive_model_dir, shifted)
+    cfg = json.loads((shifted / "config.json").read_text())
+    cfg["params"]["shift"] = {"d0": d / 4, "b": 1.0}  # this input lies 4 times further than d0: 4 times the temperature
+    (shifted / "config.json").write_text(json.dumps(cfg))
+    m = load_model(shifted, device="cpu")
+    with torch.inference_mode():
+        base = torch.softmax(m.base_head((f - m.base_mean) / m.base_scale) / (m.base_temperature * 4.0), dim=-1)
+        assert torch.allclose(torch.softmax(m.classify_features(f), dim=-1), base, atol=1e-5)
+        assert torch.softmax(m.classify_features(f), dim=-1).max() < torch.softmax(plain.classify_features(f), dim=-1).max()
+        near = m.base_mean[None, :].clone()  # the training statistics' own mean: d = 0, factor 1
+        assert torch.allclose(m.classify_features(near), plain.classify_features(near), atol=1e-5)
+    for bad in ({"d0": 0, "b": 1}, {"d0": 1}, {"d0": 1, "b": -1}, "x"):
+        cfg["params"]["shift"] = bad
+        (shifted / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(ModelError, match="params.shift"):
+            load_model(shifted, device="cpu")
+
+
+def test_shift_aware_temperature_of_a_plain_model(tiny_whisper_dir):
+    from emomon.labels import EMOTIONS
+    from emomon.models.layer_head import LayerHeadModel
+
+    cfg = LayerHeadModel.make_config(EMOTIONS, layers=[1, 2], backbone_source=str(tiny_whisper_dir), shift={"d0": 0.5, "b": 2.0})
+    m = LayerHeadModel(cfg).eval()
+    n = m.head.in_features
+    m.set_head(np.zeros(n), np.ones(n), np.random.default_rng(0).standard_normal((8, n)), np.zeros(8), temperature=2.0)
+    f = torch.full((1, n), 2.0)  # standardised: z = 2 everywhere, d = 4 = 8 d0: factor 8 ** 2
+    with torch.inference_mode():
+        assert torch.allclose(m.classify_features(f), m.head(f) / (2.0 * 64.0), atol=1e-5)
+        assert torch.allclose(m.classify_features(f * 0.1), m.head(f * 0.1) / 2.0, atol=1e-5)  # d = 0.04 < d0: unchanged
+    assert cfg.params["shift"] == {"d0": 0.5, "b": 2.0}

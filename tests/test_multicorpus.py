@@ -267,3 +267,52 @@ def test_online_points_use_only_earlier_clips():
     assert np.array_equal(pts[5].counted, pos >= 5) and np.allclose(pts[5].probs[pts[5].counted, 0], 5)
     # all: clip at position p heard p clips
     assert pts[None].counted.all() and np.allclose(pts[None].probs[:, 0], pos)
+
+
+def test_shift_aware_temperature_learns_how_unsure_to_be_of_another_corpus():
+    """Rows far from the training features (another corpus) whose logits are as sure as the
+    near ones but right less often: the fitted exponent makes them less sure; where the far rows
+    are as right as the near ones, it stays 0."""
+    from emomon.training.calibration import expected_calibration_error, fit_shift_exponent, mean_square_z, shift_factor, softmax
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = rng.integers(0, 4, n)
+    logits = np.full((n, 4), 0.0)
+    logits[np.arange(n), y] = 3.0  # confident and right ...
+    far = np.arange(n) >= n // 2
+    wrong = far & (rng.random(n) < 0.6)  # ... but far rows are right only 40 % of the time
+    logits[wrong] = np.roll(logits[wrong], 1, axis=1)
+    dist = np.where(far, 4.0, 0.8)
+    b = fit_shift_exponent(logits, y, dist, d0=1.0, temperature=1.0)
+    assert b > 0.3
+    before = expected_calibration_error(softmax(logits[far]), y[far])
+    after = expected_calibration_error(softmax(logits[far] / shift_factor(dist[far], 1.0, b)[:, None]), y[far])
+    assert after < before / 3
+    assert np.allclose(shift_factor(dist[~far], 1.0, b), 1.0)  # rows like the training data keep their temperature
+    right = logits.copy()
+    right[wrong] = np.roll(right[wrong], -1, axis=1)  # far rows as right as near ones: no reason to be less sure
+    assert fit_shift_exponent(right, y, dist, d0=1.0, temperature=1.0) < 0.1
+    x = rng.normal(2.0, 3.0, size=(500, 6))
+    assert mean_square_z(x, x.mean(0), x.std(0)).mean() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_recipe_learns_the_shift_from_held_out_training_corpora(tmp_path):
+    from emomon.training.recipes import get_recipe
+    from test_runner import ctx_for
+
+    rng = np.random.default_rng(3)
+    rows, labels, speakers = [], [], []
+    for k, (corpus, offset, noise) in enumerate((("a", 0.0, 0.3), ("b", 6.0, 2.5), ("c", -6.0, 2.5))):
+        for s in range(3):
+            y = rng.integers(0, 2, 60)
+            x = rng.normal(offset, 1.0, size=(60, 5)) + noise * rng.normal(size=(60, 5))
+            x[:, 0] += 2.0 * y
+            rows.append(x); labels.append(y); speakers += [f"{corpus}:{s}"] * 60
+    x, y, speakers = np.concatenate(rows), np.concatenate(labels), np.array(speakers)
+    recipe = get_recipe("default")
+    shift = recipe._shift(x, y, speakers, ctx_for(tmp_path, options={"calib_shift": True}, labels=("p", "q")), 1.0)
+    assert shift is not None and shift["d0"] > 0 and shift["b"] > 0
+    assert recipe._shift(x, y, speakers, ctx_for(tmp_path, options={"calib_shift": False}, labels=("p", "q")), 1.0) is None
+    one = np.char.startswith(speakers.astype(str), "a:")
+    assert recipe._shift(x[one], y[one], speakers[one], ctx_for(tmp_path, options={"calib_shift": True}, labels=("p", "q")), 1.0) is None

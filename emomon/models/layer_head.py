@@ -59,6 +59,10 @@ class LayerHeadModel(EmotionModel):
     trained on the same features without speaker standardisation (``base_*``), and answers with
     the mixture ``(1 - w) * p_unadapted + w * p_adapted``, ``w = n / (N + n)`` for ``n`` windows
     heard: the unadapted head alone for a new voice, the adapted one more and more as it is heard.
+    ``shift`` (``{"d0": ..., "b": ...}``): a shift-aware temperature; each input's logits are also
+    divided by ``max(1, d / d0) ** b``, ``d`` the mean square of its features standardised with the
+    plain head's training statistics (about ``d0`` for inputs like the training data, several
+    times more for another corpus): the model is less sure of what is unlike what it learnt from.
     """
 
     frozen_prefixes = ("backbone.",)
@@ -91,14 +95,19 @@ class LayerHeadModel(EmotionModel):
                 self.register_buffer("base_scale", torch.ones(n_feat))
                 self.register_buffer("base_temperature", torch.ones(()))
                 self.base_head = nn.Linear(n_feat, n_labels)
+        self.shift = _parse_shift(config.architecture, p.get("shift"))
+        if self.shift is not None and self.adaptive and not self.has_unadapted_head:
+            raise ModelError(config.architecture, "params.shift needs the plain head's standardisation (speaker_norm.unadapted_head)")
 
     @classmethod
     def make_config(cls, labels: Sequence[str], layers: Sequence[int], backbone: str = "whisper-base",
                     backbone_source: str | None = None, prior_weight: float | None = None, unadapted_head: bool = False,
-                    **meta: Any) -> ModelConfig:
+                    shift: dict[str, float] | None = None, **meta: Any) -> ModelConfig:
         """A config for this architecture (sample rate 16 kHz, the default stream window and hop);
-        ``prior_weight`` makes it adaptive (trained on speaker-standardised features), and
-        ``unadapted_head`` keeps an unadapted head to mix in while little has been heard."""
+        ``prior_weight`` makes it adaptive (trained on speaker-standardised features),
+        ``unadapted_head`` keeps an unadapted head to mix in while little has been heard, and
+        ``shift`` (``{"d0", "b"}``) makes its temperature grow with an input's distance from the
+        training features."""
         from .backbones import WHISPER_FRONT
 
         norm = {"prior_weight": float(prior_weight), **({"unadapted_head": True} if unadapted_head else {})} if prior_weight is not None else None
@@ -109,7 +118,8 @@ class LayerHeadModel(EmotionModel):
             sample_rate=16000,
             frontend=WHISPER_FRONT.to_dict() if backbone.startswith("whisper") else None,
             params={"backbone": backbone, "backbone_source": backbone_source, "layers": [int(i) for i in layers], "pooling": "meanstd",
-                    **({"speaker_norm": norm} if norm is not None else {})},
+                    **({"speaker_norm": norm} if norm is not None else {}),
+                    **({"shift": {"d0": float(shift["d0"]), "b": float(shift["b"])}} if shift is not None else {})},
             window=defaults.WINDOW_S,
             hop=defaults.HOP_S,
             meta=dict(meta),
@@ -130,17 +140,30 @@ class LayerHeadModel(EmotionModel):
         by the state's weight (class docstring).
         """
         if not self.adaptive:
-            return self.head((feats - self.feat_mean) / self.feat_scale) / self.temperature
+            z = (feats - self.feat_mean) / self.feat_scale
+            return self.head(z) / (self.temperature * self._shift_scale(z))
         state = SpeakerState.of(speaker) if speaker is not None else self.new_adapter().state()  # type: ignore[union-attr]
         mean = torch.as_tensor(state.mean, dtype=feats.dtype, device=feats.device)
         std = torch.as_tensor(state.std, dtype=feats.dtype, device=feats.device)
-        adapted = self.head(((feats - mean) / std - self.feat_mean) / self.feat_scale) / self.temperature
-        if not self.has_unadapted_head or state.weight >= 1.0:
+        plain_z = (feats - self.base_mean) / self.base_scale if self.has_unadapted_head else None
+        scale = self._shift_scale(plain_z) if plain_z is not None else 1.0
+        adapted = self.head(((feats - mean) / std - self.feat_mean) / self.feat_scale) / (self.temperature * scale)
+        if plain_z is None or state.weight >= 1.0:
             return adapted
-        base = self.base_head((feats - self.base_mean) / self.base_scale) / self.base_temperature
+        base = self.base_head(plain_z) / (self.base_temperature * scale)
         w = float(state.weight)
         mixed = (1.0 - w) * torch.softmax(base, dim=-1) + w * torch.softmax(adapted, dim=-1)
         return torch.log(mixed.clamp_min(1e-30))
+
+    def _shift_scale(self, plain_z: torch.Tensor) -> torch.Tensor | float:
+        """``(batch, 1)``: the shift-aware temperature's factor ``max(1, d / d0) ** b`` of rows
+        standardised with the plain head's training statistics ``(batch, F)`` (``d``: their mean
+        square); 1.0 for a model without ``params.shift``."""
+        if self.shift is None:
+            return 1.0
+        d0, b = self.shift
+        d = plain_z.float().square().mean(dim=-1, keepdim=True)
+        return (d / d0).clamp_min(1.0).pow(b).to(plain_z.dtype)
 
     @property
     def has_unadapted_head(self) -> bool:
@@ -191,6 +214,19 @@ class LayerHeadModel(EmotionModel):
     def set_head(self, mean: np.ndarray, scale: np.ndarray, weight: np.ndarray, bias: np.ndarray, temperature: float = 1.0) -> None:
         """Install trained head parameters (from numpy: ``weight (labels, F)``, ``bias (labels,)``)."""
         _install(self.head, self.feat_mean, self.feat_scale, self.temperature, mean, scale, weight, bias, temperature)
+
+
+def _parse_shift(architecture: str, spec: Any) -> tuple[float, float] | None:
+    """``params.shift`` as ``(d0, b)``; ``None`` when absent; :class:`ModelError` when malformed."""
+    if spec is None:
+        return None
+    try:
+        d0, b = float(spec["d0"]), float(spec["b"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(architecture, 'params.shift must be {"d0": number > 0, "b": number >= 0}') from None
+    if not (d0 > 0 and b >= 0 and np.isfinite(d0) and np.isfinite(b)):
+        raise ModelError(architecture, 'params.shift must be {"d0": number > 0, "b": number >= 0}')
+    return d0, b
 
 
 def _install(head: nn.Linear, mean_buf: torch.Tensor, scale_buf: torch.Tensor, temp_buf: torch.Tensor,

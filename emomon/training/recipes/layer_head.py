@@ -9,7 +9,9 @@ Options (``--set``): ``backbone`` (registry name, default ``whisper-base``),
 ``backbone_source`` (path or hub id), ``layers`` (e.g. ``[2,3,4,5,6]``), ``C`` (inverse
 regularisation, 1.0), ``calibrate`` (true), ``calib_split`` (``speaker``: the temperature is fitted
 on held-out groups of training speakers, ``calib_folds`` of them, 2; ``corpus``: on each training
-corpus held out in turn), ``calib_heard`` (adaptive models: the held-out speakers' rows standardised
+corpus held out in turn), ``calib_shift`` (false; true: the temperature also grows with each
+input's distance from the training features, by an exponent fitted on each training corpus held
+out in turn), ``calib_heard`` (adaptive models: the held-out speakers' rows standardised
 with their own statistics, ``all``, as after a long session; with the prior, ``none``, as a session
 that has heard nothing; ``both`` pooled; or with the statistics of 10 of their clips, ``partial``),
 ``train_windows`` (true: also
@@ -44,7 +46,7 @@ from ...models.adapt import FeatureStats, SpeakerState
 from ...models.layer_head import LayerHeadModel, all_layer_features
 from ...records import Utterance
 from ..cache import ExtractorKey
-from ..calibration import fit_temperature
+from ..calibration import fit_shift_exponent, fit_temperature, mean_square_z
 from . import register_recipe
 from .options import Option
 from ..adaptation import OnlinePoint, SpeakerNorm, fit_speaker_norm, online_points, partial_speaker_norm
@@ -81,6 +83,8 @@ class LayerHeadRecipe(Recipe):
         Option("calib_folds", "int", 2, "speaker groups of the calibration split", minimum=2),
         Option("calib_split", "str", "speaker", "hold out groups of training speakers, or each training corpus in turn, "
                "for the temperature", choices=("speaker", "corpus")),
+        Option("calib_shift", "bool", False, "a temperature that grows with an input's distance from the training features, "
+               "fitted on each training corpus held out in turn (needs two corpora or more)"),
         Option("calib_heard", "str", "all", "adaptive models: calibrate held-out speakers as fully adapted (all), as a session "
                "that has heard nothing (none), both pooled, or after 10 of their clips (partial)", choices=("all", "none", "both", "partial")),
         Option("train_windows", "bool", True, "also train on each clip's stream windows with speech"),
@@ -98,6 +102,7 @@ class LayerHeadRecipe(Recipe):
 
     def __init__(self) -> None:
         self._temperatures: dict[str, list[float]] = {}
+        self._shifts: list[dict[str, float] | None] = []
 
     # -- features ----------------------------------------------------------------------------
     def _backbone_spec(self, ctx: TrainContext) -> tuple[str, str | None]:
@@ -213,6 +218,8 @@ class LayerHeadRecipe(Recipe):
         self._vad(ctx)
         if self._adapts(ctx) and ctx.mode != "strict":
             raise DataError("--set adapt=true", "online adaptation replaces --normalize speaker; use one of them")
+        if ctx.option("calib_shift", False) and self._adapts(ctx) and not ctx.option("unadapted_head", True):
+            raise DataError("--set calib_shift=true", "needs the plain head of an adaptive model (drop unadapted_head=false)")
         if not self._prior_weight(ctx) >= 0:
             raise DataError("--set prior_weight", "must be a number >= 0 (windows the training prior is worth)")
 
@@ -317,6 +324,30 @@ class LayerHeadRecipe(Recipe):
                 out[held] = (rows[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
         return fit_temperature(np.concatenate(logits), np.tile(y, len(forms)))
 
+    def _shift(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, temperature: float) -> dict[str, float] | None:
+        """``calib_shift``: the shift-aware temperature ``{"d0", "b"}`` of a plain head on ``x (rows, F)``
+        with ``temperature``: ``b`` fitted on the logits of each training corpus held out in turn
+        (a head trained on the others, the distances measured from the others' statistics), ``d0``
+        the median distance of the training rows from their own statistics. ``None`` when not
+        asked for, or with a single training corpus (nothing to learn the shift from)."""
+        if not ctx.option("calib_shift", False):
+            return None
+        corpora = np.array([s.split(":", 1)[0] for s in speakers])
+        if len(set(corpora)) < 2:
+            log.warning("calib_shift: one training corpus, no shift to learn from; plain temperature")
+            return None
+        logits, dist = [], []
+        for corpus in sorted(set(corpora)):
+            held = corpora == corpus
+            head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=float(ctx.option("C", 1.0)), seed=ctx.seed, max_iter=500)
+            logits.append((x[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"])
+            dist.append(mean_square_z(x[held], head["mean"], head["std"]))
+        d0 = float(np.median(mean_square_z(x, x.mean(axis=0), np.maximum(x.std(axis=0), 1e-8))))
+        b = fit_shift_exponent(np.concatenate(logits), np.concatenate([y[corpora == c] for c in sorted(set(corpora))]),
+                               np.concatenate(dist), d0, temperature)
+        log.info("calib_shift: d0 %.3f, b %.3f", d0, b)
+        return {"d0": round(d0, 6), "b": round(b, 6)}
+
     def _fit_head(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext,
                   unadapted: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], float]:
         """A standardised logistic head on ``x (rows, F)`` and its temperature (1.0 without ``calibrate``)."""
@@ -331,23 +362,26 @@ class LayerHeadRecipe(Recipe):
         backbone = load_backbone(name, source)
         x, y, speakers = self.training_rows(train, layers, ctx)
         norm = self._speaker_norm(train, layers, ctx) if self._adapts(ctx) else None
-        base = None
+        base = shift = None
         if norm is not None:
             if ctx.option("unadapted_head", True):
                 base = self._fit_head(x, y, speakers, ctx)  # the same rows, no speaker standardisation
                 self._temperatures.setdefault("unadapted", []).append(base[1])
+                shift = self._shift(x, y, speakers, ctx, base[1])
             other = self._calibration_form(norm, x, speakers, train, layers, ctx)
             x = norm.apply(x, speakers)
             head, temperature = self._fit_head(x, y, speakers, ctx, other)
         else:
             head, temperature = self._fit_head(x, y, speakers, ctx)
+            shift = self._shift(x, y, speakers, ctx, temperature)
         self._temperatures.setdefault("head", []).append(temperature)
+        self._shifts.append(shift)
         config = LayerHeadModel.make_config(
             ctx.labels, layers, backbone=name, backbone_source=source,
             head={"type": "logistic-regression", "C": float(ctx.option("C", 1.0)), "train_windows": bool(ctx.option("train_windows", True)),
                   "augment": str(ctx.option("augment", DEFAULT_AUGMENT) or "")},
             temperature=temperature, mode=ctx.mode, prior_weight=None if norm is None else norm.prior_weight,
-            unadapted_head=base is not None,
+            unadapted_head=base is not None, shift=shift,
         )
         model = LayerHeadModel(config, backbone=backbone)
         model.set_head(head["mean"], head["std"], head["coef"], head["intercept"], temperature)
@@ -449,6 +483,7 @@ class LayerHeadRecipe(Recipe):
             "vad": self._vad(ctx).to_dict(),
             "temperatures": [round(t, 4) for t in self._temperatures.get("head", [])],
             "unadapted_temperatures": [round(t, 4) for t in self._temperatures.get("unadapted", [])] or None,
+            "shifts": self._shifts if any(self._shifts) else None,
             "adapt": self._adapts(ctx),
             "prior_weight": self._prior_weight(ctx) if self._adapts(ctx) else None,
         }
