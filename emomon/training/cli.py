@@ -17,6 +17,7 @@ from ..errors import DataError, DeviceError, EmomonError
 from ..records import Utterance
 
 if TYPE_CHECKING:
+    from .protocols import Fold
     from .results import Figures, RunResults
 
 log = logging.getLogger(__name__)
@@ -184,16 +185,10 @@ def train(
     utts = [u for u in everyone if u.emotion in labels]
     if len(utts) < len(everyone):
         log.info("protocol %s: %d clips of other classes than %s left out", protocol, len(everyone) - len(utts), "/".join(labels))
-    all_folds = make_folds(protocol, utts, k=k, seed=seed, folds_path=folds)
+    all_folds = select_folds(make_folds(protocol, utts, k=k, seed=seed, folds_path=folds), fold_subset)
     if protocol == "pairs" and final:
         log.info("protocol pairs: no final model (each fold trains on one corpus)")
         final = False
-    if fold_subset:
-        known = {f.id for f in all_folds}
-        unknown = [s for s in fold_subset if s not in known]
-        if unknown:
-            raise DataError(f"--fold {','.join(unknown)}", f"no such fold (folds: {', '.join(sorted(known))})")
-        all_folds = [f for f in all_folds if f.id in set(fold_subset)]
     if protocol == "random":
         log.warning("protocol random is speaker-dependent: its figures are not comparable to speaker-independent ones")
     ctx = TrainContext(
@@ -212,6 +207,17 @@ def train(
         recipe, utts, all_folds, out, ctx, protocol=protocol, data=data_description(specs, corpus), final=final, force=force,
         noise=conditions, noise_dir=noise_dir,
     )
+
+
+def select_folds(folds: Sequence["Fold"], subset: Sequence[str] | None) -> list["Fold"]:
+    """The folds named by ``--fold`` (all of them without it); :class:`DataError` naming any unknown one."""
+    if not subset:
+        return list(folds)
+    known = {f.id for f in folds}
+    unknown = [s for s in subset if s not in known]
+    if unknown:
+        raise DataError(f"--fold {','.join(unknown)}", f"no such fold (folds: {', '.join(sorted(known))})")
+    return [f for f in folds if f.id in set(subset)]
 
 
 def refuse_device_option(value: Optional[str]) -> None:
@@ -233,7 +239,8 @@ def summary_lines(r: "RunResults") -> list[str]:
     from .results import Figures
 
     tag = "" if r.speaker_independent else " [speaker-dependent]"
-    lines = [f"{r.model} {r.protocol}{tag} {r.mode}: " + _figs(Figures(r.ua, r.wa, r.f1)) + (f"  ECE {r.ece.mean:.3f}" if r.ece and r.ece.mean is not None else "")]
+    ece = f"  ECE {r.ece_pooled:.3f} (floor {r.ece_floor or 0:.3f})" if r.ece_pooled is not None else ""
+    lines = [f"{r.model} {r.protocol}{tag} {r.mode}: " + _figs(Figures(r.ua, r.wa, r.f1)) + ece]
     if r.protocol == "pairs":
         lines += [f"  {f.fold}: UA {f.ua:.3f}  WA {f.wa:.3f}  F1 {f.f1:.3f}" for f in r.folds]
     elif len(r.corpora) > 1:
