@@ -6,6 +6,12 @@ grow with the length of the file; :func:`decode_audio` is the same decoding conc
 array. soundfile reads wav/flac/ogg/mp3/aiff/au; PyAV (FFmpeg) reads the rest (m4a, webm,
 mp4, ...). Resampling uses soxr (a stream across blocks, so block edges leave no trace).
 :func:`probe_duration` reads a duration from a file header without decoding.
+
+Inputs no decoder recognises as audio (text, a PDF named ``.flac``) are ``not an audio file``;
+audio a decoder recognises but cannot read is ``cannot decode audio``; a valid file holding no
+samples decodes to none (callers say ``no samples``). NaN/±Inf samples are an error naming the
+file and their count (``nonfinite="error"``, the default) or passed on for a stream to mark
+(``nonfinite="keep"``). :func:`scan_audio` reads a file to its end to check it (training).
 """
 
 from __future__ import annotations
@@ -102,6 +108,10 @@ class _NoAudioStream(Exception):
     """The container opened but holds no audio stream (no other backend is tried)."""
 
 
+class _NotAudio(Exception):
+    """A backend read the input without error but found no audio in it (no rate, no samples)."""
+
+
 _Backend = Callable[[Any, _Opened], Iterator[np.ndarray]]
 
 
@@ -152,7 +162,9 @@ def _av_chunks(src: str | io.BytesIO, opened: _Opened) -> Iterator[np.ndarray]:
         if not container.streams.audio:
             raise _NoAudioStream()
         stream = container.streams.audio[0]
-        opened.rate = int(stream.rate or stream.codec_context.sample_rate or 1)
+        # a demuxer guessed from the file name (text named .flac) gives a stream without a rate:
+        # the input only counts as opened once a rate is known
+        opened.rate = int(stream.rate or stream.codec_context.sample_rate or 0)
         resampler = av.AudioResampler(format="flt", layout="mono")
         pending: list[np.ndarray] = []
         count = 0
@@ -188,6 +200,10 @@ _REWRITES = {
     # libsndfile's answer for a file its MP3 reader rejects, although the file is there
     "file does not exist or is not a regular file (possibly a pipe?)": "format not recognised",
 }
+
+
+_UNRECOGNISED = frozenset({"format not recognised", "invalid data found when processing input", "end of file", "no audio data found"})
+"""Decoders' reasons (as :func:`clean_reason` gives them) meaning "this is not audio I know"."""
 
 
 def clean_reason(exc: BaseException | str, name: str | None = None) -> str:
@@ -265,10 +281,25 @@ def _open_decoder(source: AudioSource) -> tuple[str, int, Iterator[np.ndarray]]:
             log.debug("%s failed on %s: %s", backend.__name__, name, exc)
             failures.append((exc, opened.rate > 0))
             continue
-        if first is None:
-            return name, opened.rate or 1, iter(())
+        if first is None and opened.rate <= 0:  # nothing that looks like audio in it
+            log.debug("%s found no audio in %s", backend.__name__, name)
+            failures.append((_NotAudio("no audio data found"), False))
+            continue
+        if first is None:  # a valid audio file holding no samples
+            return name, opened.rate, iter(())
         return name, opened.rate, _prepend(first, chunks)
-    raise AudioError(name, f"cannot decode audio ({_pick_reason(failures, name)})")
+    raise AudioError(name, _failure(failures, name))
+
+
+def _failure(failures: list[tuple[Exception, bool]], name: str) -> str:
+    """Why no backend could decode an input: ``not an audio file (…)`` when none of them
+    recognised it as audio (text, a PDF, random bytes), else ``cannot decode audio (…)`` (a
+    broken or truncated audio file, an unsupported encoding)."""
+    reason = _pick_reason(failures, name)
+    recognised = [was_open or clean_reason(exc, name).lower() not in _UNRECOGNISED for exc, was_open in failures]
+    if not failures or any(recognised):
+        return f"cannot decode audio ({reason})"
+    return f"not an audio file ({reason})"
 
 
 def _close(chunks: Iterable[np.ndarray]) -> None:
@@ -303,6 +334,43 @@ def _guarded(chunks: Iterator[np.ndarray], name: str, rate: int) -> Iterator[np.
         _close(chunks)
 
 
+NONFINITE_POLICIES = ("error", "keep")
+
+
+def _count_nonfinite(chunks: Iterable[np.ndarray]) -> tuple[int, bool]:
+    """Non-finite samples in the rest of ``chunks``: ``(count, complete)``; ``complete`` is false
+    when decoding broke before the end (the count is then a lower bound)."""
+    count = 0
+    try:
+        for chunk in chunks:
+            count += int(np.count_nonzero(~np.isfinite(chunk)))
+    except AudioError:
+        return count, False
+    return count, True
+
+
+def _finite_only(chunks: Iterator[np.ndarray], name: str, rate: int) -> Iterator[np.ndarray]:
+    """Pass on ``(n,)`` chunks while every sample is finite; at the first NaN or ±Inf, count the
+    non-finite samples of the rest of the input and raise an :class:`AudioError` naming ``name``:
+    ``12 non-finite samples (NaN/Inf), the first at 0.50 s``. No non-finite sample is ever yielded."""
+    done = 0
+    try:
+        for chunk in chunks:
+            bad = ~np.isfinite(chunk)
+            if bad.any():
+                first = done + int(np.argmax(bad))
+                rest, complete = _count_nonfinite(chunks)
+                count = int(np.count_nonzero(bad)) + rest
+                what = f"{count}" if complete else f"at least {count}"
+                where = "at" if count == 1 and complete else "the first at"
+                plural = "" if count == 1 and complete else "s"
+                raise AudioError(name, f"{what} non-finite sample{plural} (NaN/Inf), {where} {first / rate:.2f} s")
+            done += len(chunk)
+            yield chunk
+    finally:
+        _close(chunks)
+
+
 def _resampled(chunks: Iterable[np.ndarray], source_rate: int, target_rate: int) -> Iterator[np.ndarray]:
     """Resample a sequence of ``(n,)`` chunks as one continuous signal (soxr stream, HQ)."""
     if source_rate == target_rate:
@@ -325,6 +393,7 @@ def decode_blocks(
     sample_rate: int = 16000,
     source_rate: int | None = None,
     block_seconds: float = DECODE_BLOCK_S,
+    nonfinite: str = "error",
 ) -> Iterator[np.ndarray]:
     """Decode ``source`` incrementally into consecutive mono float32 blocks ``(n,)`` at ``sample_rate``.
 
@@ -334,22 +403,37 @@ def decode_blocks(
     may be views of it. Errors (missing, empty or undecodable input) are raised as
     :class:`~emomon.errors.AudioError` by the first ``next()``, before any block; a file whose
     decoding breaks later raises :class:`AudioError` at that point.
+
+    ``nonfinite`` says what NaN/±Inf samples do: ``"error"`` (whole files, training) raises an
+    :class:`AudioError` naming the input and how many there are (the input is read to its end
+    to count them) before any block holding one is yielded; ``"keep"`` passes them on (a stream,
+    whose windows holding them are marked and not classified; resampling spreads each over a few
+    milliseconds around it).
     """
     if not block_seconds > 0:
         raise ValueError(f"block_seconds must be positive (got {block_seconds})")
+    if nonfinite not in NONFINITE_POLICIES:
+        raise ValueError(f"nonfinite must be one of {NONFINITE_POLICIES} (got {nonfinite!r})")
     size = max(1, round(block_seconds * sample_rate))
-    if isinstance(source, np.ndarray):
-        if source_rate is None:
-            raise AudioError("audio array", "source_rate is required for a sample array")
-        _check_shape(source)
-        rate, chunks = int(source_rate), _array_chunks(source, int(source_rate), block_seconds)
-    else:
-        name, rate, chunks = _open_decoder(source)
-        chunks = _guarded(chunks, name, rate)
+    name, rate, chunks = _chunks_of(source, source_rate, block_seconds)
+    if nonfinite == "error":
+        chunks = _finite_only(chunks, name, rate)
     try:
         yield from reblock(_resampled(chunks, rate, int(sample_rate)), size)
     finally:
         _close(chunks)
+
+
+def _chunks_of(source: AudioSource, source_rate: int | None, block_seconds: float) -> tuple[str, int, Iterator[np.ndarray]]:
+    """``(name, rate, chunks)``: mono float32 ``(n,)`` chunks of ``source`` at its own ``rate``
+    (an array's ``source_rate``); a path or bytes are opened here (:class:`AudioError` when not)."""
+    if isinstance(source, np.ndarray):
+        if source_rate is None:
+            raise AudioError("audio array", "source_rate is required for a sample array")
+        _check_shape(source)
+        return "audio array", int(source_rate), _array_chunks(source, int(source_rate), block_seconds)
+    name, rate, chunks = _open_decoder(source)
+    return name, rate, _guarded(chunks, name, rate)
 
 
 def decode_audio(source: AudioSource, sample_rate: int = 16000, source_rate: int | None = None) -> np.ndarray:
@@ -357,13 +441,27 @@ def decode_audio(source: AudioSource, sample_rate: int = 16000, source_rate: int
 
     ``source`` is a file path, encoded bytes (any format soundfile or FFmpeg reads), or a sample
     array ``(samples,)``/``(samples, channels)``; an array needs ``source_rate`` (its rate).
-    Raises :class:`~emomon.errors.AudioError` with a one-line reason when it cannot. This is
-    :func:`decode_blocks` concatenated.
+    Raises :class:`~emomon.errors.AudioError` with a one-line reason when it cannot: not audio,
+    broken, or holding NaN/Inf samples (never returned). This is :func:`decode_blocks` concatenated.
     """
     blocks = list(decode_blocks(source, sample_rate, source_rate))
     if not blocks:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(blocks)
+
+
+def scan_audio(source: AudioSource) -> tuple[int, int]:
+    """Read ``source`` (a path or bytes) to its end at its own rate: ``(rate, samples)``.
+
+    Raises :class:`~emomon.errors.AudioError` as :func:`decode_audio` does (not audio, broken,
+    NaN/Inf samples); a valid file holding no audio gives ``samples == 0``. Memory stays bounded
+    (one decoder chunk at a time); nothing is resampled.
+    """
+    name, rate, chunks = _chunks_of(source, None, DECODE_BLOCK_S)
+    try:
+        return rate, sum(len(c) for c in _finite_only(chunks, name, rate))
+    finally:
+        _close(chunks)
 
 
 # --------------------------------------------------------------------------------------------

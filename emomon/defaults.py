@@ -35,3 +35,7 @@ ADAPT = True  # listen / file --stream adapt to the speaker when the model can (
 # -- answers ------------------------------------------------------------------------------------
 MIN_CONFIDENCE: float | None = None  # off: no answer is marked uncertain
 NO_SPEECH = "no speech"  # the reason given with label null
+NONFINITE = "non-finite samples"  # a stream window holding NaN/Inf samples: not classified
+TOO_SHORT = "too short"  # less real audio than MIN_SPEECH_DURATION_S (a clip of a few samples)
+BAD_SCORES = "non-finite scores"  # the model answered NaN/Inf for a window: not shown as an answer
+MIN_CLIP_S = 0.05  # training skips corpus clips shorter than this (logged with a count)

@@ -29,9 +29,28 @@ def round_scores(scores: Mapping[str, float] | None) -> dict[str, float | None] 
     return {k: (round(float(v), SCORE_DIGITS) if math.isfinite(v) else None) for k, v in scores.items()}
 
 
+def rounded(value: float | None, digits: int) -> float | None:
+    """``value`` rounded to ``digits``; ``None`` for ``None`` and for NaN/Inf (strict JSON)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with every NaN/±Inf float, at any depth of dicts/lists/tuples, replaced by ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def dumps(record: Mapping[str, Any]) -> str:
-    """A record's ``to_dict()`` as one strict JSON line (no NaN/Infinity: records make them null)."""
-    return json.dumps(record, allow_nan=False, ensure_ascii=False)
+    """A record's ``to_dict()`` as one strict JSON line: NaN/Infinity, which strict parsers
+    reject, are written as null (records already make them so; this catches any other)."""
+    return json.dumps(_strict(record), allow_nan=False, ensure_ascii=False)
 
 
 def iso_time(moment: datetime) -> str:
@@ -105,7 +124,9 @@ class WindowRecord:
     moment its last sample was captured. ``speech`` is the fraction of the window's audio that
     the voice activity detector calls speech; below the minimum the window is not classified:
     ``label`` and ``scores`` are ``None`` and ``reason`` says why ("no speech"), and the smoothed
-    distribution is left as it was. ``scores`` are this window's probabilities, ``smoothed`` the
+    distribution is left as it was; other reasons are "non-finite samples" (the window holds NaN or
+    Inf samples), "too short" (less real audio than the shortest speech) and "non-finite scores"
+    (the model answered NaN/Inf). ``scores`` are this window's probabilities, ``smoothed`` the
     exponential moving average over the stream's speech windows so far. ``uncertain`` marks a
     label whose top probability is below ``--min-confidence``.
 
@@ -141,7 +162,7 @@ class WindowRecord:
     def to_dict(self) -> dict[str, Any]:
         return {
             "type": "window",
-            "t": round(self.t, TIME_DIGITS),
+            "t": rounded(self.t, TIME_DIGITS),
             "time": iso_time(self.time) if self.time is not None else None,
             "stream": self.stream,
             "label": self.label,
@@ -149,12 +170,12 @@ class WindowRecord:
             "uncertain": self.uncertain,
             "scores": round_scores(self.scores),
             "smoothed": round_scores(self.smoothed),
-            "speech": round(self.speech, 3),
-            "level_db": round(self.level_db, 2),
-            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 2),
-            "compute_ms": None if self.compute_ms is None else round(self.compute_ms, 2),
-            "dropped_s": round(self.dropped_s, 3),
-            "adapted_s": None if self.adapted_s is None else round(self.adapted_s, 3),
+            "speech": rounded(self.speech, 3),
+            "level_db": rounded(self.level_db, 2),
+            "latency_ms": rounded(self.latency_ms, 2),
+            "compute_ms": rounded(self.compute_ms, 2),
+            "dropped_s": rounded(self.dropped_s, 3),
+            "adapted_s": rounded(self.adapted_s, 3),
         }
 
 
@@ -206,8 +227,8 @@ class FileResult:
             return {"path": self.path, "error": self.error}
         return {
             "path": self.path,
-            "duration": None if self.duration is None else round(self.duration, TIME_DIGITS),
-            "speech": round(self.speech, TIME_DIGITS),
+            "duration": rounded(self.duration, TIME_DIGITS),
+            "speech": rounded(self.speech, TIME_DIGITS),
             "label": self.label,
             "reason": self.reason,
             "uncertain": self.uncertain,

@@ -166,11 +166,11 @@ def broken_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     rng = np.random.default_rng(0)
     flac = write(tmp_path / "good.flac", signal(SR, 3.0), SR).read_bytes()
     files = {
-        "random.wav": (rng.bytes(5000), r"cannot decode audio \(format not recognised\)"),
+        "random.wav": (rng.bytes(5000), r"not an audio file \(format not recognised\)"),
         "header.flac": (flac[:30], r"cannot decode audio \([a-z][^\[\]]*\)"),
         "truncated.flac": (flac[: len(flac) // 2], r"cannot decode audio \([a-z][^\[\]]*\)"),
-        "text.mp3": (b"this is a text file, not audio\n" * 20, r"cannot decode audio \(format not recognised\)"),
-        "random.m4a": (rng.bytes(5000), r"cannot decode audio \([a-z][^\[\]]*\)"),
+        "text.mp3": (b"this is a text file, not audio\n" * 20, r"not an audio file \(format not recognised\)"),
+        "random.m4a": (rng.bytes(5000), r"not an audio file \([a-z][^\[\]]*\)"),
         "empty.wav": (b"", r"empty file"),
     }
     out = {}
@@ -203,7 +203,7 @@ def test_missing_directory_and_empty_bytes(tmp_path):
         assert err.value.why == why
     with pytest.raises(AudioError) as err:
         next(decode_blocks(np.random.default_rng(0).bytes(3000), SR))
-    assert err.value.why == "cannot decode audio (format not recognised)"  # no "<_io.BytesIO ...>"
+    assert err.value.why == "not an audio file (format not recognised)"  # no "<_io.BytesIO ...>"
     with pytest.raises(AudioError, match="source_rate is required"):
         next(decode_blocks(np.zeros(10, dtype=np.float32), SR))
     with pytest.raises(AudioError, match="expected 1-D"):
@@ -396,7 +396,7 @@ def test_file_source_realtime_capture_times(tmp_path, small_decode_blocks):
 def test_file_source_errors_in_constructor(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio at all" * 10)
-    with pytest.raises(AudioError, match="cannot decode audio"):
+    with pytest.raises(AudioError, match="not an audio file"):
         FileSource(bad, SR)
     with pytest.raises(AudioError, match="no such file"):
         FileSource(tmp_path / "missing.wav", SR)

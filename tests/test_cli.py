@@ -120,14 +120,14 @@ def test_failures_are_records_too(capsys, test_model_dir, clips, tmp_path):
     lines = _json(out)
     assert [l["path"] for l in lines] == [str(clips / "a.wav"), str(tmp_path / "missing.wav"), str(bad)]
     assert lines[1] == {"path": str(tmp_path / "missing.wav"), "error": "no such file"}
-    assert lines[2]["error"] == "cannot decode audio (format not recognised)"
+    assert lines[2]["error"] == "not an audio file (format not recognised)"
     errs = err.strip().splitlines()
     assert errs[0] == f"emomon: error: {tmp_path / 'missing.wav'}: no such file"
-    assert errs[1] == f"emomon: error: {bad}: cannot decode audio (format not recognised)"
+    assert errs[1] == f"emomon: error: {bad}: not an audio file (format not recognised)"
     assert "Traceback" not in err and "Errno" not in err
     code, out, _ = run(capsys, "file", bad, "--model", test_model_dir, "-f", "csv")
     rows = list(csv.reader(io.StringIO(out)))
-    assert code == 1 and rows[1][0] == str(bad) and rows[1][6].startswith("cannot decode audio")
+    assert code == 1 and rows[1][0] == str(bad) and rows[1][6].startswith("not an audio file")
 
 
 def test_min_confidence_marks_uncertain(capsys, test_model_dir, clips):

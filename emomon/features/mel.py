@@ -14,6 +14,8 @@ from typing import Any, Literal, Mapping
 import numpy as np
 import torch
 
+from ..errors import AudioError
+
 LogKind = Literal["whisper", "db", "ln", "none"]
 
 
@@ -96,12 +98,19 @@ def log_mel(waveforms: torch.Tensor | np.ndarray, front: FrontEnd) -> torch.Tens
     """Log-mel frames of ``waveforms`` ``(batch, samples)`` or ``(samples,)``.
 
     Returns ``(batch, frames, mels)`` (or ``(frames, mels)`` for a 1-D input) on the input's
-    device, float32. Waveforms must already be at ``front.sample_rate``.
+    device, float32. Waveforms must already be at ``front.sample_rate``. Fewer than
+    ``n_fft // 2 + 1`` samples (what the centred STFT's reflect padding needs) is an
+    :class:`~emomon.errors.AudioError` ("too short"), not a torch error.
     """
     x = torch.as_tensor(waveforms, dtype=torch.float32)
     squeeze = x.dim() == 1
     if squeeze:
         x = x.unsqueeze(0)
+    need = front.n_fft // 2 + 1
+    if x.shape[-1] < need:
+        raise AudioError("audio", f"too short ({x.shape[-1]} sample{'' if x.shape[-1] == 1 else 's'}, "
+                                  f"{x.shape[-1] / front.sample_rate:.4f} s; the model needs at least {need} "
+                                  f"samples, {need / front.sample_rate:.4f} s)")
     window = torch.hann_window(front.n_fft, device=x.device)
     spec = torch.stft(x, front.n_fft, front.hop_length, window=window, center=True, pad_mode="reflect", return_complex=True)
     power = spec.abs() ** 2  # (batch, freqs, frames)

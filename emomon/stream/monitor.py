@@ -10,6 +10,12 @@ When the model adapts to its speaker, every stream has its own
 :class:`~emomon.models.adapt.SpeakerAdapter`, handed to the worker with each window to classify
 (and the seconds of new speech the window brings): a window is classified with what its stream
 heard before it, then learnt. Windows without speech teach nothing.
+
+A window holding NaN/Inf samples (a broken float file or device) is marked ``reason:
+"non-finite samples"`` and skipped: not classified, not smoothed, not learnt (the voice
+activity detector hears those samples as silence). A window with less real audio than
+``vad.min_speech_duration`` (a clip of a few samples) is marked ``"too short"``, and a window
+the model answers with NaN/Inf ``"non-finite scores"``; neither counts as speech.
 """
 
 from __future__ import annotations
@@ -103,6 +109,7 @@ class _Lane:
     adapter: "SpeakerAdapter | None" = None  # this stream's speaker statistics (None: not adapting)
     last_classified: int | None = None  # end (samples) of the last window sent to be classified
     adapted_s: float = 0.0  # seconds of speech the adapter has heard, as of the last record
+    nonfinite_windows: int = 0  # windows skipped for NaN/Inf samples
 
 
 @dataclass
@@ -113,6 +120,7 @@ class MonitorStats:
     speech_windows: int = 0
     dropped_seconds: float = 0.0
     batches: int = 0
+    nonfinite_windows: int = 0
 
 
 class Monitor:
@@ -162,6 +170,7 @@ class Monitor:
             speech_windows=sum(l.speech_windows for l in lanes),
             dropped_seconds=sum(l.source.dropped_seconds for l in lanes),
             batches=self.worker.batches,
+            nonfinite_windows=sum(l.nonfinite_windows for l in lanes),
         )
 
     @property
@@ -223,6 +232,11 @@ class Monitor:
                 except Exception:  # noqa: BLE001
                     log.debug("stopping %s failed", src.name, exc_info=True)
             self.worker.stop(timeout=2.0)
+            for name, lane in self._lanes.items():
+                if lane.nonfinite_windows:
+                    log.warning("%s: %d window%s held non-finite samples (NaN/Inf) and %s not classified", name,
+                                lane.nonfinite_windows, "" if lane.nonfinite_windows == 1 else "s",
+                                "was" if lane.nonfinite_windows == 1 else "were")
 
     def _adapter(self) -> "SpeakerAdapter | None":
         """A new stream's speaker adapter, starting from the profile (``None``: not adapting)."""
@@ -274,7 +288,7 @@ class Monitor:
                 last = True
         windows: list[Window] = []
         if len(samples):
-            lane.vad.push(samples)
+            lane.vad.push(_finite(samples))  # NaN/Inf are silence to the detector, whose state they would poison
             windows = w.push(samples, chunk.capture_time)
         if last:
             tail = w.flush(chunk.capture_time)
@@ -283,10 +297,25 @@ class Monitor:
             lane.done = True
             src.stop()
         for win in windows:
-            speech = lane.vad.window_fraction(win)
-            classify = self.config.vad.classifies(speech)
-            self.worker.submit(Job(win, speech, classify, lane.adapter, self._new_speech(lane, win) if classify else 0.0))
+            self.worker.submit(self._job(lane, win))
         lane.vad.forget_before(w.position - w.window)  # the next window starts after this
+
+    def _job(self, lane: _Lane, win: Window) -> Job:
+        """The worker's job for a window: classified when it has enough speech, finite samples
+        ``(window,)`` and at least ``vad.min_speech_duration`` of real audio; else passed through
+        with its ``reason`` (``None``: no speech)."""
+        speech = lane.vad.window_fraction(win)
+        bad = int(np.count_nonzero(~np.isfinite(win.real_samples)))
+        if bad:
+            lane.nonfinite_windows += 1
+            level = logging.WARNING if lane.nonfinite_windows == 1 else logging.DEBUG
+            log.log(level, "%s: the window ending at %.2f s holds %d non-finite samples (NaN/Inf): not classified",
+                    win.stream, win.t_end, bad)
+            return Job(win, speech, False, lane.adapter, reason=defaults.NONFINITE)
+        if win.valid < max(1, round(self.config.vad.min_speech_duration * win.sample_rate)):
+            return Job(win, speech, False, lane.adapter, reason=defaults.TOO_SHORT)
+        classify = bool(self.config.vad.classifies(speech))
+        return Job(win, speech, classify, lane.adapter, self._new_speech(lane, win) if classify else 0.0)
 
     @staticmethod
     def _new_speech(lane: _Lane, win: Window) -> float:
@@ -303,28 +332,40 @@ class Monitor:
         win = item.window
         lane = self._lanes[win.stream]
         lane.windows += 1
-        scores = None if item.probs is None else {lab: float(p) for lab, p in zip(self.labels, item.probs)}
-        if item.probs is not None:
+        probs, reason = item.probs, item.job.reason
+        if probs is not None and not np.isfinite(probs).all():
+            log.warning("%s: the model answered non-finite scores for the window ending at %.2f s", win.stream, win.t_end)
+            probs, reason = None, defaults.BAD_SCORES
+        scores = None if probs is None else {lab: float(p) for lab, p in zip(self.labels, probs)}
+        if probs is not None:
             lane.speech_windows += 1
             lane.adapted_s += item.job.seconds if lane.adapter is not None else 0.0
-            smoothed = lane.ema.update(np.asarray(item.probs, dtype=np.float64))
-            label: str | None = self.labels[int(np.argmax(item.probs))]
+            smoothed = lane.ema.update(np.asarray(probs, dtype=np.float64))
+            label: str | None = self.labels[int(np.argmax(probs))]
         else:
             smoothed, label = lane.ema.value, None
         assert self.started_at is not None
+        real = win.real_samples
         return WindowRecord(
             t=win.t_end,
             label=label,
             scores=scores,
             smoothed={lab: float(p) for lab, p in zip(self.labels, smoothed)},
             speech=item.job.speech,
-            level_db=rms_dbfs(win.real_samples),
+            level_db=rms_dbfs(real[np.isfinite(real)]),
             latency_ms=item.latency_ms if lane.source.realtime else None,
             compute_ms=item.compute_ms,
             dropped_s=lane.source.dropped_seconds,
-            reason=None if label is not None else defaults.NO_SPEECH,
+            reason=None if label is not None else (reason or defaults.NO_SPEECH),
             uncertain=is_uncertain(scores, self.config.min_confidence),
             stream=win.stream,
             time=self.started_at + timedelta(seconds=win.capture_time - self._t0),
             adapted_s=lane.adapted_s if lane.adapter is not None else None,
         )
+
+
+def _finite(samples: np.ndarray) -> np.ndarray:
+    """``samples (n,)`` with NaN/Inf set to 0 (a copy only when there are any)."""
+    if np.isfinite(samples).all():
+        return samples
+    return np.where(np.isfinite(samples), samples, np.float32(0.0)).astype(np.float32)

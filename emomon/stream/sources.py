@@ -203,7 +203,8 @@ class FileSource(Source):
     (:data:`emomon.defaults.DECODE_BLOCK_S`) is held whatever the length of the file.
     ``realtime=True`` paces blocks at the audio's own speed and stamps each with the time its
     last sample "arrives"; ``realtime=False`` writes as fast as the reader frees room, never
-    dropping.
+    dropping. NaN/Inf samples are passed on as they are (the monitor marks the windows holding
+    them and does not classify them).
     """
 
     def __init__(
@@ -217,7 +218,8 @@ class FileSource(Source):
         name: str | None = None,
     ) -> None:
         label = str(source) if isinstance(source, (str, Path)) else "audio"
-        self._blocks = decode_blocks(source, sample_rate, source_rate)
+        # NaN/Inf samples are kept: the monitor marks the windows holding them and skips them
+        self._blocks = decode_blocks(source, sample_rate, source_rate, nonfinite="keep")
         first = next(self._blocks, None)  # raises AudioError for a bad or missing file
         if first is None:
             raise AudioError(label, "no samples")

@@ -11,6 +11,7 @@ render it into ``Console(record=True)``.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -48,7 +49,10 @@ class MonitorState:
     ``history[label]`` holds the last ``history_len`` smoothed values ``(hops,)``. ``realtime``
     false (a file read as fast as possible): the model's compute time is shown, not latency.
     ``adapt``: the stream adapts to its speaker (from ``profile`` when one is named);
-    ``adapted_s`` the seconds of speech it has adapted to so far.
+    ``adapted_s`` the seconds of speech it has adapted to so far. ``reason`` is why the last
+    window was not classified ("no speech", "non-finite samples", ...); ``skipped`` counts the
+    windows not classified for another reason than want of speech. NaN/Inf in a record are
+    shown as 0 (a record can never break the screen).
     """
 
     labels: Sequence[str] = EMOTIONS
@@ -74,6 +78,8 @@ class MonitorState:
     adapt: bool = False
     profile: str | None = None
     adapted_s: float | None = None
+    reason: str | None = None
+    skipped: int = 0
 
     def __post_init__(self) -> None:
         for lab in self.labels:
@@ -81,18 +87,21 @@ class MonitorState:
             self.smoothed.setdefault(lab, 1.0 / len(self.labels))
 
     def update(self, rec: WindowRecord) -> None:
-        self.smoothed = dict(rec.smoothed)
-        self.scores = dict(rec.scores) if rec.scores is not None else {}
+        self.smoothed = _finite_scores(rec.smoothed)
+        self.scores = _finite_scores(rec.scores) if rec.scores is not None else {}
         for lab in self.labels:
-            self.history[lab].append(float(rec.smoothed.get(lab, 0.0)))
+            self.history[lab].append(self.smoothed.get(lab, 0.0))
         self.speaking = rec.is_speech
+        self.reason = rec.reason
         if rec.is_speech:
-            self.top = max(rec.smoothed, key=rec.smoothed.get)  # type: ignore[arg-type]
-        else:
+            self.top = max(self.smoothed, key=self.smoothed.__getitem__)
+        elif rec.reason in (None, defaults.NO_SPEECH):
             self.quiet_windows += 1
-        self.speech = rec.speech
-        self.level_db = rec.level_db
-        self.t = rec.t
+        else:
+            self.skipped += 1
+        self.speech = _finite(rec.speech, 0.0)
+        self.level_db = _finite(rec.level_db, -120.0)
+        self.t = _finite(rec.t, self.t)
         self.windows += 1
         if rec.latency_ms is not None:
             self.latencies.append(rec.latency_ms)
@@ -122,9 +131,22 @@ class MonitorState:
         return statistics.median(self.computes) if self.computes else None
 
 
+def _finite(value: float | None, fallback: float) -> float:
+    """``value`` as a float, ``fallback`` for ``None``/NaN/Inf."""
+    if value is None:
+        return fallback
+    value = float(value)
+    return value if math.isfinite(value) else fallback
+
+
+def _finite_scores(scores: dict[str, float]) -> dict[str, float]:
+    """Scores with NaN/Inf shown as 0."""
+    return {lab: _finite(p, 0.0) for lab, p in scores.items()}
+
+
 def bar(fraction: float, width: int) -> str:
-    """A horizontal bar of ``width`` cells filled to ``fraction`` (eighth-cell resolution)."""
-    fraction = min(1.0, max(0.0, fraction))
+    """A horizontal bar of ``width`` cells filled to ``fraction`` (eighth-cell resolution; NaN: empty)."""
+    fraction = min(1.0, max(0.0, _finite(fraction, 0.0)))
     eighths = int(round(fraction * width * 8))
     full, rest = divmod(eighths, 8)
     s = "█" * full + (EIGHTHS[rest] if rest and full < width else "")
@@ -132,8 +154,8 @@ def bar(fraction: float, width: int) -> str:
 
 
 def sparkline(values: Sequence[float], width: int) -> str:
-    """Values in ``[0, 1]`` as block characters, right-aligned in ``width`` cells."""
-    vals = list(values)[-width:]
+    """Values in ``[0, 1]`` as block characters, right-aligned in ``width`` cells (NaN: the lowest)."""
+    vals = [_finite(v, 0.0) for v in list(values)[-width:]]
     chars = "".join(SPARK[min(len(SPARK) - 1, max(0, int(v * (len(SPARK) - 1) + 0.5)))] for v in vals)
     return chars.rjust(width)
 
@@ -174,7 +196,9 @@ def _headline(state: MonitorState) -> Text:
     if state.windows == 0:
         return Text("waiting for audio…", style="dim")
     if not state.speaking:
-        return Text.assemble(("no speech", "bold dim"), ("   last: ", "dim"), (state.top or "-", COLORS.get(state.top or "", "white")))
+        why = state.reason or defaults.NO_SPEECH
+        style = "bold dim" if why == defaults.NO_SPEECH else "bold red"
+        return Text.assemble((why, style), ("   last: ", "dim"), (state.top or "-", COLORS.get(state.top or "", "white")))
     top = state.top or "-"
     head = Text.assemble(("top emotion: ", "bold"), (top.upper(), f"bold {COLORS.get(top, 'white')}"),
                          (f"  {state.smoothed.get(top, 0.0) * 100:5.1f}%", "bold"))
@@ -199,6 +223,11 @@ def _adapt_row(state: MonitorState) -> Text:
         return Text("adapting off", style="dim")
     heard = f"adapted: {state.adapted_s or 0.0:.0f} s of speech" if state.adapted_s else "adapting: no speech heard yet"
     return Text(heard + (f"  (profile {state.profile})" if state.profile else ""))
+
+
+def _skipped(state: MonitorState) -> str:
+    """``, 3 skipped`` when windows were not classified for another reason than want of speech."""
+    return f", {state.skipped} skipped" if state.skipped else ""
 
 
 def render_stream(state: MonitorState, width: int | None = None) -> RenderableType:
@@ -238,7 +267,8 @@ def render_stream(state: MonitorState, width: int | None = None) -> RenderableTy
     footer.add_row(Text("dropped", style="bold"), Text(f"{state.dropped_seconds:.2f} s audio", style=dropped_style))
     footer.add_row(
         Text("windows", style="bold"),
-        Text(f"{state.windows} ({state.quiet_windows} without speech)   t = {state.t:.1f} s" + ("   [done]" if state.finished else "")),
+        Text(f"{state.windows} ({state.quiet_windows} without speech{_skipped(state)})   t = {state.t:.1f} s"
+             + ("   [done]" if state.finished else "")),
     )
     return Panel(Group(_headline(state), Text(""), table, Text(""), footer), title=state.title, title_align="left")
 

@@ -30,13 +30,15 @@ class Job:
 
     ``adapter``: the stream's speaker adapter (``None``: no adaptation); a classified window is
     standardised with what it has heard before and then added to it, as ``seconds`` of speech
-    (the new audio the window brings)."""
+    (the new audio the window brings). ``reason``: why a window is not classified, when it is
+    not for want of speech (``"non-finite samples"``, ``"too short"``)."""
 
     window: Window
     speech: float
     classify: bool = True
     adapter: "SpeakerAdapter | None" = None
     seconds: float = 0.0
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

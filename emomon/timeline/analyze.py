@@ -11,7 +11,9 @@ length, time grows linearly):
    is shorter than a window, so a short clip gets exactly its whole-clip answer), in batches.
 
 The file's ``label``/``scores`` are the time-weighted mean of its segments' scores; a file
-without speech gets ``label: None`` and the reason "no speech". :func:`file_rows` is the two
+without speech gets ``label: None`` and the reason "no speech" ("too short" when it is shorter
+than the shortest speech run, ``vad.min_speech_duration``). A file with NaN/Inf samples is an
+:class:`~emomon.errors.AudioError` (the decoder's), one that is not audio too. :func:`file_rows` is the two
 passes with any function of the segments' windows (:mod:`.session` keeps their features).
 """
 
@@ -155,7 +157,8 @@ def analyze_file(
     m = open_model(model, compute)
     opts = options or FileOptions()
     duration, spans, probs = file_rows(source, m, m.predict_proba, opts, source_rate, progress)
-    return file_result(source_name(source), duration, spans, probs, m.labels, opts.min_confidence)
+    reason = defaults.TOO_SHORT if duration < opts.vad.min_speech_duration else defaults.NO_SPEECH
+    return file_result(source_name(source), duration, spans, probs, m.labels, opts.min_confidence, reason)
 
 
 def file_rows(source: AudioSource, model: "EmotionModel", rows_of: Rows, options: FileOptions,
@@ -178,11 +181,11 @@ def file_rows(source: AudioSource, model: "EmotionModel", rows_of: Rows, options
 
 
 def file_result(path: str, duration: float, spans: Sequence[Span], probs: np.ndarray, labels: Sequence[str],
-                min_confidence: float | None) -> FileResult:
+                min_confidence: float | None, reason: str = defaults.NO_SPEECH) -> FileResult:
     """A file's :class:`FileResult` from its speech ``spans`` and their probabilities
-    ``(spans, labels)`` (no spans: no speech)."""
+    ``(spans, labels)`` (no spans: no label, ``reason`` says why)."""
     if not spans:
-        return FileResult(path, duration, 0.0, None, None, [], reason=defaults.NO_SPEECH)
+        return FileResult(path, duration, 0.0, None, None, [], reason=reason)
     segments = []
     for span, row in zip(spans, probs):
         scores = {lab: float(p) for lab, p in zip(labels, row)}

@@ -67,14 +67,19 @@ def parse_data_spec(spec: str | Path, default_corpus: str) -> tuple[str, Path]:
 
 def load_corpora(specs: Sequence[str | Path], default_corpus: str = "ravdess") -> list[Utterance]:
     """Utterances of every ``--data`` spec (:func:`parse_data_spec`), each keeping its corpus and
-    speaker; a corpus given twice, or two specs naming the same clips, is an error."""
+    speaker; a corpus given twice, or two specs naming the same clips, is an error. Clips whose
+    files cannot be trained on (not audio, broken, empty, NaN/Inf, too short) are skipped with a
+    logged count per reason (:func:`~emomon.training.corpora.base.readable_clips`)."""
+    from .corpora.base import readable_clips
+
     if not specs:
         raise DataError("--data", "no corpus given")
     utts: list[Utterance] = []
     seen: dict[str, str] = {}
     for spec in specs:
         name, root = parse_data_spec(spec, default_corpus)
-        part = load_utterances(name, root)
+        found = load_utterances(name, root)
+        part = readable_clips(found, ", ".join(sorted({u.corpus for u in found})) or str(root))
         for corpus in sorted({u.corpus for u in part}):
             if corpus in seen:
                 raise DataError(str(root), f"corpus {corpus} is already given by --data {seen[corpus]}")

@@ -2,17 +2,21 @@
 
 Every reader maps its corpus's own labels onto :data:`~emomon.labels.EMOTIONS` with a documented
 dict; a clip whose label has no canonical counterpart (EmoDB's boredom, ...) is skipped and the
-count is logged once per corpus and label.
+count is logged once per corpus and label. :func:`readable_clips` (what training runs on)
+skips the clips whose files are not audio, are broken or empty, hold NaN/Inf samples or are
+shorter than :data:`~emomon.defaults.MIN_CLIP_S`, logging a count per reason.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
-from ...errors import DataError
+from ... import defaults
+from ...errors import AudioError, DataError
 from ...labels import EMOTIONS
 from ...records import Utterance
 
@@ -109,3 +113,57 @@ def finish(utts: list[Utterance], root: Path, corpus: str, expected: str, skips:
             extra = f" (all {sum(skips.counts.values())} matching clips were skipped: {', '.join(skips.counts)})"
         raise DataError(str(root), f"no {corpus} clips ({expected}){extra}")
     return unique_ids(utts)
+
+
+SKIP_REASONS = ("not an audio file", "cannot decode audio", "non-finite sample", "empty file", "no samples", "no audio stream",
+                "no such file", "too short")
+"""The kinds of unusable clip :func:`readable_clips` counts apart (the start of each error's reason)."""
+
+
+def clip_problem(path: str | Path, min_seconds: float = defaults.MIN_CLIP_S) -> str | None:
+    """Why the audio file ``path`` cannot be trained on (one line), or ``None`` when it can: read to
+    its end (:func:`emomon.audio.scan_audio`), it must be audio, finite and ``min_seconds`` long."""
+    from ...audio import scan_audio
+
+    try:
+        rate, samples = scan_audio(path)
+    except AudioError as exc:
+        return exc.why
+    if samples == 0:
+        return "no samples"
+    if samples < min_seconds * rate:
+        return f"too short ({samples / rate:.3f} s; at least {min_seconds:g} s)"
+    return None
+
+
+def _kind(problem: str) -> str:
+    """The kind of a :func:`clip_problem` (one of :data:`SKIP_REASONS`, else the problem itself)."""
+    for kind in SKIP_REASONS:
+        if kind in problem:
+            return "non-finite samples (NaN/Inf)" if kind == "non-finite sample" else kind
+    return problem
+
+
+def readable_clips(utts: Sequence[Utterance], name: str, min_seconds: float = defaults.MIN_CLIP_S) -> list[Utterance]:
+    """The clips of ``utts`` whose files can be trained on (:func:`clip_problem`), in order; the
+    others are skipped, logged per kind with their count and the first file (``log.warning``).
+    :class:`DataError` naming ``name`` when none is left."""
+    t0 = time.monotonic()
+    kept: list[Utterance] = []
+    first: dict[str, str] = {}
+    skips = SkipLog(name)
+    for u in utts:
+        problem = clip_problem(u.path, min_seconds)
+        if problem is None:
+            kept.append(u)
+            continue
+        kind = _kind(problem)
+        skips.skip(kind)
+        first.setdefault(kind, f"{u.path}: {problem}")
+        log.debug("%s: skipped %s: %s", name, u.path, problem)
+    for kind, n in sorted(skips.counts.items()):
+        log.warning("%s: skipped %d clip%s: %s (%s%s)", name, n, "" if n == 1 else "s", kind, "" if n == 1 else "the first: ", first[kind])
+    log.info("%s: %d of %d clips readable (checked in %.1f s)", name, len(kept), len(utts), time.monotonic() - t0)
+    if utts and not kept:
+        raise DataError(name, f"none of its {len(utts)} clips can be read ({', '.join(sorted(skips.counts))})")
+    return kept
