@@ -21,13 +21,14 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 from torch import nn
 
 from ..errors import ModelError
 from ..features.mel import FrontEnd, log_mel
+from .config import frontend_min_samples
 
 if TYPE_CHECKING:
     from .whisper_encoder import WhisperEncoder
@@ -49,6 +50,21 @@ class Backbone(nn.Module):
     def output_frames(self, num_samples: int) -> int:
         """Hidden-state frames for ``num_samples`` input samples (at least 1)."""
         return max(1, int(num_samples * self.frame_rate / self.sample_rate))
+
+    @property
+    def min_samples(self) -> int:
+        """Fewest input samples the backbone encodes (shorter inputs fail inside torch)."""
+        return 1
+
+
+def conv_receptive_field(kernels: Sequence[int], strides: Sequence[int]) -> int:
+    """Input samples one output frame of a stack of 1-D convolutions (no padding) sees: the
+    fewest samples that give one frame."""
+    field, jump = 1, 1
+    for k, s in zip(kernels, strides):
+        field += (int(k) - 1) * jump
+        jump *= int(s)
+    return field
 
 
 # --------------------------------------------------------------------------- Whisper
@@ -78,6 +94,10 @@ class WhisperBackbone(Backbone):
         self.num_layers = encoder.dims.n_layers + 1
         self.hidden_size = encoder.dims.d_model
         self.frame_rate = front.sample_rate / front.hop_length / 2
+
+    @property
+    def min_samples(self) -> int:
+        return frontend_min_samples(self.front.to_dict())
 
     def forward(self, waveforms: torch.Tensor) -> list[torch.Tensor]:
         mel = log_mel(waveforms, self.front)  # (batch, frames, mels)
@@ -178,6 +198,7 @@ def load_whisper_backbone(name: str = "whisper-base", source: str | None = None)
 
 
 # --------------------------------------------------------------------------- transformers SSL models
+SSL_SAMPLE_RATE = 16000  # wav2vec2, HuBERT and WavLM were all pretrained on 16 kHz audio
 _HF_SSL_IDS = {
     "wav2vec2-base": "facebook/wav2vec2-base",
     "hubert-base": "facebook/hubert-base-ls960",
@@ -194,13 +215,19 @@ class HFSpeechBackbone(Backbone):
         self.model = model
         self.normalize = normalize
         cfg = model.config
-        self.sample_rate = 16000
+        self.sample_rate = SSL_SAMPLE_RATE
         self.num_layers = int(cfg.num_hidden_layers) + 1
         self.hidden_size = int(cfg.hidden_size)
         stride = 1
         for s in getattr(cfg, "conv_stride", [320]):
             stride *= int(s)
         self.frame_rate = self.sample_rate / stride
+        self._min_samples = conv_receptive_field(getattr(cfg, "conv_kernel", ()), getattr(cfg, "conv_stride", ()))
+
+    @property
+    def min_samples(self) -> int:
+        """The receptive field of the convolutional feature encoder (400 samples for wav2vec2-base)."""
+        return self._min_samples
 
     def forward(self, waveforms: torch.Tensor) -> list[torch.Tensor]:
         x = waveforms

@@ -20,7 +20,7 @@ import torch
 from ..audio import AudioSource, decode_audio
 from ..errors import AudioError, ModelError
 from ..records import Prediction
-from .config import CONFIG_NAME, WEIGHTS_NAME, ModelConfig, read_config  # noqa: F401 - re-exported
+from .config import CONFIG_NAME, WEIGHTS_NAME, InputNeeds, ModelConfig, frontend_min_samples, read_config  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from .adapt import SpeakerAdapter
@@ -39,6 +39,8 @@ class EmotionModel(torch.nn.Module):
 
     architecture: ClassVar[str] = ""
     frozen_prefixes: ClassVar[tuple[str, ...]] = ()
+    # weights with one entry per label along an axis (name -> axis): checked against config.labels
+    label_outputs: ClassVar[dict[str, int]] = {}
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -52,6 +54,18 @@ class EmotionModel(torch.nn.Module):
     @property
     def sample_rate(self) -> int:
         return int(self.config.sample_rate)
+
+    @property
+    def input_needs(self) -> InputNeeds:
+        """The sample rates this model runs at and the fewest samples it takes per input.
+
+        Default: those of ``config.frontend`` (its rate; what its STFT needs), any rate and one
+        sample without a front end. Architectures with a backbone or a fixed input override it.
+        """
+        fe = self.config.frontend
+        if fe:
+            return InputNeeds((int(fe["sample_rate"]),), frontend_min_samples(fe), "the front end")
+        return InputNeeds(None, 1, f"the {self.architecture} model")
 
     @property
     def device(self) -> torch.device:
@@ -172,15 +186,39 @@ class EmotionModel(torch.nn.Module):
         (directory / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         return directory
 
-    def load_weights(self, path: str | Path) -> None:
-        """Load ``model.safetensors`` (strict, except for ``frozen_prefixes``)."""
+    def load_weights(self, path: str | Path, config_path: str | Path | None = None) -> None:
+        """Load ``model.safetensors`` (strict, except for ``frozen_prefixes``).
+
+        Tensors are checked against the model built from the config first: a number of labels
+        that is not the weights' number of outputs is a :class:`ModelError` naming
+        ``config_path`` (the config.json the labels came from) and ``labels``.
+        """
         from safetensors.torch import load_file
 
         try:
             state = load_file(str(path))
         except Exception as exc:  # noqa: BLE001
             raise ModelError(str(path), f"cannot read weights ({exc})") from None
+        self._check_label_outputs(state, Path(path).name, str(config_path) if config_path is not None else f"{self.architecture} config")
+        self._check_shapes(state, str(path))
         missing, unexpected = self.load_state_dict(state, strict=False)
         missing = [k for k in missing if not any(k.startswith(p) for p in self.frozen_prefixes)]
         if missing or unexpected:
             raise ModelError(str(path), f"weights do not fit {self.architecture} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+    def _check_label_outputs(self, state: dict[str, torch.Tensor], weights_name: str, where: str) -> None:
+        """Each of ``label_outputs`` in ``state`` has one entry per label along its axis."""
+        n = len(self.config.labels)
+        for key, axis in self.label_outputs.items():
+            t = state.get(key)
+            if t is not None and t.dim() > axis and t.shape[axis] != n:
+                raise ModelError(where, f"labels: {n} given, but {weights_name} has {t.shape[axis]} outputs "
+                                        f"({key} {tuple(t.shape)})")
+
+    def _check_shapes(self, state: dict[str, torch.Tensor], path: str) -> None:
+        """Every tensor in ``state`` has the shape the config gives it (no torch size-mismatch error)."""
+        own = self.state_dict()
+        for key, t in state.items():
+            if key in own and tuple(own[key].shape) != tuple(t.shape):
+                raise ModelError(path, f"weights do not fit the {self.architecture} its config describes "
+                                       f"({key} is {tuple(t.shape)} in the weights, {tuple(own[key].shape)} by the config)")

@@ -26,6 +26,8 @@ class LinearFeatureModel(EmotionModel):
     (not trained by torch: they come from scikit-learn).
     """
 
+    label_outputs = {"coef": 0, "intercept": 0}
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         d = int(config.params.get("n_features", 2))

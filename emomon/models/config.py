@@ -1,11 +1,20 @@
-"""A model's ``config.json``: what rebuilds it before its weights are loaded (no torch needed)."""
+"""A model's ``config.json``: what rebuilds it before its weights are loaded, checked field by field (no torch needed).
+
+:func:`read_config` refuses a config that cannot describe a working model, with a
+:class:`~emomon.errors.ModelError` whose ``what`` is the file and whose ``why`` starts with the
+field (``labels: 'happy' appears twice``). What needs the architecture (the sample rates its
+front end or backbone runs at, the shortest input it takes) is checked by :func:`check_fits`
+once the model is built, and the number of labels against the weights when they are loaded
+(:meth:`~emomon.models.base.EmotionModel.load_weights`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from .. import defaults
 from ..errors import ModelError
@@ -13,6 +22,14 @@ from ..labels import EMOTIONS
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+
+# The values :class:`~emomon.features.mel.FrontEnd` knows (its Literal types; mel.py imports torch).
+FRONTEND_INTS = ("sample_rate", "n_fft", "hop_length", "n_mels")
+FRONTEND_CHOICES: dict[str, tuple[Any, ...]] = {
+    "log": ("whisper", "db", "ln", "none"),
+    "mel_scale": ("slaney", "htk"),
+    "norm": ("slaney", None),
+}
 
 
 @dataclass
@@ -38,20 +55,161 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: Mapping[str, Any], source: str = CONFIG_NAME) -> "ModelConfig":
+        """The config in ``d`` (parsed JSON), checked; ``source`` names it in errors (its path).
+
+        Raises :class:`~emomon.errors.ModelError` ``(source, "<field>: <why>")`` for the first
+        field that cannot describe a working model. Unknown keys are ignored.
+        """
+        check_config_dict(d, source)
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        if "architecture" not in known:
-            raise ModelError("config.json", "missing 'architecture'")
+        for name in ("window", "hop"):
+            if name in known:
+                known[name] = float(known[name])
         return cls(**known)
 
 
+class _Invalid(Exception):
+    """One field's problem: ``field`` and ``why`` (turned into a ModelError naming the file)."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"{name}: {why}")
+        self.field = name
+        self.why = why
+
+
+def check_config_dict(d: Any, where: str) -> None:
+    """Check a parsed ``config.json`` (see the module docstring); ``where`` names it in errors."""
+    if not isinstance(d, Mapping):
+        raise ModelError(where, f"not a JSON object (got {type(d).__name__})")
+    try:
+        _check_fields(d)
+    except _Invalid as bad:
+        raise ModelError(where, f"{bad.field}: {bad.why}") from None
+
+
+def _check_fields(d: Mapping[str, Any]) -> None:
+    """Every field of ``d`` in turn; raises :class:`_Invalid` at the first bad one."""
+    if "architecture" not in d:
+        raise _Invalid("architecture", "missing")
+    arch = d["architecture"]
+    if not isinstance(arch, str) or not arch.strip():
+        raise _Invalid("architecture", f"must be the name of an architecture (got {_show(arch)})")
+    if "labels" in d:
+        _check_labels(d["labels"])
+    rate = d.get("sample_rate", ModelConfig.sample_rate)
+    if not _positive_int(rate):
+        raise _Invalid("sample_rate", f"must be a positive whole number of Hz (got {_show(rate)})")
+    frontend = d.get("frontend")
+    if frontend is not None:
+        _check_frontend(frontend, rate)
+    for name in ("params", "meta"):
+        if name in d and not isinstance(d[name], Mapping):
+            raise _Invalid(name, f"must be an object (got {_show(d[name])})")
+    min_samples = frontend_min_samples(frontend) if frontend is not None else 1
+    _check_windowing(d.get("window", ModelConfig.window), d.get("hop", ModelConfig.hop), rate, min_samples, "the front end")
+
+
+def _check_labels(labels: Any) -> None:
+    """``labels``: a non-empty list of unique, non-empty strings (raises :class:`_Invalid`)."""
+    if not isinstance(labels, list):
+        raise _Invalid("labels", f"must be a list of names (got {_show(labels)})")
+    if not labels:
+        raise _Invalid("labels", "is empty")
+    for i, lab in enumerate(labels):
+        if not isinstance(lab, str) or not lab.strip():
+            raise _Invalid("labels", f"item {i + 1} must be a non-empty name (got {_show(lab)})")
+    for lab in labels:
+        n = labels.count(lab)
+        if n > 1:
+            raise _Invalid("labels", f"{lab!r} appears {'twice' if n == 2 else f'{n} times'}")
+
+
+def _check_frontend(frontend: Any, rate: int) -> None:
+    """``frontend``: a mel front end's settings, at the model's ``rate``."""
+    if not isinstance(frontend, Mapping):
+        raise _Invalid("frontend", f"must be an object or null (got {_show(frontend)})")
+    for name in FRONTEND_INTS:
+        if name not in frontend:
+            raise _Invalid(f"frontend.{name}", "missing")
+        if not _positive_int(frontend[name]):
+            raise _Invalid(f"frontend.{name}", f"must be a positive whole number (got {_show(frontend[name])})")
+    if frontend["sample_rate"] != rate:
+        raise _Invalid("frontend.sample_rate", f"{frontend['sample_rate']} does not match sample_rate {rate}")
+    for name, choices in FRONTEND_CHOICES.items():
+        if name in frontend and frontend[name] not in choices:
+            raise _Invalid(f"frontend.{name}", f"must be one of {', '.join(map(_show, choices))} (got {_show(frontend[name])})")
+    f_min, f_max = frontend.get("f_min", 0.0), frontend.get("f_max")
+    if not (_finite(f_min) and 0 <= f_min < rate / 2):
+        raise _Invalid("frontend.f_min", f"must be a frequency from 0 to below {rate / 2:g} Hz (got {_show(f_min)})")
+    if f_max is not None and not (_finite(f_max) and f_min < f_max <= rate / 2):
+        raise _Invalid("frontend.f_max", f"must be null or a frequency above f_min up to {rate / 2:g} Hz (got {_show(f_max)})")
+
+
+def frontend_min_samples(frontend: Mapping[str, Any]) -> int:
+    """Fewest samples a mel front end takes: its centred STFT reflect-pads ``n_fft // 2`` samples
+    on each side, which needs more samples than that."""
+    return int(frontend["n_fft"]) // 2 + 1
+
+
+def _check_windowing(window: Any, hop: Any, rate: int, min_samples: int, needs: str) -> None:
+    """``window``/``hop``: finite seconds, ``0 < hop <= window``, the window at least ``min_samples`` at ``rate``."""
+    for name, value in (("window", window), ("hop", hop)):
+        if not (_finite(value) and value > 0):
+            raise _Invalid(name, f"must be a positive number of seconds (got {_show(value)})")
+    if round(window * rate) < min_samples:  # as the windower counts a window's samples
+        raise _Invalid("window", f"{window:g} s is shorter than {needs} takes "
+                                 f"({min_samples} samples at {rate} Hz: at least {min_samples / rate:.4g} s)")
+    if hop > window:
+        raise _Invalid("hop", f"{hop:g} s exceeds the window ({window:g} s)")
+
+
+class InputNeeds(NamedTuple):
+    """What a built model's inputs must be: ``sample_rates`` it runs at (``None``: any), the
+    fewest samples one input may have, and what sets them (``"the whisper-base backbone"``)."""
+
+    sample_rates: tuple[int, ...] | None
+    min_samples: int
+    source: str
+
+
+def check_fits(config: ModelConfig, where: str, needs: InputNeeds) -> None:
+    """What a built model adds to :func:`read_config`'s checks: ``config.sample_rate`` is one of
+    ``needs.sample_rates`` and ``config.window`` holds ``needs.min_samples``.
+    Raises :class:`ModelError` ``(where, "<field>: ...")``."""
+    if needs.sample_rates is not None and config.sample_rate not in needs.sample_rates:
+        rates = " or ".join(str(r) for r in needs.sample_rates)
+        raise ModelError(where, f"sample_rate: {needs.source} runs at {rates} Hz (got {config.sample_rate})")
+    try:
+        _check_windowing(config.window, config.hop, config.sample_rate, needs.min_samples, needs.source)
+    except _Invalid as bad:
+        raise ModelError(where, f"{bad.field}: {bad.why}") from None
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _show(v: Any) -> str:
+    """A value as the user wrote it in JSON (short)."""
+    try:
+        text = json.dumps(v)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def read_config(directory: str | Path) -> ModelConfig:
-    """Read ``directory/config.json`` as a :class:`ModelConfig`."""
+    """Read and check ``directory/config.json`` as a :class:`ModelConfig`."""
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise ModelError(str(directory), f"no {CONFIG_NAME} (not an emomon model directory)")
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(str(path), f"unreadable ({exc})") from None
-    return ModelConfig.from_dict(data)
+    return ModelConfig.from_dict(data, source=str(path))

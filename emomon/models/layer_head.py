@@ -17,9 +17,9 @@ from torch import nn
 
 from .. import defaults
 from ..errors import ModelError
-from .backbones import Backbone, load_backbone
+from .backbones import BACKBONES, Backbone, backbone_names, load_backbone
 from .adapt import SpeakerAdapter, SpeakerState
-from .base import EmotionModel, ModelConfig
+from .base import EmotionModel, InputNeeds, ModelConfig
 from .registry import register_architecture
 
 
@@ -66,14 +66,20 @@ class LayerHeadModel(EmotionModel):
     """
 
     frozen_prefixes = ("backbone.",)
+    label_outputs = {"head.weight": 0, "head.bias": 0, "base_head.weight": 0, "base_head.bias": 0}
 
     def __init__(self, config: ModelConfig, backbone: Backbone | None = None) -> None:
         super().__init__(config)
         p = config.params
         self.layers: list[int] = [int(i) for i in p["layers"]]
-        self.backbone = backbone if backbone is not None else load_backbone(p.get("backbone", "whisper-base"), p.get("backbone_source"))
-        if max(self.layers) >= self.backbone.num_layers:
-            raise ModelError(config.architecture, f"layer {max(self.layers)} does not exist (backbone has {self.backbone.num_layers})")
+        if backbone is None:
+            name = p.get("backbone", "whisper-base")
+            if name not in BACKBONES:
+                raise ModelError(config.architecture, f"params.backbone: unknown {name!r} (known: {', '.join(backbone_names())})")
+            backbone = load_backbone(name, p.get("backbone_source"))
+        self.backbone = backbone
+        if not self.layers or max(self.layers) >= self.backbone.num_layers or min(self.layers) < 0:
+            raise ModelError(config.architecture, f"params.layers: {self.layers} are not all layers of the backbone (0 to {self.backbone.num_layers - 1})")
         n_feat = 2 * self.backbone.hidden_size * len(self.layers)
         n_labels = len(config.labels)
         self.register_buffer("feat_mean", torch.zeros(n_feat))
@@ -164,6 +170,12 @@ class LayerHeadModel(EmotionModel):
         d0, b = self.shift
         d = plain_z.float().square().mean(dim=-1, keepdim=True)
         return (d / d0).clamp_min(1.0).pow(b).to(plain_z.dtype)
+
+    @property
+    def input_needs(self) -> InputNeeds:
+        """The backbone's sample rate and the fewest samples it encodes."""
+        name = self.config.params.get("backbone", "whisper-base")
+        return InputNeeds((int(self.backbone.sample_rate),), self.backbone.min_samples, f"the {name} backbone")
 
     @property
     def has_unadapted_head(self) -> bool:

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..features.mel import FrontEnd, log_mel
-from .base import EmotionModel, ModelConfig
+from .base import EmotionModel, InputNeeds, ModelConfig
 from .registry import register_architecture
 
 SEED_FRONTEND = FrontEnd(sample_rate=48000, n_fft=2048, hop_length=512, n_mels=296, log="db", mel_scale="slaney", norm="slaney")
@@ -124,6 +124,8 @@ class SeedEncoderLayer(nn.Module):
 class SeedTransformer(EmotionModel):
     """The seed's transformer (study: 51.4% on a random split, ~377K parameters)."""
 
+    label_outputs = {"head.weight": 0, "head.bias": 0}
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         p = {**DEFAULT_PARAMS, **config.params}
@@ -151,6 +153,11 @@ class SeedTransformer(EmotionModel):
         front = frontend or SEED_FRONTEND
         config = ModelConfig(architecture="transformer", labels=list(labels), sample_rate=front.sample_rate, frontend=front.to_dict(), params=dict(params or {}))
         return cls(config)
+
+    @property
+    def input_needs(self) -> InputNeeds:
+        """Its front end's rate; any length (every input is padded or cut to :attr:`num_samples`)."""
+        return InputNeeds((self.front.sample_rate,), 1, "the front end")
 
     @property
     def num_samples(self) -> int:

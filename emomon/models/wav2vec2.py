@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from ..errors import ModelError
-from .base import EmotionModel, ModelConfig
+from .backbones import SSL_SAMPLE_RATE, conv_receptive_field
+from .base import EmotionModel, InputNeeds, ModelConfig
 from .registry import register_architecture
 
 
@@ -32,6 +33,8 @@ def _hf_config(d: dict[str, Any]):
 class Wav2Vec2Model(EmotionModel):
     """Waveforms ``(batch, samples)`` at 16 kHz → wav2vec2 + classification head → logits."""
 
+    label_outputs = {"net.classifier.weight": 0, "net.classifier.bias": 0}
+
     def __init__(self, config: ModelConfig, net: Any = None) -> None:
         super().__init__(config)
         if net is None:
@@ -39,7 +42,7 @@ class Wav2Vec2Model(EmotionModel):
 
             hf = config.params.get("hf_config")
             if not hf:
-                raise ModelError("wav2vec2", "config.params has no 'hf_config'")
+                raise ModelError("wav2vec2", "params.hf_config: missing")
             net = AutoModelForAudioClassification.from_config(_hf_config(hf))
         self.net = net
         self.do_normalize = bool(config.params.get("do_normalize", True))
@@ -61,6 +64,12 @@ class Wav2Vec2Model(EmotionModel):
             },
         )
         return cls(config, net=net)
+
+    @property
+    def input_needs(self) -> InputNeeds:
+        """16 kHz, and at least the receptive field of the convolutional feature encoder."""
+        cfg = self.net.config
+        return InputNeeds((SSL_SAMPLE_RATE,), conv_receptive_field(cfg.conv_kernel, cfg.conv_stride), "the wav2vec2 encoder")
 
     def normalise(self, waveforms: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Zero-mean unit-variance per clip over valid samples; returns (inputs, mask ``(batch, samples)``)."""
