@@ -10,6 +10,7 @@ imported until a command runs, so every ``--help`` is instant.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -77,8 +78,12 @@ def _model_help() -> str:
     return f"Shipped model name ({names}) or a model directory (config.json + model.safetensors)."
 
 
+_reported = [0]  # error lines printed by this run of main()
+
+
 def err(what: str, why: str) -> None:
     """Print one error line to stderr (the CLI's only error format)."""
+    _reported[0] += 1
     print(f"emomon: error: {what}: {why}", file=sys.stderr, flush=True)
 
 
@@ -87,7 +92,7 @@ def err(what: str, why: str) -> None:
 # ----------------------------------------------------------------------------------------------
 ModelOpt = typer.Option("default", "--model", "-m", help=_model_help(), metavar="NAME|DIR")
 ComputeOpt = typer.Option(Compute.auto, "--compute", help="Where the model runs: auto (CUDA when available), cpu, cuda.")
-WindowOpt = typer.Option(None, "--window", metavar="SECONDS", help="Window length in seconds (default: the model's; also the longest segment of `file`).", min=0.01)
+WindowOpt = typer.Option(None, "--window", metavar="SECONDS", help=f"Window length in seconds, at least {defaults.MIN_WINDOW_S:g} (default: the model's; also the longest segment of `file`).")
 HopOpt = typer.Option(None, "--hop", metavar="SECONDS", help="Hop between windows in seconds (default: the model's).", min=0.01)
 SmoothingOpt = typer.Option(defaults.SMOOTHING, "--smoothing", metavar="FACTOR", help="EMA weight of the past, 0 (none) .. <1.", min=0.0, max=0.999)
 VadOpt = typer.Option(defaults.VAD_METHOD, "--vad", help="Voice activity: silero (level-independent), energy (an RMS gate at --silence-db), off.")
@@ -124,11 +129,25 @@ def loading(model: str) -> Iterator[None]:
         yield
 
 
-def load(model: str, compute: Compute) -> "EmotionModel":
+def load(model: str, compute: Compute, window: Optional[float] = None) -> "EmotionModel":
+    """The model, loaded (a spinner on a terminal); ``window`` (``--window``) checked against it."""
     from .stream.api import open_model
 
     with loading(model):
-        return open_model(model, compute.value)
+        m = open_model(model, compute.value)
+    check_window_fits(m, window)
+    return m
+
+
+def check_window_fits(m: "EmotionModel", window: Optional[float]) -> None:
+    """Refuse a ``--window`` shorter than the loaded model's input takes (its front end's STFT,
+    or its backbone's shortest input), before any audio reaches it."""
+    if window is None:
+        return  # the model's own window: its config was checked against the same needs
+    needs, rate = m.input_needs, m.sample_rate
+    if round(window * rate) < needs.min_samples:
+        raise EmomonError("--window", f"{window:g} s is shorter than {needs.source} takes "
+                                      f"({needs.min_samples} samples at {rate} Hz: at least {needs.min_samples / rate:.4g} s)")
 
 
 def check_adapt_options(adapt: Optional[bool], profile: Optional[str]) -> None:
@@ -216,10 +235,13 @@ def listen(
     from .stream.monitor import MonitorConfig
     from .stream.sources import resolve_input_device
 
+    from .features.windows import check_window
+
     check_outputs(jsonl, plot, force, append)
     check_adapt_options(adapt, profile)
+    check_window(window)
     dev = resolve_input_device(device)  # a bad --device fails before the model loads
-    m = load(model, compute)
+    m = load(model, compute, window)
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad_options(vad, vad_threshold, min_speech, silence_db),
                         min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
     monitor = microphone_monitor(dev.index, m, config=cfg, profile=profile)
@@ -263,28 +285,22 @@ def file_cmd(
     compute: Compute = ComputeOpt,
 ) -> None:
     """The speech segments of files and their emotions, or --stream a file through the live pipeline."""
+    from .features.windows import check_window
     from .timeline.inputs import expand_inputs
 
     check_outputs(jsonl, plot, force, append)
     check_adapt_options(adapt, profile)
+    check_window(window)
     vad_opts = vad_options(vad, vad_threshold, min_speech, silence_db)
     inputs = list(expand_inputs(paths))
     if stream:
         if fmt is not None or segments:
             raise EmomonError("--format/--segments", "do not apply with --stream (it writes window records: --no-ui, --jsonl)")
-        for arg, why in inputs:
-            if why is not None:
-                raise EmomonError(arg, why)
-        from .stream.api import file_monitor
-        from .stream.monitor import MonitorConfig
-
-        m = load(model, compute)
-        cfg = MonitorConfig(window=window, hop=hop, smoothing=defaults.SMOOTHING if smoothing is None else smoothing,
-                            vad=vad_opts, min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
-        monitor = file_monitor([p for p, _ in inputs], m, fast=fast, config=cfg, profile=profile)
-        name = Path(inputs[0][0]).name if len(inputs) == 1 else "files"
-        if not run_live(monitor, model, f"emomon · {name}", no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot):
-            raise typer.Exit(130)
+        failed = _stream_files(inputs, model, compute, window=window, hop=hop, smoothing=smoothing, vad_opts=vad_opts,
+                               min_confidence=min_confidence, duration=duration, adapt=adapt, profile=profile, fast=fast,
+                               no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
+        if failed:
+            raise typer.Exit(1)
         return
     _stream_only(**{"--fast": fast, "--hop": hop, "--smoothing": smoothing, "--duration": duration, "--jsonl": jsonl,
                     "--append": append, "--no-ui": no_ui})
@@ -296,11 +312,46 @@ def file_cmd(
     from .timeline.analyze import FileOptions
 
     options = FileOptions(vad=vad_opts, window=window, min_confidence=min_confidence)
-    m = load(model, compute)
+    m = load(model, compute, window)
     session = bool(adapt) and adaptation(m, model, adapt, profile)
     prof = open_profile(profile, m) if session else None  # a profile that does not fit fails before any work
     if _analyze(inputs, m, options, fmt or Format.table, segments, plot, session=session, profile=prof):
         raise typer.Exit(1)
+
+
+def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: Compute, *, window: Optional[float],
+                  hop: Optional[float], smoothing: Optional[float], vad_opts: "VadOptions", min_confidence: Optional[float],
+                  duration: Optional[float], adapt: Optional[bool], profile: Optional[str], fast: bool, no_ui: bool,
+                  jsonl: Optional[Path], force: bool, append: bool, plot: Optional[Path]) -> int:
+    """``emomon file --stream``: the files that open stream, each one that does not (or an
+    argument that names nothing) is one error line; returns how many failed (exit 130 on Ctrl-C)."""
+    from .stream.api import file_monitor
+    from .stream.monitor import MonitorConfig
+
+    bad: list[EmomonError] = [EmomonError(arg, why) for arg, why in inputs if why is not None]
+    for exc in bad:
+        err(exc.what, exc.why)
+    paths = [p for p, why in inputs if why is None]
+    if not paths:
+        return len(bad)  # each one said why
+    m = load(model, compute, window)
+    cfg = MonitorConfig(window=window, hop=hop, smoothing=defaults.SMOOTHING if smoothing is None else smoothing,
+                        vad=vad_opts, min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
+
+    def unreadable(exc: EmomonError) -> None:
+        bad.append(exc)
+        err(exc.what, exc.why)
+
+    try:
+        monitor = file_monitor(paths, m, fast=fast, config=cfg, profile=profile, on_error=unreadable)
+    except EmomonError:
+        if len(bad) == len(inputs):
+            return len(bad)  # no file could be opened: each one said why
+        raise
+    name = Path(monitor.streams[0]).name if len(monitor.streams) == 1 else "files"
+    if not run_live(monitor, model, f"emomon · {name}", no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot):
+        raise typer.Exit(130)
+    return len(bad)
 
 
 def _failed_input(path: str, why: str) -> "FileResult":
@@ -528,17 +579,84 @@ def _flags_as_flags(command) -> None:  # noqa: ANN001 - a click command or group
         _flags_as_flags(sub)
 
 
+class PipeClosed(Exception):
+    """stdout's reader went away (``emomon file ... | head -1``): a normal end, not an error."""
+
+
+def _pipe_closed_passes(command) -> None:  # noqa: ANN001 - a click command or group
+    """Let a closed stdout reach :func:`main` as :class:`PipeClosed`: click catches
+    ``OSError(EPIPE)`` itself and exits 1, even outside standalone mode."""
+    invoke = command.invoke
+
+    def guarded(ctx):  # noqa: ANN001, ANN202
+        try:
+            return invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise PipeClosed() from exc
+            raise
+
+    command.invoke = guarded
+
+
+def _stdout_settled() -> Optional[OSError]:
+    """Flush stdout; when that fails (closed pipe, full disk), point it at /dev/null so that
+    Python's own flush at exit stays quiet, and return the error."""
+    try:
+        sys.stdout.flush()
+        return None
+    except OSError as exc:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        return exc
+
+
+def _pipe_closed() -> int:
+    """The exit code when stdout's reader went away: 0 (a normal end), or 1 when an error line
+    was printed before; stdout is pointed at /dev/null so nothing more is said."""
+    _stdout_settled()
+    return 1 if _reported[0] else 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Console entry point; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    """Console entry point; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted).
+
+    A closed stdout (``| head -1``) ends the run quietly: 0, or 1 when an error line had been
+    printed before. An output that cannot be written (a full disk) is one error line and 1.
+    """
     logging.basicConfig(
         level=logging.DEBUG if os.environ.get("EMOMON_DEBUG") else logging.WARNING,
         format="emomon: %(levelname)s: %(message)s",
     )
+    _reported[0] = 0
+    rc = _run(argv)
+    problem = _stdout_settled()
+    if problem is not None and problem.errno == errno.EPIPE:
+        return _pipe_closed()
+    if problem is not None and rc == 0:
+        err("stdout", f"cannot write ({problem.strerror or problem})")
+        return 1
+    return rc
+
+
+def _run(argv: Optional[List[str]]) -> int:
+    """Run the command line ``argv``; every expected error one line on stderr. Returns the exit code."""
     command = typer.main.get_command(app)
     _flags_as_flags(command)
+    _pipe_closed_passes(command)
     try:
         rv = command.main(args=argv, prog_name="emomon", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
+    except PipeClosed:
+        return _pipe_closed()
+    except SystemExit as exc:  # rich ends a write to a closed pipe with SystemExit(1)
+        if isinstance(exc.__context__, OSError) and exc.__context__.errno == errno.EPIPE:
+            return _pipe_closed()
+        raise
     except typer.Abort:  # Ctrl-C outside our loops
         print("", file=sys.stderr)
         return 130
@@ -558,12 +676,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-        except OSError:
-            pass
-        return 141
+    except BrokenPipeError:  # raised outside a command (click's own output)
+        return _pipe_closed()
     except Exception as exc:  # noqa: BLE001 - never a traceback; EMOMON_DEBUG=1 shows it
         if os.environ.get("EMOMON_DEBUG"):
             raise

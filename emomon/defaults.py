@@ -13,6 +13,11 @@ WINDOW_S = 3.0  # analysis window, seconds
 HOP_S = 0.5  # a result every hop, seconds
 SMOOTHING = 0.6  # EMA weight of the past in [0, 1)
 MAX_BATCH = 16  # windows per forward pass in the inference worker
+VAD_FRAME_S = 512 / 16000  # Silero's frame (512 samples at 16 kHz): every voice-activity detector's grid
+# The shortest --window: a shorter one holds no whole voice-activity frame, so it is never speech
+# (and the model never runs on it). It also covers the default front end's STFT (n_fft 400 at
+# 16 kHz needs 201 samples); a model whose front end needs more is checked once it is loaded.
+MIN_WINDOW_S = VAD_FRAME_S
 
 # -- voice activity ---------------------------------------------------------------------------
 VAD_METHOD = "silero"  # silero | energy | off

@@ -30,3 +30,13 @@ class DataError(EmomonError):
 
 class ProfileError(EmomonError):
     """A speaker profile that cannot be used (bad name, another model's, unreadable)."""
+
+
+class OutputError(EmomonError):
+    """An output (a ``--jsonl`` log, a picture, stdout) that cannot be written: a full disk, a
+    quota, an I/O error. ``what`` names it, ``why`` says ``cannot write (<the system's reason>)``."""
+
+
+def cannot_write(what: str, exc: OSError) -> OutputError:
+    """The :class:`OutputError` for ``exc`` raised while writing ``what``."""
+    return OutputError(what, f"cannot write ({exc.strerror or exc})")

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLOOR_DB = -120.0
-FRAME_SECONDS = 512 / 16000  # Silero's frame at 16 kHz; every detector uses the same grid
+FRAME_SECONDS = defaults.VAD_FRAME_S  # Silero's frame at 16 kHz; every detector uses the same grid
 SILERO_RATE = 16000
 SILERO_CONTEXT = 64
 SILERO_MODEL = "silero_vad_16k_sequence.onnx"

@@ -13,6 +13,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import defaults
+from ..errors import EmomonError
+
+
+def check_window(window: float | None, option: str = "--window") -> None:
+    """Refuse a window (seconds; ``None``: the model's) that is not a number of seconds of at
+    least :data:`~emomon.defaults.MIN_WINDOW_S` (one voice-activity frame: nothing shorter can
+    hold speech). Raises :class:`~emomon.errors.EmomonError` ``(option, why)``."""
+    if window is None:
+        return
+    if not (isinstance(window, (int, float)) and math.isfinite(window) and window > 0):
+        raise EmomonError(option, f"must be a positive number of seconds (got {window})")
+    if window < defaults.MIN_WINDOW_S:
+        raise EmomonError(option, f"{window:g} s is shorter than one voice-activity frame "
+                                  f"({defaults.MIN_WINDOW_S:g} s): no window that short can hold speech")
+
 
 @dataclass(frozen=True)
 class Window:

@@ -19,10 +19,11 @@ statistics start, and ``session_sinks`` saves it with what the session heard whe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .. import defaults
 from ..audio import AudioSource
+from ..errors import EmomonError
 from ..features.vad import VadOptions
 from ..records import WindowRecord
 from .monitor import Monitor, MonitorConfig
@@ -70,13 +71,35 @@ def file_monitor(
     compute: str = "auto",
     source_rate: int | None = None,
     profile: "str | Profile | None" = None,
+    on_error: Callable[[EmomonError], None] | None = None,
 ) -> Monitor:
     """A :class:`Monitor` over one or more files (each its own stream, named by its path, with
-    its own speaker adapter; every one starts from ``profile`` when given)."""
+    its own speaker adapter; every one starts from ``profile`` when given).
+
+    A file that cannot be opened (missing, not audio, no samples) raises its
+    :class:`~emomon.errors.EmomonError`; with ``on_error`` it is handed to ``on_error`` instead
+    and left out, and only when no file at all can be opened is an error raised.
+    """
     m = open_model(model, compute)
     items = source if isinstance(source, list) else [source]
-    sources = [FileSource(s, m.sample_rate, realtime=not fast, source_rate=source_rate) for s in items]
+    sources = _file_sources(items, m.sample_rate, fast, source_rate, on_error)
+    if items and not sources:
+        raise EmomonError("files", "none of them could be read")
     return Monitor(m, sources, config, profile=open_profile(profile, m))
+
+
+def _file_sources(items: list[AudioSource], sample_rate: int, fast: bool, source_rate: int | None,
+                  on_error: Callable[[EmomonError], None] | None) -> list[FileSource]:
+    """A :class:`FileSource` per item that opens; the others to ``on_error`` (``None``: raised)."""
+    sources = []
+    for item in items:
+        try:
+            sources.append(FileSource(item, sample_rate, realtime=not fast, source_rate=source_rate))
+        except EmomonError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+    return sources
 
 
 def stream_file(

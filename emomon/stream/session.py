@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Iterator, Protocol, Sequence
 
+from ..errors import EmomonError
 from ..records import SessionInfo, SessionSummary, WindowRecord
 from .monitor import Monitor
 
@@ -71,7 +72,8 @@ def _median(values: list[float]) -> float | None:
 def run_session(monitor: Monitor, sinks: Sequence[Sink], model: str) -> SessionSummary:
     """Drive ``monitor`` to its end (or Ctrl-C/SIGTERM) into ``sinks``; returns the summary.
 
-    A source or model error is raised after every sink is closed.
+    A source, model or sink error (a log that cannot be written) is raised after every sink is
+    closed; so is an expected error (:class:`~emomon.errors.EmomonError`) of a sink's ``close``.
     """
     info = session_info(monitor, model)
     opened: list[Sink] = []
@@ -107,12 +109,25 @@ def run_session(monitor: Monitor, sinks: Sequence[Sink], model: str) -> SessionS
             compute_median_ms=_median(computes),
             completed=completed,
         )
-        for sink in opened:
-            try:
-                sink.close(summary)
-            except Exception:  # noqa: BLE001 - one sink failing must not keep the others open
-                log.warning("closing %s failed", type(sink).__name__, exc_info=True)
+        failed = _close_all(opened, summary)
+    if failed is not None:  # the session itself ended well: the sink's error is the one to tell
+        raise failed
     return summary
+
+
+def _close_all(sinks: Sequence[Sink], summary: SessionSummary) -> EmomonError | None:
+    """Close every sink (one failing must not keep the others open); returns the first expected
+    error (a log that cannot be written), other failures are logged."""
+    first: EmomonError | None = None
+    for sink in sinks:
+        try:
+            sink.close(summary)
+        except EmomonError as exc:
+            log.debug("closing %s failed: %s", type(sink).__name__, exc)
+            first = first or exc
+        except Exception:  # noqa: BLE001
+            log.warning("closing %s failed", type(sink).__name__, exc_info=True)
+    return first
 
 
 def summary_line(summary: SessionSummary) -> str:

@@ -9,11 +9,13 @@ unless asked (``force``), nor appended to unless asked (``append``).
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Sequence, TextIO
 
-from ..errors import EmomonError
+from ..errors import EmomonError, cannot_write
 from ..features.vad import VadOptions
 from ..records import SessionInfo, SessionSummary, WindowRecord, dumps
 
@@ -48,6 +50,9 @@ class JsonlLog:
     """``--jsonl PATH``: a session header, every window record, a summary; flushed per line.
 
     ``append`` adds a new session (its own header) to an existing log; ``force`` replaces it.
+    A line that cannot be written (a full disk) is an :class:`~emomon.errors.OutputError`
+    ``PATH: cannot write (<reason>)``; the log is cut back to its last whole line (what it held
+    before, and every line written, are kept) and closed, and later writes are not tried.
     """
 
     def __init__(self, path: Path, force: bool = False, append: bool = False) -> None:
@@ -60,10 +65,38 @@ class JsonlLog:
             raise EmomonError(str(path), "already exists (use --append to add to it or --force to overwrite it)") from None
         except OSError as exc:
             raise EmomonError(str(path), f"cannot open for writing ({exc.strerror or exc})") from None
+        self._whole = self._size()  # bytes of whole lines in the file
+
+    def _size(self) -> int:
+        try:
+            return os.fstat(self._file.fileno()).st_size
+        except OSError:
+            return 0
 
     def _line(self, obj: dict) -> None:
-        self._file.write(dumps(obj) + "\n")
-        self._file.flush()
+        if self._file.closed:
+            return  # a write failed before: reported then
+        text = dumps(obj) + "\n"
+        try:
+            self._file.write(text)
+            self._file.flush()
+        except OSError as exc:
+            self._abandon()
+            raise cannot_write(str(self.path), exc) from None
+        self._whole += len(text.encode("utf-8"))
+
+    def _abandon(self) -> None:
+        """After a failed write: close the file (its unwritten rest is dropped) and cut a regular
+        file back to its last whole line, so no half record is left in it."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        try:
+            if stat.S_ISREG(os.stat(self.path).st_mode) and os.stat(self.path).st_size > self._whole:
+                os.truncate(self.path, self._whole)
+        except OSError as exc:
+            log.debug("cannot cut %s back to its last whole line: %s", self.path, exc)
 
     def open(self, info: SessionInfo) -> None:
         self._line(info.to_dict())
@@ -75,7 +108,8 @@ class JsonlLog:
         try:
             self._line(summary.to_dict())
         finally:
-            self._file.close()
+            if not self._file.closed:
+                self._file.close()
 
 
 class JsonLines:
@@ -88,9 +122,9 @@ class JsonLines:
         pass
 
     def write(self, rec: WindowRecord) -> None:
-        out = self.out or sys.stdout
-        out.write(dumps(rec.to_dict()) + "\n")
-        out.flush()
+        from ..timeline.output import emit
+
+        emit(self.out or sys.stdout, dumps(rec.to_dict()) + "\n")
 
     def close(self, summary: SessionSummary) -> None:
         pass

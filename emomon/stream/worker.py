@@ -106,11 +106,24 @@ class InferenceWorker:
         return self._pending
 
     def stop(self, timeout: float | None = 5.0) -> None:
-        """Ask the thread to finish (after the windows already queued) and wait for it."""
+        """Ask the thread to finish and wait for it. Windows still queued are dropped (a stream
+        that ended normally has none; one stopped early will not read them): only the batch
+        being scored is finished, so a stop is prompt."""
         if self._thread is not None:
+            self._drop_queued()
             self.inbox.put(_STOP)
             self._thread.join(timeout)
             self._thread = None
+
+    def _drop_queued(self) -> None:
+        """Take every job still waiting off the inbox, unscored."""
+        while True:
+            try:
+                self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            with self._lock:
+                self._pending -= 1
 
     def _take_batch(self) -> tuple[list[Job], bool]:
         first = self.inbox.get()

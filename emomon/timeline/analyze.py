@@ -31,6 +31,7 @@ from ..audio import AudioSource, decode_blocks, probe_duration
 from ..errors import AudioError, EmomonError
 from ..features.segments import Span, context_slices, segments_of
 from ..features.vad import VadOptions, VoiceActivity
+from ..features.windows import check_window
 from ..records import FileResult, Segment, is_uncertain, top_label
 
 if TYPE_CHECKING:
@@ -60,8 +61,7 @@ class FileOptions:
     block: float = defaults.DECODE_BLOCK_S
 
     def __post_init__(self) -> None:
-        if self.window is not None and not self.window > 0:
-            raise EmomonError("--window", f"must be positive (got {self.window})")
+        check_window(self.window)
         if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
             raise EmomonError("--min-confidence", f"must be between 0 and 1 (got {self.min_confidence})")
 

@@ -9,9 +9,31 @@ from __future__ import annotations
 
 import csv
 import sys
-from typing import Protocol, Sequence, TextIO
+from contextlib import contextmanager
+from typing import Iterator, Protocol, Sequence, TextIO
 
+from ..errors import cannot_write
 from ..records import SCORE_DIGITS, FileResult, dumps, round_scores
+
+
+@contextmanager
+def writing(what: str = "stdout") -> Iterator[None]:
+    """Turn a failed write to ``what`` (a full disk, an I/O error) into one
+    :class:`~emomon.errors.OutputError`; a closed pipe (``BrokenPipeError``) passes as it is:
+    the command line ends quietly on it."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise cannot_write(what, exc) from None
+
+
+def emit(out: TextIO, text: str, what: str = "stdout") -> None:
+    """Write ``text`` to ``out`` and flush it (see :func:`writing`)."""
+    with writing(what):
+        out.write(text)
+        out.flush()
 
 
 class ResultWriter(Protocol):
@@ -39,9 +61,7 @@ class JsonWriter:
         self.out = out
 
     def write(self, result: FileResult) -> None:
-        out = self.out or sys.stdout
-        out.write(dumps(result.to_dict()) + "\n")
-        out.flush()
+        emit(self.out or sys.stdout, dumps(result.to_dict()) + "\n")
 
     def close(self) -> None:
         pass
@@ -57,14 +77,20 @@ class CsvWriter:
         self.out = out or sys.stdout
         self._csv = csv.writer(self.out, lineterminator="\n")
         head = ["path", "start", "end"] if segments else ["path", "duration", "speech"]
-        self._csv.writerow([*head, "label", "uncertain", "reason", "error", *self.labels])
-        self.out.flush()
+        with writing():
+            self._csv.writerow([*head, "label", "uncertain", "reason", "error", *self.labels])
+            self.out.flush()
 
     def _scores(self, scores: dict[str, float] | None) -> list[str]:
         rounded = round_scores(scores) or {}
         return [f"{rounded[lab]:.{SCORE_DIGITS}f}" if rounded.get(lab) is not None else "" for lab in self.labels]
 
     def write(self, result: FileResult) -> None:
+        with writing():
+            self._write(result)
+            self.out.flush()
+
+    def _write(self, result: FileResult) -> None:
         r = result
         if r.error is not None:
             self._csv.writerow([r.path, "", "", "", "", "", r.error, *[""] * len(self.labels)])
@@ -76,7 +102,6 @@ class CsvWriter:
         else:
             self._csv.writerow([r.path, f"{r.duration:.4f}", f"{r.speech:.4f}", r.label or "", str(r.uncertain).lower(),
                                 r.reason or "", "", *self._scores(r.scores)])
-        self.out.flush()
 
     def close(self) -> None:
         pass
@@ -129,7 +154,9 @@ class TableWriter:
         table.add_column("next", overflow="fold")
         for row in self.rows:
             table.add_row(*row)
-        Console().print(table)
+        with writing():
+            Console().print(table)
+            sys.stdout.flush()
 
 
 def make_writer(fmt: str, labels: Sequence[str], segments: bool = False) -> ResultWriter:
