@@ -13,6 +13,7 @@ WINDOW_S = 3.0  # analysis window, seconds
 HOP_S = 0.5  # a result every hop, seconds
 SMOOTHING = 0.6  # EMA weight of the past in [0, 1)
 MAX_BATCH = 16  # windows per forward pass in the inference worker
+MAX_LAG_S = 2.0  # a live stream further behind than this drops its oldest unread audio to stay current
 VAD_FRAME_S = 512 / 16000  # Silero's frame (512 samples at 16 kHz): every voice-activity detector's grid
 # The shortest --window: a shorter one holds no whole voice-activity frame, so it is never speech
 # (and the model never runs on it). It also covers the default front end's STFT (n_fft 400 at

@@ -152,3 +152,70 @@ def test_stop_from_consumer(test_model):
         if len(got) == 2:
             mon.stop()
     assert 2 <= len(got) < 20
+
+
+class _BacklogSource(Source):
+    """A source whose whole signal is already waiting in its ring when the monitor starts reading
+    (a reader that fell far behind); ``capacity`` smaller than the signal: the ring overran too."""
+
+    def __init__(self, x: np.ndarray, realtime: bool, capacity: int | None = None) -> None:
+        self.x, self.sample_rate, self.name, self.realtime = x, SR, "backlog", realtime
+        self.ring = RingBuffer(capacity or len(x), SR)
+
+    def start(self) -> None:
+        import time
+
+        self.ring.write(self.x, time.monotonic())
+        self.ring.close()
+
+    def stop(self) -> None:
+        self.ring.close()
+
+
+def test_a_live_stream_far_behind_drops_the_oldest_audio_and_stays_current(test_model):
+    x = synth_speechlike(10.0)
+    cfg = MonitorConfig(vad=VadOptions(method="off"), max_lag=2.0)
+    mon = Monitor(test_model, _BacklogSource(x, realtime=True), cfg)
+    recs = list(mon.records())
+    # 10 s unread > 2 s: all but the newest window (1 s) dropped, one whole window of the newest
+    assert [r.t for r in recs] == [10.0]
+    assert recs[0].dropped_s == pytest.approx(9.0) and recs[0].label is not None
+    stats = mon.stats()
+    assert stats.dropped_seconds == pytest.approx(9.0) and stats.gaps == 1
+    # a file read as fast as it can go never falls behind: nothing dropped
+    mon = Monitor(test_model, _BacklogSource(x, realtime=False), cfg)
+    assert len(list(mon.records())) == 40 and mon.stats().dropped_seconds == 0.0
+
+
+def test_a_ring_overrun_restarts_the_windowing_after_the_gap(test_model):
+    x = synth_speechlike(5.0)
+    mon = Monitor(test_model, _BacklogSource(x, realtime=False, capacity=2 * SR), MonitorConfig(vad=VadOptions(method="off")))
+    recs = list(mon.records())
+    # the oldest 3 s were overwritten; the first window after the gap holds a whole window of new audio
+    assert [r.t for r in recs] == pytest.approx([4.0, 4.25, 4.5, 4.75, 5.0])
+    assert all(r.dropped_s == pytest.approx(3.0) for r in recs) and mon.stats().gaps == 1
+
+
+def test_max_lag_must_be_positive(test_model):
+    with pytest.raises(EmomonError):
+        Monitor(test_model, _BacklogSource(synth_speechlike(1.0), True), MonitorConfig(max_lag=0.0))
+
+
+def test_an_overloaded_live_stream_stays_current(test_model_dir):
+    """A model twice too slow for a real-time stream: results stay about ``max_lag`` (plus the
+    batch in the worker) behind instead of falling further behind for as long as the ring holds
+    (10 s), and what was skipped is counted."""
+    import time
+
+    from emomon.models import load_model
+
+    model = load_model(test_model_dir, device="cpu")
+    fast = model.predict_proba
+    model.predict_proba = lambda x: (time.sleep(0.5 * len(x)), fast(x))[1]  # 0.5 s per window, one per 0.25 s
+    src = FileSource(synth_speechlike(4.0), SR, realtime=True, source_rate=SR)
+    mon = Monitor(model, src, MonitorConfig(vad=VadOptions(method="off"), max_batch=2, max_lag=0.5))
+    recs = list(mon.records())
+    assert max(r.latency_ms for r in recs) < 2500  # without the lag cap: ~4 s by the end, growing
+    assert recs[-1].dropped_s > 0 and mon.stats().gaps >= 1
+    ts = [r.t for r in recs]
+    assert ts == sorted(ts) and len(recs) < 16  # fewer windows than a stream that kept up

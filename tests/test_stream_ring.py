@@ -69,3 +69,22 @@ def test_concurrent_writer_never_blocks_and_accounts_every_sample():
     data = np.concatenate(got)
     assert len(data) + ring.dropped == total
     assert np.all(np.diff(data) >= 0)  # order kept, only whole runs skipped
+
+
+def test_discard_keeps_the_newest_counts_and_dates_them():
+    ring = RingBuffer(100, sample_rate=10)
+    ring.write(np.arange(30, dtype=np.float32), 3.0)  # sample i captured at (i + 1) / 10 s
+    assert ring.discard(5) == 25 and ring.dropped == 25 and ring.drops == 1
+    assert ring.discard(5) == 0 and ring.drops == 1  # nothing more to drop: no event
+    chunk = ring.read()
+    assert chunk.samples.tolist() == [25, 26, 27, 28, 29] and chunk.gap == 25
+    assert chunk.capture_time == 3.0 and abs(chunk.first_capture_time - 2.6) < 1e-9
+
+
+def test_chunk_times_never_go_back_with_a_bursty_writer():
+    ring = RingBuffer(1000, sample_rate=1000)
+    ring.write(np.ones(100, dtype=np.float32), 1.0)
+    a = ring.read(50).capture_time  # 0.95
+    ring.write(np.ones(100, dtype=np.float32), 1.05)  # 100 samples only 50 ms later
+    b = ring.read(10).capture_time  # 1.05 - 0.14 = 0.91 from the backlog alone
+    assert a == 0.95 and b >= a

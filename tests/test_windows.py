@@ -57,14 +57,34 @@ def test_flush_emits_tail_window():
     assert short.flush(0.0).valid == 100  # a clip shorter than a hop still gives a window
 
 
-def test_skip_keeps_time_aligned():
+def test_skip_keeps_time_aligned_and_restarts_after_the_gap():
     w = Windower(1.0, 0.25, SR)
     w.push(np.ones(250, dtype=np.float32), 0.0)
-    w.skip(600)  # lost audio: no window ends inside the gap
-    out = w.push(np.ones(250, dtype=np.float32), 0.0)
-    assert w.position == 1100
-    assert [o.t_end for o in out] == [1.0]
-    assert np.all(out[0].samples[-150:] == 1) and np.all(out[0].samples[-750:-150] == 0)
+    assert w.skip(600) is None  # lost audio: no window ends inside the gap, none reaches back across it
+    assert w.position == 850 and w.gaps == 1 and w.skipped == 600
+    assert w.push(np.full(999, 2, dtype=np.float32), 0.0) == []  # the first window needs a whole one
+    out = w.push(np.full(260, 2, dtype=np.float32), 0.0)
+    assert w.position == 2109
+    assert [o.t_end for o in out] == [1.85, 2.1]  # one window after the gap, then every hop
+    assert all(o.valid == 1000 and np.all(o.samples == 2) for o in out)  # no padding, no old audio
+
+
+def test_a_gap_first_closes_the_audio_before_it_with_a_last_window():
+    w = Windower(1.0, 0.25, SR)
+    w.push(np.ones(1100, dtype=np.float32), 7.0)  # windows end at 250 .. 1000; 100 samples after
+    tail = w.skip(50)
+    assert tail is not None and tail.t_end == 1.1 and tail.valid == 1000 and tail.capture_time == 7.0
+    assert np.all(tail.samples == 1) and w.position == 1150
+
+
+def test_flush_after_a_gap_pads_instead_of_reaching_back():
+    w = Windower(1.0, 0.25, SR)
+    w.push(np.ones(500, dtype=np.float32), 0.0)
+    w.skip(100)
+    w.push(np.full(300, 2, dtype=np.float32), 0.0)
+    tail = w.flush(0.0)
+    assert tail is not None and tail.t_end == 0.9 and tail.valid == 300
+    assert np.all(tail.samples[:700] == 0) and np.all(tail.real_samples == 2)
 
 
 def test_rejects_bad_sizes():

@@ -4,6 +4,17 @@ Windows are ``window`` seconds long and end every ``hop`` seconds: window ``k`` 
 ``(k + 1) * hop``. The first windows of a stream reach back before its start and are front-padded
 with zeros to the full window length (as the training seed front-pads short clips), so the first
 result comes after one hop instead of one whole window.
+
+A gap (audio lost, e.g. dropped by an overloaded stream's ring buffer; :meth:`Windower.skip`)
+ends one run of audio and restarts the windowing after it: no window mixes audio from both sides
+of a gap and none ends inside it. The samples since the last window's end get one last window
+ending where the gap begins (as at the end of a stream, :meth:`Windower.flush`), so every sample
+that arrived is in some window. After the gap the history is forgotten: the first window ends
+one whole window after it (it holds only new audio, no front padding), then one every hop.
+Stream time keeps counting the lost samples, so ``t_end`` stays aligned with capture time.
+Front padding therefore appears only at the stream's start and in such a last window of a run
+shorter than a window. :attr:`Windower.gaps` / :attr:`Windower.skipped` count the restarts and
+the samples lost.
 """
 
 from __future__ import annotations
@@ -75,13 +86,21 @@ class Windower:
         self._pos = 0  # samples pushed so far (absolute)
         self._next_end = self.hop  # end (absolute) of the next window to emit
         self._last_end = 0  # end of the last window emitted
-        self._suppress_until = 0  # no window may end inside a gap
+        self._origin = 0  # where the current run of contiguous audio began (0, or a gap's end)
         self._index = 0
+        self.gaps = 0  # restarts after lost audio
+        self.skipped = 0  # samples lost in them
+        self._last_time = 0.0  # capture time of the last sample pushed
 
     @property
     def position(self) -> int:
         """Samples pushed so far (gaps included)."""
         return self._pos
+
+    @property
+    def last_capture_time(self) -> float:
+        """Capture time of the last sample pushed (0 before any)."""
+        return self._last_time
 
     def push(self, samples: np.ndarray, capture_time: float) -> list[Window]:
         """Append ``samples (n,)`` whose last sample was captured at ``capture_time``.
@@ -93,34 +112,40 @@ class Windower:
             return []
         self._buf = np.concatenate([self._buf, samples])
         self._pos += samples.size
+        self._last_time = capture_time
         out: list[Window] = []
         while self._next_end <= self._pos:
             end = self._next_end
             self._next_end += self.hop
-            if end <= self._suppress_until:
-                continue
             out.append(self._cut(end, capture_time))
         self._trim()
         return out
 
-    def skip(self, n: int) -> None:
-        """Account for ``n`` lost samples (a dropout): they count as silence in the history, and no
-        window ends inside them, so stream time stays aligned with capture time."""
+    def skip(self, n: int) -> Window | None:
+        """Account for ``n`` lost samples (a dropout) and restart after them.
+
+        Returns the last window of the audio before the gap (ending where the gap begins, as
+        :meth:`flush` does; ``None`` when every sample is already in a window). Then the history
+        is forgotten (no window splices audio from both sides of the gap), no window ends inside
+        the gap, and the next one ends one whole window after it, without front padding. Stream
+        time counts the lost samples, so it stays aligned with capture time.
+        """
         if n <= 0:
-            return
-        keep = min(n, self.window)
-        self._pos += n - keep
-        self._buf = np.concatenate([self._buf, np.zeros(keep, dtype=np.float32)])
-        self._pos += keep
-        self._suppress_until = self._pos
-        if self._next_end <= self._pos:
-            self._next_end += math.ceil((self._pos - self._next_end + 1) / self.hop) * self.hop
-        self._trim()
+            return None
+        tail = self.flush(self._last_time)
+        self._pos += int(n)
+        self._origin = self._pos
+        self._buf = np.zeros(self.window, dtype=np.float32)
+        self._next_end = self._origin + self.window
+        self.gaps += 1
+        self.skipped += int(n)
+        return tail
 
     def flush(self, capture_time: float) -> Window | None:
         """At end of stream: a last window ending at the last sample, if any sample came after the
-        last window's end (so short clips still give one result)."""
-        if self._pos > max(self._last_end, self._suppress_until):
+        last window's end (so short clips still give one result). It never reaches back across a
+        gap: what came before one is front padding."""
+        if self._pos > max(self._last_end, self._origin):
             self._next_end = self._pos + self.hop
             return self._cut(self._pos, capture_time)
         return None
@@ -134,7 +159,7 @@ class Windower:
             stream=self.stream,
             index=self._index,
             samples=win,
-            valid=min(self.window, end),
+            valid=min(self.window, end - self._origin),
             t_end=end / self.sample_rate,
             capture_time=capture_time - back / self.sample_rate if self.realtime else capture_time,
             sample_rate=self.sample_rate,

@@ -16,6 +16,15 @@ A window holding NaN/Inf samples (a broken float file or device) is marked ``rea
 activity detector hears those samples as silence). A window with less real audio than
 ``vad.min_speech_duration`` (a clip of a few samples) is marked ``"too short"``, and a window
 the model answers with NaN/Inf ``"non-finite scores"``; neither counts as speech.
+
+Overload: a live (real-time) stream whose unread audio grows past ``max_lag`` seconds (the
+model or the machine is too slow) drops its oldest unread audio, keeping at most one window of
+the newest, so results stay current instead of running seconds behind (the worker holds at most
+one batch of a live stream's windows, so a backlog waits in the ring, where it is bounded; a
+result is then at most about ``max_lag`` plus two batches' compute old); a ring that fills up
+drops its oldest audio too. Either way the lost audio is counted (``dropped_s``, the UI's
+"dropped" figure, :attr:`MonitorStats.gaps`) and the stream's windowing restarts after the gap
+(:meth:`~emomon.features.windows.Windower.skip`): no window holds audio from both sides of it.
 """
 
 from __future__ import annotations
@@ -57,7 +66,8 @@ class MonitorConfig:
     ``min_confidence`` marks labels whose top probability is below it as uncertain;
     ``duration`` stops each stream after that many seconds of audio; ``adapt``: each stream
     adapts to its speaker (:mod:`emomon.models.adapt`) when the model can (:meth:`resolved`
-    turns it off for a model that cannot).
+    turns it off for a model that cannot); ``max_lag`` (seconds, ``None``: never) how far a
+    real-time stream's reader may fall behind before it drops the oldest unread audio.
     """
 
     window: float | None = None
@@ -68,6 +78,7 @@ class MonitorConfig:
     max_batch: int = defaults.MAX_BATCH
     duration: float | None = None
     adapt: bool = defaults.ADAPT
+    max_lag: float | None = defaults.MAX_LAG_S
 
     def resolved(self, model: EmotionModel) -> "MonitorConfig":
         """A copy with the model's window/hop filled in, checked (bad values raise EmomonError)."""
@@ -83,6 +94,8 @@ class MonitorConfig:
             raise EmomonError("--smoothing", f"must be in [0, 1) (got {self.smoothing})")
         if self.duration is not None and not self.duration > 0:
             raise EmomonError("--duration", f"must be positive (got {self.duration})")
+        if self.max_lag is not None and not self.max_lag > 0:
+            raise EmomonError("max_lag", f"must be positive seconds (got {self.max_lag})")
         if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
             raise EmomonError("--min-confidence", f"must be between 0 and 1 (got {self.min_confidence})")
         return replace(self, window=window, hop=hop, adapt=bool(self.adapt and model.adaptive))
@@ -110,15 +123,18 @@ class _Lane:
     last_classified: int | None = None  # end (samples) of the last window sent to be classified
     adapted_s: float = 0.0  # seconds of speech the adapter has heard, as of the last record
     nonfinite_windows: int = 0  # windows skipped for NaN/Inf samples
+    vad_skipped: int = 0  # lost samples the voice activity detector has been told of
 
 
 @dataclass
 class MonitorStats:
-    """Counters for one stream or all: windows emitted, those with speech, audio dropped (seconds)."""
+    """Counters for one stream or all: windows emitted, those with speech, audio dropped (seconds)
+    and the gaps it left (each restarts the stream's windowing)."""
 
     windows: int = 0
     speech_windows: int = 0
     dropped_seconds: float = 0.0
+    gaps: int = 0
     batches: int = 0
     nonfinite_windows: int = 0
 
@@ -151,7 +167,9 @@ class Monitor:
         self.profile = profile
         self._start = profile.stats if profile is not None else None  # where every adapter starts (saving replaces .stats)
         self.worker = InferenceWorker(model, self.config.max_batch)
-        self.max_pending = 2 * self.config.max_batch
+        # windows in the worker's hands: for live streams one batch, so a backlog waits in the
+        # rings, where max_lag bounds it; a file read fast keeps the next batch ready as well
+        self.max_pending = self.config.max_batch if self.realtime else 2 * self.config.max_batch
         self._stop = threading.Event()
         self._lanes: dict[str, _Lane] = {}
         self.labels = model.labels
@@ -169,6 +187,7 @@ class Monitor:
             windows=sum(l.windows for l in lanes),
             speech_windows=sum(l.speech_windows for l in lanes),
             dropped_seconds=sum(l.source.dropped_seconds for l in lanes),
+            gaps=sum(l.windower.gaps for l in lanes),
             batches=self.worker.batches,
             nonfinite_windows=sum(l.nonfinite_windows for l in lanes),
         )
@@ -270,14 +289,13 @@ class Monitor:
         if src.error is not None:
             err = src.error
             raise err if isinstance(err, EmomonError) else EmomonError(src.name, str(err))
+        self._keep_current(lane)
         # at most one batch worth of hops per round, so a fast file cannot flood the worker
         chunk = src.ring.read(max_samples=max(1, int(src.sample_rate * (self.config.hop or 0.5) * self.config.max_batch)))
         last = src.ring.exhausted  # closed by the writer and everything read
         w = lane.windower
         if chunk.gap:
-            lost = int(round(chunk.gap * self.model.sample_rate / src.sample_rate))
-            w.skip(lost)
-            lane.vad.skip(lost)
+            self._gap(lane, chunk.gap)
         samples = chunk.samples
         if lane.resampler is not None:
             samples = lane.resampler(samples, last=last)
@@ -299,6 +317,36 @@ class Monitor:
         for win in windows:
             self.worker.submit(self._job(lane, win))
         lane.vad.forget_before(w.position - w.window)  # the next window starts after this
+
+    def _keep_current(self, lane: _Lane) -> None:
+        """A real-time stream more than ``max_lag`` behind drops its oldest unread audio, keeping
+        at most one window (or ``max_lag``) of the newest (counted by the ring as dropped)."""
+        src, max_lag = lane.source, self.config.max_lag
+        if not src.realtime or max_lag is None or src.ring.available <= max_lag * src.sample_rate:
+            return
+        keep = int(min(max_lag, self.config.window or max_lag) * src.sample_rate)
+        lost = src.ring.discard(keep)
+        level = logging.WARNING if lane.windower.gaps == 0 else logging.DEBUG  # the first time
+        log.log(level, "%s: %.2f s behind, dropped the oldest %.2f s of audio to stay current", src.name,
+                (lost + keep) / src.sample_rate, lost / src.sample_rate)
+
+    def _gap(self, lane: _Lane, gap: int) -> None:
+        """``gap`` samples (source rate) were lost before the chunk: the audio before them gets
+        its last window (submitted now), the windowing restarts after them, and the voice
+        activity detector hears them as silence (positions stay aligned)."""
+        w = lane.windower
+        wins: list[Window] = []
+        if lane.resampler is not None:  # what it still holds is audio before the gap; a new one after
+            rest = lane.resampler(np.zeros(0, dtype=np.float32), last=True)
+            lane.resampler = StreamResampler(lane.source.sample_rate, self.model.sample_rate)
+            if len(rest):
+                lane.vad.push(_finite(rest))
+                wins = w.push(rest, w.last_capture_time)
+        tail = w.skip(int(round(gap * self.model.sample_rate / lane.source.sample_rate)))
+        for win in wins + ([tail] if tail is not None else []):
+            self.worker.submit(self._job(lane, win))
+        lane.vad.skip(w.skipped - lane.vad_skipped)
+        lane.vad_skipped = w.skipped
 
     def _job(self, lane: _Lane, win: Window) -> Job:
         """The worker's job for a window: classified when it has enough speech, finite samples

@@ -6,15 +6,30 @@ raises. When the writer would overrun data the reader has not taken yet, the *ol
 samples are overwritten and counted in :attr:`RingBuffer.dropped` (a live monitor wants the
 newest audio). Positions are absolute sample counts since the stream started, so the reader can
 tell where a gap happened.
+
+A full ring alone does not keep a slow reader current: it would still read audio a whole ring
+(seconds) old. A reader that must stay current calls :meth:`RingBuffer.discard` to drop the
+oldest unread samples beyond what it needs; those count as dropped too, and the next chunk
+reports them as its ``gap``. :attr:`RingBuffer.drops` counts the drop events (overruns and
+discards that lost anything).
+
+Capture times: a write stamps its block's last sample; a read dates its chunk's last sample from
+the latest write, minus the samples still unread after it (at ``sample_rate``), so a chunk after
+a drop carries the capture time of its own samples, not of the lost ones. Chunk times never go
+backwards from one non-empty read to the next (bursty writers are clamped).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,17 +37,26 @@ class Chunk:
     """Samples taken from a ring: ``samples (n,)`` float32 starting at absolute index ``start``.
 
     ``capture_time`` is the ``time.monotonic()`` at which the chunk's last sample was written
-    (i.e. captured); ``gap`` counts samples lost (overwritten) just before ``start``.
+    (i.e. captured); ``gap`` counts samples lost (overwritten or discarded) just before
+    ``start``; ``sample_rate`` (``None`` for a ring without one) dates the other samples.
     """
 
     samples: np.ndarray
     start: int
     capture_time: float
     gap: int = 0
+    sample_rate: int | None = None
 
     @property
     def end(self) -> int:
         return self.start + len(self.samples)
+
+    @property
+    def first_capture_time(self) -> float:
+        """Capture time of the chunk's first sample (its last sample's without a sample rate)."""
+        if not self.sample_rate or len(self.samples) == 0:
+            return self.capture_time
+        return self.capture_time - (len(self.samples) - 1) / self.sample_rate
 
 
 class RingBuffer:
@@ -51,7 +75,9 @@ class RingBuffer:
         self._written = 0  # absolute index one past the last written sample
         self._read = 0  # absolute index of the next sample to read
         self._dropped = 0
+        self._drops = 0  # drop events (an overrun or a discard that lost samples)
         self._last_time = time.monotonic()
+        self._read_time = -math.inf  # capture time of the last non-empty read (kept monotone)
         self._closed = False
         self._reported_gap = 0  # drops not yet reported in a Chunk
 
@@ -78,15 +104,18 @@ class RingBuffer:
             if first < n:
                 self._buf[: n - first] = samples[first:]
             self._written = new_written
-            lost = new_written - cap - self._read
-            if lost > 0:
-                self._read += lost
-                self._dropped += lost
-                self._reported_gap += lost
-            else:
-                lost = 0
+            lost = max(0, new_written - cap - self._read)
+            self._lose(lost)
             self._last_time = t
         return lost
+
+    def _lose(self, n: int) -> None:
+        """Skip the ``n`` oldest unread samples and count them (call with the lock held)."""
+        if n > 0:
+            self._read += n
+            self._dropped += n
+            self._drops += 1
+            self._reported_gap += n
 
     def close(self) -> None:
         """Mark the end of the stream: no more writes will come."""
@@ -94,8 +123,22 @@ class RingBuffer:
             self._closed = True
 
     # -- reader side -----------------------------------------------------------------------------
+    def discard(self, keep: int) -> int:
+        """Drop the oldest unread samples so that at most ``keep`` remain; returns how many went.
+
+        For a reader that fell behind and must stay current: the samples count as
+        :attr:`dropped` and the next chunk reports them as its ``gap``.
+        """
+        with self._lock:
+            lost = max(0, self._written - self._read - max(0, int(keep)))
+            self._lose(lost)
+        if lost:
+            log.debug("ring: reader behind, discarded the oldest %d samples", lost)
+        return lost
+
     def read(self, max_samples: int | None = None) -> Chunk:
-        """Take up to ``max_samples`` unread samples (all when ``None``) as a :class:`Chunk`."""
+        """Take up to ``max_samples`` unread samples (all when ``None``) as a :class:`Chunk`
+        ``samples (n,)``; its ``gap`` is what was dropped since the last read."""
         with self._lock:
             avail = self._written - self._read
             n = avail if max_samples is None else min(avail, int(max_samples))
@@ -112,9 +155,11 @@ class RingBuffer:
             t = self._last_time
             if backlog and self.sample_rate:
                 t -= backlog / self.sample_rate
+            if n:  # never earlier than the chunk before (a writer's bursts can make it look so)
+                t = self._read_time = max(t, self._read_time)
             gap = self._reported_gap
             self._reported_gap = 0
-        return Chunk(samples=out, start=start, capture_time=t, gap=gap)
+        return Chunk(samples=out, start=start, capture_time=t, gap=gap, sample_rate=self.sample_rate)
 
     @property
     def available(self) -> int:
@@ -130,6 +175,11 @@ class RingBuffer:
     def dropped(self) -> int:
         """Samples lost so far because the writer overran the reader."""
         return self._dropped
+
+    @property
+    def drops(self) -> int:
+        """How many times samples were lost (overruns and discards), each counted once."""
+        return self._drops
 
     @property
     def written(self) -> int:
