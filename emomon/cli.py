@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterator, List, Optional
 import typer
 
 from . import __version__, defaults
-from .errors import EmomonError
+from .errors import EmomonError, Terminated
 from .models.shipped import shipped_models
 
 if TYPE_CHECKING:
@@ -101,6 +101,11 @@ MinSpeechOpt = typer.Option(defaults.MIN_SPEECH, "--min-speech", metavar="FRACTI
 SilenceOpt = typer.Option(defaults.SILENCE_DB, "--silence-db", metavar="DBFS", help="With --vad energy: frames quieter than this RMS level (dBFS) are not speech.")
 MinConfidenceOpt = typer.Option(None, "--min-confidence", help="Mark answers whose top probability is below P as uncertain (default: off).", min=0.0, max=1.0, metavar="P")
 DurationOpt = typer.Option(None, "--duration", metavar="SECONDS", help="Stop after this many seconds of audio.", min=0.01)
+ListenDurationOpt = typer.Option(None, "--duration", metavar="SECONDS", help="Stop after this many seconds (wall time: a device that delivers nothing cannot keep the session going).", min=0.01)
+StallTimeoutOpt = typer.Option(defaults.STALL_TIMEOUT_S, "--stall-timeout", metavar="SECONDS", min=0.0,
+                               help="Stop with a device error when the device delivers no audio for this long (0: never).")
+SilenceTimeoutOpt = typer.Option(defaults.SILENCE_TIMEOUT_S, "--silence-timeout", metavar="SECONDS", min=0.0,
+                                 help="Stop with a device error when the device delivers nothing but digital silence (exact zeros: muted, or its source gone) for this long (0: never; it is warned about after --stall-timeout).")
 JsonlOpt = typer.Option(None, "--jsonl", metavar="PATH", help="Also log the session to this file: a header, every window, a summary (JSON lines).")
 ForceOpt = typer.Option(False, "--force", help="Overwrite an existing --jsonl or --plot file.")
 AppendOpt = typer.Option(False, "--append", help="Append a new session (with its own header) to an existing --jsonl file.")
@@ -220,7 +225,9 @@ def listen(
     min_speech: float = MinSpeechOpt,
     silence_db: float = SilenceOpt,
     min_confidence: Optional[float] = MinConfidenceOpt,
-    duration: Optional[float] = DurationOpt,
+    duration: Optional[float] = ListenDurationOpt,
+    stall_timeout: float = StallTimeoutOpt,
+    silence_timeout: float = SilenceTimeoutOpt,
     jsonl: Optional[Path] = JsonlOpt,
     force: bool = ForceOpt,
     append: bool = AppendOpt,
@@ -230,7 +237,8 @@ def listen(
     profile: Optional[str] = ProfileOpt,
     compute: Compute = ComputeOpt,
 ) -> None:
-    """Monitor the microphone live (Ctrl-C stops; the log is flushed, the plot drawn, the profile saved)."""
+    """Monitor the microphone live (Ctrl-C or SIGTERM stops, exit 0: the log is flushed, the plot drawn, the profile saved;
+    a device that stops delivering audio ends it with a device error, exit 1)."""
     from .stream.api import microphone_monitor
     from .stream.monitor import MonitorConfig
     from .stream.sources import resolve_input_device
@@ -244,9 +252,10 @@ def listen(
     m = load(model, compute, window)
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad_options(vad, vad_threshold, min_speech, silence_db),
                         min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
-    monitor = microphone_monitor(dev.index, m, config=cfg, profile=profile)
+    monitor = microphone_monitor(dev.index, m, config=cfg, profile=profile, stall_timeout=stall_timeout,
+                                 silence_timeout=silence_timeout)
     run_live(monitor, model, f"emomon · {dev.name}", no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
-    # Ctrl-C is the normal way to stop listening: exit 0 either way.
+    # Ctrl-C (or SIGTERM) is the normal way to stop listening: exit 0 either way.
 
 
 # ----------------------------------------------------------------------------------------------
@@ -636,11 +645,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     rc = _run(argv)
     problem = _stdout_settled()
     if problem is not None and problem.errno == errno.EPIPE:
-        return _pipe_closed()
-    if problem is not None and rc == 0:
+        rc = _pipe_closed()
+    elif problem is not None and rc == 0:
         err("stdout", f"cannot write ({problem.strerror or problem})")
-        return 1
+        rc = 1
+    _exit_now_if_stuck(rc)
     return rc
+
+
+def _exit_now_if_stuck(rc: int) -> None:
+    """End the process with ``os._exit(rc)`` when an audio stream had to be abandoned (a device
+    that stalled): PortAudio's own clean-up at exit would wait for it forever. Everything is
+    written by now; stdout, stderr and the log handlers are flushed first."""
+    sources = sys.modules.get("emomon.stream.sources")
+    if sources is None or not sources.abandoned_streams():
+        return
+    log.debug("exiting at once: the input stream of %s was abandoned", ", ".join(sources.abandoned_streams()))
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    logging.shutdown()
+    os._exit(rc)
 
 
 def _run(argv: Optional[List[str]]) -> int:
@@ -676,6 +703,8 @@ def _run(argv: Optional[List[str]]) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Terminated:  # a second SIGTERM while a live session closed
+        return 143
     except BrokenPipeError:  # raised outside a command (click's own output)
         return _pipe_closed()
     except Exception as exc:  # noqa: BLE001 - never a traceback; EMOMON_DEBUG=1 shows it

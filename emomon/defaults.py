@@ -20,6 +20,12 @@ VAD_FRAME_S = 512 / 16000  # Silero's frame (512 samples at 16 kHz): every voice
 # 16 kHz needs 201 samples); a model whose front end needs more is checked once it is loaded.
 MIN_WINDOW_S = VAD_FRAME_S
 
+# -- live devices (listen) ------------------------------------------------------------------------
+STALL_TIMEOUT_S = 5.0  # no audio from the device for this long: the session stops with a device error (0: never)
+SILENCE_TIMEOUT_S = 30.0  # nothing but exact zeros (digital silence) this long: it stops too (0: never)
+STOP_TIMEOUT_S = 0.5  # how long to wait for the audio library to stop a stream before abandoning it
+WATCH_TICK_S = 0.1  # how often the watchdog of a live device looks
+
 # -- voice activity ---------------------------------------------------------------------------
 VAD_METHOD = "silero"  # silero | energy | off
 VAD_METHODS = ("silero", "energy", "off")

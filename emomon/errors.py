@@ -40,3 +40,9 @@ class OutputError(EmomonError):
 def cannot_write(what: str, exc: OSError) -> OutputError:
     """The :class:`OutputError` for ``exc`` raised while writing ``what``."""
     return OutputError(what, f"cannot write ({exc.strerror or exc})")
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived while a live session ran (raised in the main thread, like
+    ``KeyboardInterrupt`` for Ctrl-C): the session ends cleanly and ``listen`` exits 0; a second
+    one while the session closes ends the process at once (exit 143)."""

@@ -254,7 +254,14 @@ class SessionInfo:
 
 @dataclass(frozen=True)
 class SessionSummary:
-    """The last record of a stream log: how it went."""
+    """The last record of a stream log: how it went.
+
+    ``completed``: the streams ran to their end (not stopped by Ctrl-C, SIGTERM or an error);
+    ``stopped_by``: ``"interrupt"`` (Ctrl-C), ``"terminate"`` (SIGTERM) or ``"error"``, ``None``
+    when completed; ``error``: the one-line error that ended it (a device that stalled);
+    ``input_overflows``/``input_underflows``: PortAudio's status flags counted on live devices
+    (``None`` without one).
+    """
 
     end: datetime
     windows: int
@@ -263,10 +270,15 @@ class SessionSummary:
     latency_median_ms: float | None
     compute_median_ms: float | None
     completed: bool
+    stopped_by: str | None = None
+    error: str | None = None
+    input_overflows: int | None = None
+    input_underflows: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         rnd = lambda v: None if v is None else round(v, 2)  # noqa: E731
         return {"type": "summary", "time": iso_time(self.end), "windows": self.windows,
                 "speech_windows": self.speech_windows, "dropped_s": round(self.dropped_s, 3),
                 "latency_median_ms": rnd(self.latency_median_ms), "compute_median_ms": rnd(self.compute_median_ms),
-                "completed": self.completed}
+                "completed": self.completed, "stopped_by": self.stopped_by, "error": self.error,
+                "input_overflows": self.input_overflows, "input_underflows": self.input_underflows}

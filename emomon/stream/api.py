@@ -135,14 +135,25 @@ def microphone_monitor(
     config: MonitorConfig | None = None,
     compute: str = "auto",
     profile: "str | Profile | None" = None,
+    stall_timeout: float | None = defaults.STALL_TIMEOUT_S,
+    silence_timeout: float | None = defaults.SILENCE_TIMEOUT_S,
 ) -> Monitor:
     """A :class:`Monitor` over one input device (``None``: the default input), adapting from
-    ``profile`` when given."""
+    ``profile`` when given.
+
+    The device is watched (:mod:`emomon.stream.watchdog`): no audio for ``stall_timeout``
+    seconds, or nothing but digital silence for ``silence_timeout``, ends the records with a
+    :class:`~emomon.errors.DeviceError` (``None`` or 0: never); ``config.duration`` counts wall
+    time (the stream ends that long after it started, audio or not).
+    """
     from .sources import resolve_input_device
 
     dev = resolve_input_device(device)  # a bad device fails before the model loads
     m = open_model(model, compute)
-    return Monitor(m, MicrophoneSource(dev.index, m.sample_rate, name="mic"), config, profile=open_profile(profile, m))
+    duration = config.duration if config is not None else None
+    source = MicrophoneSource(dev.index, m.sample_rate, name="mic", stall_timeout=stall_timeout,
+                              silence_timeout=silence_timeout, duration=duration)
+    return Monitor(m, source, config, profile=open_profile(profile, m))
 
 
 def stream_microphone(
@@ -157,11 +168,16 @@ def stream_microphone(
     duration: float | None = None,
     compute: str = "auto",
     adapt: bool = defaults.ADAPT,
+    stall_timeout: float | None = defaults.STALL_TIMEOUT_S,
+    silence_timeout: float | None = defaults.SILENCE_TIMEOUT_S,
 ) -> Iterator[WindowRecord]:
-    """Stream the microphone; runs until ``duration`` seconds or until the iterator is closed."""
+    """Stream the microphone; runs until ``duration`` seconds (wall time) or until the iterator is
+    closed. A device that stalls or delivers only digital silence raises a
+    :class:`~emomon.errors.DeviceError` (see :func:`microphone_monitor`)."""
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
                         duration=duration, adapt=adapt)
-    return microphone_monitor(device, model, config=cfg, compute=compute).records()
+    return microphone_monitor(device, model, config=cfg, compute=compute, stall_timeout=stall_timeout,
+                              silence_timeout=silence_timeout).records()
 
 
 def session_sinks(

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Iterator, Protocol, Sequence
 
-from ..errors import EmomonError
+from ..errors import EmomonError, Terminated
 from ..records import SessionInfo, SessionSummary, WindowRecord
 from .monitor import Monitor
 
@@ -34,13 +34,10 @@ class Sink(Protocol):
     def close(self, summary: SessionSummary) -> None: ...
 
 
-class Terminated(Exception):
-    """Raised in the main thread by SIGTERM while a session runs."""
-
-
 @contextmanager
 def _sigterm_stops() -> Iterator[None]:
-    """While a session runs in the main thread, SIGTERM ends it like Ctrl-C (sinks closed)."""
+    """While a session runs in the main thread, SIGTERM raises :class:`Terminated` there (it ends
+    the session like Ctrl-C: sinks closed, summary written)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -72,47 +69,76 @@ def _median(values: list[float]) -> float | None:
 def run_session(monitor: Monitor, sinks: Sequence[Sink], model: str) -> SessionSummary:
     """Drive ``monitor`` to its end (or Ctrl-C/SIGTERM) into ``sinks``; returns the summary.
 
-    A source, model or sink error (a log that cannot be written) is raised after every sink is
-    closed; so is an expected error (:class:`~emomon.errors.EmomonError`) of a sink's ``close``.
+    Ctrl-C and SIGTERM stop the session: the sources are stopped (never waiting on the audio
+    library for more than ``defaults.STOP_TIMEOUT_S``), every sink closed, the summary returned.
+    A source, model or sink error (a device that stalled, a log that cannot be written) is
+    raised after every sink is closed with a summary that names it; so is an expected error
+    (:class:`~emomon.errors.EmomonError`) of a sink's ``close``.
     """
     info = session_info(monitor, model)
     opened: list[Sink] = []
-    latencies: list[float] = []
-    computes: list[float] = []
-    completed = False
+    timing: dict[str, list[float]] = {"latency": [], "compute": []}
+    outcome: dict[str, str | None] = {"stopped_by": "error", "error": None}
     gen = monitor.records()
-    try:
-        for sink in sinks:
-            sink.open(info)
-            opened.append(sink)
-        with _sigterm_stops():
-            try:
-                for rec in gen:
-                    if rec.latency_ms is not None:
-                        latencies.append(rec.latency_ms)
-                    if rec.compute_ms is not None:
-                        computes.append(rec.compute_ms)
-                    for sink in opened:
-                        sink.write(rec)
-                completed = True
-            except (KeyboardInterrupt, Terminated):
-                monitor.stop()
-    finally:
-        gen.close()  # stops the sources and the worker
-        stats = monitor.stats() if monitor.started_at is not None else None
-        summary = SessionSummary(
-            end=datetime.now(timezone.utc),
-            windows=stats.windows if stats else 0,
-            speech_windows=stats.speech_windows if stats else 0,
-            dropped_s=stats.dropped_seconds if stats else 0.0,
-            latency_median_ms=_median(latencies),
-            compute_median_ms=_median(computes),
-            completed=completed,
-        )
-        failed = _close_all(opened, summary)
+    with _sigterm_stops():
+        try:
+            for sink in sinks:
+                sink.open(info)
+                opened.append(sink)
+            _drive(gen, opened, timing, outcome, monitor)
+        except EmomonError as exc:
+            outcome["error"] = str(exc)
+            raise
+        except Exception as exc:  # an internal error: the CLI reports it, the log says it too
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            gen.close()  # stops the sources (bounded) and the worker
+            summary = _summary(monitor, timing, outcome)
+            failed = _close_all(opened, summary)
     if failed is not None:  # the session itself ended well: the sink's error is the one to tell
         raise failed
     return summary
+
+
+def _drive(gen: Iterator[WindowRecord], sinks: Sequence[Sink], timing: dict[str, list[float]],
+           outcome: dict[str, str | None], monitor: Monitor) -> None:
+    """Write every record of ``gen`` to ``sinks`` until it ends or Ctrl-C/SIGTERM stops it;
+    ``outcome["stopped_by"]`` becomes ``None`` (ran to its end), ``"interrupt"`` or ``"terminate"``."""
+    try:
+        for rec in gen:
+            if rec.latency_ms is not None:
+                timing["latency"].append(rec.latency_ms)
+            if rec.compute_ms is not None:
+                timing["compute"].append(rec.compute_ms)
+            for sink in sinks:
+                sink.write(rec)
+        outcome["stopped_by"] = None
+    except KeyboardInterrupt:
+        outcome["stopped_by"] = "interrupt"
+        monitor.stop()
+    except Terminated:
+        outcome["stopped_by"] = "terminate"
+        monitor.stop()
+
+
+def _summary(monitor: Monitor, timing: dict[str, list[float]], outcome: dict[str, str | None]) -> SessionSummary:
+    """The session's summary record, with the live devices' status flags when there are any."""
+    stats = monitor.stats() if monitor.started_at is not None else None
+    flags = [src.stats for src in monitor.sources if isinstance(getattr(src, "stats", None), dict)]
+    return SessionSummary(
+        end=datetime.now(timezone.utc),
+        windows=stats.windows if stats else 0,
+        speech_windows=stats.speech_windows if stats else 0,
+        dropped_s=stats.dropped_seconds if stats else 0.0,
+        latency_median_ms=_median(timing["latency"]),
+        compute_median_ms=_median(timing["compute"]),
+        completed=outcome["stopped_by"] is None,
+        stopped_by=outcome["stopped_by"],
+        error=outcome["error"],
+        input_overflows=sum(f["input_overflows"] for f in flags) if flags else None,
+        input_underflows=sum(f["input_underflows"] for f in flags) if flags else None,
+    )
 
 
 def _close_all(sinks: Sequence[Sink], summary: SessionSummary) -> EmomonError | None:
@@ -138,4 +164,6 @@ def summary_line(summary: SessionSummary) -> str:
     if summary.compute_median_ms is not None:
         parts.append(f"model compute median {summary.compute_median_ms:.0f} ms per window")
     parts.append(f"dropped {summary.dropped_s:.2f} s of audio")
+    if summary.input_overflows is not None:
+        parts.append(f"device overflows {summary.input_overflows}, underflows {summary.input_underflows or 0}")
     return "emomon: " + ", ".join(parts) + ("" if summary.completed else " (stopped)")

@@ -3,7 +3,10 @@
 * :class:`MicrophoneSource` — a sounddevice ``InputStream`` whose callback copies each block into
   the ring, stamped with ``time.monotonic()`` (for capture-to-result latency). It opens the device
   at the model's rate, or at the device's default rate when that is refused (the monitor then
-  resamples to the model's rate).
+  resamples to the model's rate). A watchdog (:mod:`emomon.stream.watchdog`) turns a device that
+  stops delivering audio, or delivers only digital silence, into a
+  :class:`~emomon.errors.DeviceError`; stopping never waits on PortAudio for more than
+  :data:`emomon.defaults.STOP_TIMEOUT_S`.
 * :class:`FileSource` — a feeder thread decodes a file block by block with
   :func:`emomon.audio.decode_blocks` (memory bounded whatever its length) and writes it into the
   same kind of ring: paced in real time (like a microphone), or as fast as the reader takes it
@@ -21,9 +24,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .. import defaults
 from ..audio import AudioSource, decode_blocks, probe_duration, reblock
 from ..errors import AudioError, DeviceError
+from .native_stderr import NativeStderrFilter
 from .ring import RingBuffer
+from .watchdog import InputWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +137,14 @@ class MicrophoneSource(Source):
     The device is resolved in the constructor (so a bad ``--device`` fails at once); the stream
     opens in :meth:`start`. ``block_seconds`` is the callback block size; ``ring_seconds`` how
     much audio may wait for the reader before the oldest is dropped.
+
+    A watch thread (:class:`~emomon.stream.watchdog.InputWatchdog`) sets :attr:`error` to a
+    :class:`~emomon.errors.DeviceError` when no audio comes for ``stall_timeout`` seconds or
+    only digital silence for ``silence_timeout`` (the monitor raises it), and ends the stream
+    ``duration`` seconds (wall time) after it started. PortAudio's input overflow and underflow
+    flags are counted (:attr:`input_overflows`, :attr:`input_underflows`). :meth:`stop` never
+    blocks for more than ``defaults.STOP_TIMEOUT_S``: a stream the audio library does not stop
+    in time is abandoned (:func:`abandoned_streams`).
     """
 
     def __init__(
@@ -140,6 +154,10 @@ class MicrophoneSource(Source):
         block_seconds: float = 0.02,
         ring_seconds: float = 10.0,
         name: str = "mic",
+        *,
+        stall_timeout: float | None = defaults.STALL_TIMEOUT_S,
+        silence_timeout: float | None = defaults.SILENCE_TIMEOUT_S,
+        duration: float | None = None,
     ) -> None:
         self.device = resolve_input_device(device)
         self.wanted_rate = int(sample_rate)
@@ -147,51 +165,159 @@ class MicrophoneSource(Source):
         self.block_seconds = block_seconds
         self.ring_seconds = ring_seconds
         self.name = name
-        self.status_overflows = 0
+        self.limits = {"stall_timeout": stall_timeout, "silence_timeout": silence_timeout, "duration": duration}
+        self.input_overflows = 0  # PortAudio status flags seen in the callback
+        self.input_underflows = 0
+        self.watchdog: InputWatchdog | None = None
         self._stream: Any = None
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._native = NativeStderrFilter()  # PortAudio's C error lines off the screen while the stream is open
         self.ring = RingBuffer(int(ring_seconds * self.sample_rate), self.sample_rate)
+
+    @property
+    def what(self) -> str:
+        """The device as messages name it: ``device 'pulse'``."""
+        return f"device {self.device.name!r}"
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # Runs on PortAudio's thread: only copy into the preallocated ring, never raise.
+        if self._stopping.is_set() or self.ring.closed:  # stopped, or --duration is over
+            return
         now = time.monotonic()
         if status:
-            self.status_overflows += 1
-        self.ring.write(indata[:, 0], now)
+            self._count_status(status)
+        block = indata[:, 0]
+        self.ring.write(block, now)
+        watchdog = self.watchdog
+        if watchdog is not None and frames:
+            watchdog.heard(now, bool(block.any()))
 
-    def start(self) -> None:
-        sd = _sounddevice()
+    def _count_status(self, status: Any) -> None:
+        """Count PortAudio's input overflow/underflow flags (the first of each logged)."""
+        if getattr(status, "input_overflow", False):
+            self.input_overflows += 1
+            if self.input_overflows == 1:
+                log.info("%s: input overflow (PortAudio lost input audio)", self.what)
+        if getattr(status, "input_underflow", False):
+            self.input_underflows += 1
+            if self.input_underflows == 1:
+                log.info("%s: input underflow (PortAudio had too little input audio)", self.what)
+
+    def _open_rate(self, sd: Any) -> int:
+        """The model's rate when the device takes it, else the device's default rate."""
         dev = self.device
         try:
             sd.check_input_settings(device=dev.index, channels=1, samplerate=self.wanted_rate, dtype="float32")
-            rate = self.wanted_rate
+            return self.wanted_rate
         except Exception:  # noqa: BLE001 - the device refuses the model's rate
             rate = int(round(dev.default_rate))
             log.info("device %s refuses %d Hz; capturing at %d Hz and resampling", dev.name, self.wanted_rate, rate)
+            return rate
+
+    def start(self) -> None:
+        sd = _sounddevice()
+        rate = self._open_rate(sd)
         self.sample_rate = rate
         self.ring = RingBuffer(int(self.ring_seconds * rate), rate)
+        self._native.start()
         try:
             self._stream = sd.InputStream(
-                device=dev.index,
+                device=self.device.index,
                 channels=1,
                 samplerate=rate,
                 dtype="float32",
                 blocksize=max(1, int(self.block_seconds * rate)),
                 callback=self._callback,
             )
+            self.watchdog = InputWatchdog(self.what, time.monotonic(), **self.limits)
             self._stream.start()
         except Exception as exc:  # noqa: BLE001 - PortAudioError
             why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise DeviceError(f"device {dev.name!r}", f"cannot open input stream ({why})") from None
+            self.stop()
+            raise DeviceError(self.what, f"cannot open input stream ({why})") from None
+        self._watcher = threading.Thread(target=self._watch, name=f"emomon-watch-{self.name}", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        """The watch thread: ends the stream at ``duration``, sets :attr:`error` when the
+        watchdog says the device failed or the stream stopped by itself."""
+        watchdog = self.watchdog
+        assert watchdog is not None
+        while not self._stopping.wait(defaults.WATCH_TICK_S):
+            now = time.monotonic()
+            if watchdog.expired(now):
+                if watchdog.blocks == 0:
+                    log.warning("%s: delivered no audio in %g s", self.what, watchdog.duration)
+                self.ring.close()  # the monitor reads what is left and ends the stream
+                return
+            problem = watchdog.check(now) or self._stream_ended()
+            if problem is not None:
+                self.error = problem
+                return
+
+    def _stream_ended(self) -> DeviceError | None:
+        """A :class:`DeviceError` when PortAudio stopped the stream by itself (a lost device)."""
+        stream = self._stream
+        try:
+            alive = stream is None or self._stopping.is_set() or bool(stream.active)
+        except Exception:  # noqa: BLE001 - a stream in a bad state
+            alive = False
+        return None if alive else DeviceError(self.what, "the input stream stopped (the device, or its sound server, went away)")
 
     def stop(self) -> None:
+        """Stop capturing: the stream is aborted and closed on a helper thread, waited for at
+        most ``defaults.STOP_TIMEOUT_S`` and abandoned after that (the audio library can block
+        forever on a stalled device). Safe to call more than once, from any thread."""
+        self._stopping.set()
         stream, self._stream = self._stream, None
         if stream is not None:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception:  # noqa: BLE001
-                log.debug("closing input stream failed", exc_info=True)
+            _close_stream(stream, self.what)
+        self._native.stop()
+        if self._native.swallowed:
+            log.debug("%s: %d lines of the audio library's diagnostics kept off the screen", self.what, self._native.swallowed)
         self.ring.close()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """PortAudio's status flags seen so far: ``input_overflows``, ``input_underflows``."""
+        return {"input_overflows": self.input_overflows, "input_underflows": self.input_underflows}
+
+
+_abandoned: list[str] = []  # the streams the audio library did not stop in time
+
+
+def abandoned_streams() -> list[str]:
+    """The devices whose stream :meth:`MicrophoneSource.stop` had to abandon in this process.
+
+    While one is abandoned, the audio library's own clean-up at interpreter exit may block
+    forever (PortAudio's ``Pa_Terminate``) or crash: the process should end with ``os._exit``
+    once its output is flushed (the CLI does).
+    """
+    return list(_abandoned)
+
+
+def _close_stream(stream: Any, what: str) -> None:
+    """Abort and close ``stream`` on a daemon thread; give up on it after ``STOP_TIMEOUT_S``.
+
+    ``abort`` rather than ``stop``: an input stream has nothing to drain, and PortAudio's
+    ``stop`` waits for a buffer a stalled device never delivers.
+    """
+
+    def close() -> None:
+        try:
+            stream.abort()
+            stream.close()
+        except Exception:  # noqa: BLE001 - PortAudioError: the stream is gone either way
+            log.debug("closing the input stream of %s failed", what, exc_info=True)
+
+    closer = threading.Thread(target=close, name="emomon-close-stream", daemon=True)
+    closer.start()
+    closer.join(defaults.STOP_TIMEOUT_S)
+    if closer.is_alive():
+        _abandoned.append(what)
+        log.warning("%s: the audio library did not stop the input stream within %g s; abandoned it", what,
+                    defaults.STOP_TIMEOUT_S)
 
 
 class FileSource(Source):
