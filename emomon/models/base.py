@@ -169,11 +169,16 @@ class EmotionModel(torch.nn.Module):
         }
 
     def save(self, directory: str | Path, overwrite: bool = False) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into ``directory``.
+        """Write ``model.safetensors`` and then ``config.json`` into ``directory``.
 
-        Refuses to replace an existing model unless ``overwrite`` is true.
+        Each file is written atomically (:mod:`emomon.atomic`: a temporary file in ``directory``,
+        renamed over the target) with the usual permissions (``0644`` under umask ``022``), so an
+        interrupted save leaves no half-written file. Refuses to replace an existing model
+        unless ``overwrite`` is true.
         """
         from safetensors.torch import save_file
+
+        from ..atomic import atomic_path, atomic_write_text
 
         directory = Path(directory)
         if not overwrite and ((directory / CONFIG_NAME).exists() or (directory / WEIGHTS_NAME).exists()):
@@ -182,8 +187,9 @@ class EmotionModel(torch.nn.Module):
         state = self.persistent_state_dict()
         # safetensors refuses shared storage: give every tensor its own.
         state = {k: v.clone() for k, v in state.items()}
-        save_file(state, str(directory / WEIGHTS_NAME), metadata={"architecture": self.architecture})
-        (directory / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        with atomic_path(directory / WEIGHTS_NAME) as tmp:
+            save_file(state, str(tmp), metadata={"architecture": self.architecture})
+        atomic_write_text(directory / CONFIG_NAME, json.dumps(self.config.to_dict(), indent=2) + "\n")
         return directory
 
     def load_weights(self, path: str | Path, config_path: str | Path | None = None) -> None:

@@ -15,8 +15,6 @@ written through a temporary file in the same folder and ``os.replace``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -381,24 +379,15 @@ def _header(fig: Any, title: str, summary: str, labels: Sequence[str], colors: d
 
 def _save(fig: Any, path: Path) -> Path:
     """Write ``fig`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``."""
+    from ..atomic import atomic_path
+
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            fig.savefig(f, format=FORMATS[path.suffix.lower()], dpi=DPI, facecolor="white")
     except OSError as exc:
         raise EmomonError(str(path), f"cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=FORMATS[path.suffix.lower()], dpi=DPI, facecolor="white")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise EmomonError(str(path), f"cannot write: {exc.strerror or exc}") from None
-        raise
     return path
 
 

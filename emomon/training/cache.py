@@ -3,7 +3,7 @@
 A value is keyed by the audio *content* (SHA-256 of the file's bytes) and an
 :class:`ExtractorKey` (name + config JSON + version): change any of them and the value is
 recomputed. Values are ``.npy`` files (``np.save``/``np.load`` with ``allow_pickle=False``)
-written atomically (temporary file + ``os.replace``). Layout::
+written atomically (:mod:`emomon.atomic`). Layout::
 
     ROOT/<name>-<extractor digest[:16]>/extractor.json
     ROOT/<name>-<extractor digest[:16]>/<content[:2]>/<content>.npy
@@ -17,12 +17,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from ..atomic import atomic_path, atomic_write_bytes  # noqa: F401 - atomic_write_bytes re-exported
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +109,8 @@ class FeatureCache:
         meta = p.parent.parent / "extractor.json"
         if not meta.exists():
             atomic_write_bytes(meta, extractor.to_json().encode())
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".npy")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(value), allow_pickle=False)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(p) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.asarray(value), allow_pickle=False)
 
     def get_or_compute(self, audio: str | Path, extractor: ExtractorKey, compute: Callable[[], np.ndarray]) -> np.ndarray:
         """The cached value for ``(audio, extractor)``, computing and storing it on a miss."""
@@ -127,19 +122,3 @@ class FeatureCache:
         value = np.asarray(compute())
         self.put(audio, extractor, value)
         return value
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (readers never see
-    half a file); the file gets the usual permissions (0666 less the umask)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

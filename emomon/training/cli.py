@@ -279,7 +279,7 @@ def register(app: typer.Typer) -> None:
         cache: Optional[Path] = typer.Option(None, "--cache", help="Feature cache dir (default $EMOMON_CACHE or ~/.cache/emomon/features)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the feature cache."),
         no_final: bool = typer.Option(False, "--no-final", help="Skip the final model trained on all data."),
-        force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT/metrics.json."),
+        force: bool = typer.Option(False, "--force", help="Start again: remove what an earlier run wrote in OUT (metrics.json, predictions.jsonl, confusion.png, model/, folds/) instead of refusing; without it an unfinished run with the same settings resumes."),
         set_: Optional[list[str]] = typer.Option(None, "--set", help="Recipe option key=value (repeatable)."),
         fold: Optional[str] = typer.Option(None, "--fold", help="Only these folds, e.g. 1,2 (quick runs)."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),

@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from ..atomic import atomic_write_text
 from ..errors import DataError
 
 log = logging.getLogger(__name__)
@@ -281,7 +282,7 @@ def download_archive(
         verify(spec, partial, progress)
         os.replace(partial, archive)
     files = unpack(archive, dest, progress)
-    (dest / MARKER).write_text(json.dumps({"archive": spec.filename, "md5": spec.md5, "url": spec.url, "files": files}) + "\n")
+    atomic_write_text(dest / MARKER, json.dumps({"archive": spec.filename, "md5": spec.md5, "url": spec.url, "files": files}) + "\n")
     if not keep_archive:
         archive.unlink()
     return DownloadResult(dest=dest, files=files, downloaded_bytes=fetched, skipped=False, resumed=resumed)

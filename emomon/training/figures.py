@@ -30,12 +30,22 @@ def _plt():  # noqa: ANN202
     return plt
 
 
-def _save(fig, path: Path) -> Path:  # noqa: ANN001
+def _write_png(fig, path: Path) -> Path:  # noqa: ANN001
+    """``fig`` saved to ``path`` atomically (:mod:`emomon.atomic`), then closed."""
+    from ..atomic import atomic_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    _plt().close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, format=path.suffix.lstrip(".").lower() or "png")
+    finally:
+        _plt().close(fig)
     return path
+
+
+def _save(fig, path: Path) -> Path:  # noqa: ANN001
+    fig.tight_layout()
+    return _write_png(fig, path)
 
 
 def plot_confusion(cm: Sequence[Sequence[int]], labels: Sequence[str], path: Path, title: str) -> Path:
@@ -154,7 +164,4 @@ def plot_waveform_mel(utt: Utterance, path: Path, sample_rate: int = 16000, n_me
     a2.set_xlabel("seconds")
     a2.set_ylabel("mel band")
     fig.colorbar(im, ax=[a1, a2], fraction=0.03, label="dB")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _write_png(fig, path)

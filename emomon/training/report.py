@@ -34,6 +34,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from ..atomic import atomic_write_text
 from ..errors import DataError
 from ..labels import EMOTIONS
 from . import figures
@@ -832,8 +833,8 @@ def _write_sections(doc: Doc, runs: Sequence[Run], figdir: Path, progress: bool)
 def _write_documents(doc: Doc, out: Path, title: str) -> tuple[Path, Path]:
     """``out/report.md`` and ``out/report.html`` (figures embedded)."""
     md_path, html_path = out / REPORT_MD, out / REPORT_HTML
-    md_path.write_text(doc.markdown(), encoding="utf-8")
-    html_path.write_text(doc.html(out, title), encoding="utf-8")
+    atomic_write_text(md_path, doc.markdown())
+    atomic_write_text(html_path, doc.html(out, title))
     log.info("report: %s, %s", md_path, html_path)
     return md_path, html_path
 

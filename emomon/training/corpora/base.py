@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ... import defaults
 from ...errors import AudioError, DataError
@@ -77,18 +77,43 @@ def audio_files(root: Path) -> Iterator[Path]:
 
 
 class SkipLog:
-    """Counts clips skipped per reason and logs the totals once (``log.warning``)."""
+    """Counts files skipped per reason (with the first file of each) and logs the totals once (``log.warning``)."""
 
     def __init__(self, corpus: str) -> None:
         self.corpus = corpus
         self.counts: Counter[str] = Counter()
+        self.first: dict[str, str] = {}
 
-    def skip(self, reason: str) -> None:
+    def skip(self, reason: str, path: str | Path | None = None) -> None:
+        """Count one file skipped for ``reason`` (``path``: which, logged at debug level)."""
         self.counts[reason] += 1
+        if path is not None:
+            self.first.setdefault(reason, str(path))
+            log.debug("%s: skipped %s: %s", self.corpus, path, reason)
 
     def report(self) -> None:
         for reason, n in sorted(self.counts.items()):
-            log.warning("%s: skipped %d clip%s: %s", self.corpus, n, "" if n == 1 else "s", reason)
+            first = f" (the first: {self.first[reason]})" if n > 1 and reason in self.first else \
+                f" ({self.first[reason]})" if reason in self.first else ""
+            log.warning("%s: skipped %d clip%s: %s%s", self.corpus, n, "" if n == 1 else "s", reason, first)
+
+
+MISNAMED = "misnamed"
+"""The start of the reason counted for an audio file whose name a corpus reader cannot parse."""
+
+
+def parse_files(files: Iterable[Path], parse: Callable[[Path], Utterance | None], skips: SkipLog, expected: str) -> list[Utterance]:
+    """``parse(p)`` of every file; a file it gives nothing for without counting a reason of its own
+    (an unknown label...) is counted in ``skips`` as misnamed (``expected`` names the layout)."""
+    utts = []
+    for p in files:
+        before = sum(skips.counts.values())
+        u = parse(p)
+        if u is not None:
+            utts.append(u)
+        elif sum(skips.counts.values()) == before:
+            skips.skip(f"{MISNAMED} (expected {expected})", p)
+    return utts
 
 
 def unique_ids(utts: Iterable[Utterance]) -> list[Utterance]:

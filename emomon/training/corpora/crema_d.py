@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import SkipLog, audio_files, finish, log, require_dir
+from .base import SkipLog, audio_files, finish, log, parse_files, require_dir
 
 CORPUS = "crema-d"
 NAME_RE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})$")
@@ -80,7 +80,7 @@ def parse_crema_d_name(path: str | Path, genders: dict[str, str] | None = None, 
     emotion = EMOTION_MAP.get(emo)
     if emotion is None:
         if skips is not None:
-            skips.skip(f"emotion code {emo} is not in the label set")
+            skips.skip(f"emotion code {emo} is not in the label set", p)
         return None
     return Utterance(
         id=f"{CORPUS}:{p.stem}",
@@ -100,5 +100,5 @@ def read_crema_d(root: str | Path) -> list[Utterance]:
     root = require_dir(root)
     genders = read_demographics(root)
     skips = SkipLog(CORPUS)
-    utts = [u for p in audio_files(root) if (u := parse_crema_d_name(p, genders, skips)) is not None]
+    utts = parse_files(audio_files(root), lambda p: parse_crema_d_name(p, genders, skips), skips, EXPECTED)
     return finish(utts, root, CORPUS, EXPECTED, skips)

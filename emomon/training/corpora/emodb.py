@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import SkipLog, audio_files, finish, require_dir
+from .base import SkipLog, audio_files, finish, parse_files, require_dir
 
 CORPUS = "emodb"
 NAME_RE = re.compile(r"^(\d{2})([ab]\d{2})([WLEAFTN])([a-z])$")
@@ -70,7 +70,7 @@ def parse_emodb_name(path: str | Path, skips: SkipLog | None = None) -> Utteranc
     emotion = EMOTION_MAP[letter]
     if emotion is None:
         if skips is not None:
-            skips.skip(f"{SOURCE_LABELS[letter]} ({letter}) is not in the label set")
+            skips.skip(f"{SOURCE_LABELS[letter]} ({letter}) is not in the label set", p)
         return None
     gender = "male" if speaker in MALE else "female" if speaker in FEMALE else None
     return Utterance(
@@ -90,5 +90,5 @@ def read_emodb(root: str | Path) -> list[Utterance]:
     """Every EmoDB clip under ``root`` (any depth) in the label set, sorted by path."""
     root = require_dir(root)
     skips = SkipLog(CORPUS)
-    utts = [u for p in audio_files(root) if (u := parse_emodb_name(p, skips)) is not None]
+    utts = parse_files(audio_files(root), lambda p: parse_emodb_name(p, skips), skips, EXPECTED)
     return finish(utts, root, CORPUS, EXPECTED, skips)

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 from ...errors import DataError
 from ...records import Utterance
-from .base import SkipLog, audio_files, canonical_label, finish, log, require_dir
+from .base import AUDIO_SUFFIXES, SkipLog, audio_files, canonical_label, finish, log, require_dir
 
 FOLDER = "folder"
 MANIFEST = "manifest"
@@ -42,6 +42,9 @@ def read_folder(root: str | Path) -> list[Utterance]:
     skips = SkipLog(FOLDER)
     utts: list[Utterance] = []
     own_speaker = 0
+    for p in sorted(root.iterdir()):
+        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file() and not p.name.startswith("."):
+            skips.skip("not in a label folder (root/<label>/*.wav)", p)
     for label_dir in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
         emotion = canonical_label(label_dir.name)
         files = list(audio_files(label_dir))

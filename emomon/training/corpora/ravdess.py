@@ -33,12 +33,14 @@ from typing import Iterator
 from ...errors import DataError
 from ...labels import EMOTIONS
 from ...records import Utterance
+from .base import MISNAMED, SkipLog, audio_files, log, require_dir
 
 NAME_RE = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 INTENSITIES = {"01": "normal", "02": "strong"}
 CHANNELS = {"01": "speech", "02": "song"}
 EMOTION_MAP: dict[str, str] = {f"{i + 1:02d}": e for i, e in enumerate(EMOTIONS)}
+EXPECTED = "names like 03-01-05-01-01-01-07.wav"
 
 
 def parse_ravdess_name(path: str | Path) -> Utterance | None:
@@ -64,23 +66,34 @@ def parse_ravdess_name(path: str | Path) -> Utterance | None:
     )
 
 
-def iter_ravdess(root: str | Path, channels: tuple[str, ...] = ("speech",)) -> Iterator[Utterance]:
-    """Every RAVDESS clip under ``root`` (any depth), of the given vocal ``channels``, sorted by path."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(str(root), "no such directory")
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            utt = parse_ravdess_name(p)
-            if utt is not None and utt.extra["channel"] in channels:
-                yield utt
+def iter_ravdess(root: str | Path, channels: tuple[str, ...] = ("speech",), skips: SkipLog | None = None) -> Iterator[Utterance]:
+    """Every RAVDESS clip under ``root`` (any depth, hidden files and folders ignored), of the given
+    vocal ``channels``, sorted by path. An audio file whose name does not parse is counted in
+    ``skips`` (misnamed); clips of the other channel are left out (logged at info level)."""
+    root = require_dir(root)
+    other = 0
+    for p in audio_files(root):
+        utt = parse_ravdess_name(p)
+        if utt is None:
+            if skips is not None:
+                skips.skip(f"{MISNAMED} (expected {EXPECTED})", p)
+        elif utt.extra["channel"] in channels:
+            yield utt
+        else:
+            other += 1
+    if other:
+        log.info("ravdess: %d clip%s of vocal channel %s left out (not %s)", other, "" if other == 1 else "s",
+                 "/".join(sorted(set(CHANNELS.values()) - set(channels))), "/".join(channels))
 
 
 def read_ravdess(root: str | Path, channels: tuple[str, ...] = ("speech",)) -> list[Utterance]:
-    """All clips of :func:`iter_ravdess`; raises :class:`DataError` when there are none."""
-    utts = list(iter_ravdess(root, channels))
+    """All clips of :func:`iter_ravdess`, misnamed files counted in the log; :class:`DataError` when there are none."""
+    skips = SkipLog("ravdess" if channels == ("speech",) else f"ravdess ({'/'.join(channels)})")
+    utts = list(iter_ravdess(root, channels, skips))
+    skips.report()
     if not utts:
-        raise DataError(str(root), f"no RAVDESS {'/'.join(channels)} clips (names like 03-01-05-01-01-01-07.wav)")
+        extra = f" ({sum(skips.counts.values())} misnamed audio files skipped)" if skips.counts else ""
+        raise DataError(str(root), f"no RAVDESS {'/'.join(channels)} clips ({EXPECTED}){extra}")
     return utts
 
 

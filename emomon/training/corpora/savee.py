@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import audio_files, finish, require_dir
+from .base import SkipLog, audio_files, finish, parse_files, require_dir
 
 CORPUS = "savee"
 SPEAKERS = ("DC", "JE", "JK", "KL")
@@ -72,5 +72,6 @@ def is_savee_name(path: Path) -> bool:
 def read_savee(root: str | Path) -> list[Utterance]:
     """Every SAVEE clip under ``root`` (any depth), sorted by path."""
     root = require_dir(root)
-    utts = [u for p in audio_files(root) if (u := parse_savee_name(p)) is not None]
-    return finish(utts, root, CORPUS, EXPECTED)
+    skips = SkipLog(CORPUS)
+    utts = parse_files(audio_files(root), parse_savee_name, skips, EXPECTED)
+    return finish(utts, root, CORPUS, EXPECTED, skips)

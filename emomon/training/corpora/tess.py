@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import SkipLog, audio_files, finish, require_dir
+from .base import SkipLog, audio_files, finish, parse_files, require_dir
 
 CORPUS = "tess"
 NAME_RE = re.compile(r"^(OAF|YAF)_(.+)$", re.IGNORECASE)
@@ -80,7 +80,7 @@ def parse_tess_name(path: str | Path, skips: SkipLog | None = None) -> Utterance
         emotion = _emotion_of(fm.group(2)) if fm else None
     if emotion is None:
         if skips is not None:
-            skips.skip(f"no known emotion in the name ({p.name})")
+            skips.skip("no known emotion in the name", p)
         return None
     return Utterance(
         id=f"{CORPUS}:{speaker}_{rest}",
@@ -99,5 +99,5 @@ def read_tess(root: str | Path) -> list[Utterance]:
     """Every TESS clip under ``root`` (any depth), sorted by path."""
     root = require_dir(root)
     skips = SkipLog(CORPUS)
-    utts = [u for p in audio_files(root) if (u := parse_tess_name(p, skips)) is not None]
+    utts = parse_files(audio_files(root), lambda p: parse_tess_name(p, skips), skips, EXPECTED)
     return finish(utts, root, CORPUS, EXPECTED, skips)
