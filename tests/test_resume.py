@@ -186,6 +186,7 @@ def _kill_after_first_fold(cmd: list[str], folds: Path, env: dict) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow  # about 50 s: three real training runs in subprocesses
 def test_sigkill_then_rerun_gives_the_metrics_of_an_uninterrupted_run(tmp_path, data):
     env = {**os.environ, "EMOMON_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     whole = tmp_path / "whole"
