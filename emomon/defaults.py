@@ -51,3 +51,4 @@ NONFINITE = "non-finite samples"  # a stream window holding NaN/Inf samples: not
 TOO_SHORT = "too short"  # less real audio than MIN_SPEECH_DURATION_S (a clip of a few samples)
 BAD_SCORES = "non-finite scores"  # the model answered NaN/Inf for a window: not shown as an answer
 MIN_CLIP_S = 0.05  # training skips corpus clips shorter than this (logged with a count)
+MAX_CLIP_S = 120.0  # ... and longer than this: a training clip is one utterance with one label (and memory stays bounded)

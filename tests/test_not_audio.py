@@ -160,3 +160,15 @@ def test_clip_problem_in_one_line(tmp_path):
     assert clip_problem(good) is None
     assert clip_problem(text) == "not an audio file (format not recognised)"
     assert clip_problem(tmp_path / "missing.wav") == "no such file"
+
+
+def test_a_clip_too_long_to_be_one_utterance_is_skipped_before_it_is_decoded(tmp_path, monkeypatch):
+    import emomon.audio as audio
+
+    long_clip = tmp_path / "long.flac"
+    sf.write(long_clip, synth_speechlike(3.0), SR)
+    assert clip_problem(long_clip, max_seconds=5.0) is None
+    scanned = []
+    monkeypatch.setattr(audio, "scan_audio", lambda p: scanned.append(p) or (SR, 3 * SR))
+    assert clip_problem(long_clip, max_seconds=2.0) == "too long (3.0 s; at most 2 s: a training clip is one utterance with one label)"
+    assert scanned == []  # the header said enough

@@ -141,15 +141,20 @@ def finish(utts: list[Utterance], root: Path, corpus: str, expected: str, skips:
 
 
 SKIP_REASONS = ("not an audio file", "cannot decode audio", "non-finite sample", "empty file", "no samples", "no audio stream",
-                "no such file", "too short")
+                "no such file", "too short", "too long")
 """The kinds of unusable clip :func:`readable_clips` counts apart (the start of each error's reason)."""
 
 
-def clip_problem(path: str | Path, min_seconds: float = defaults.MIN_CLIP_S) -> str | None:
+def clip_problem(path: str | Path, min_seconds: float = defaults.MIN_CLIP_S, max_seconds: float = defaults.MAX_CLIP_S) -> str | None:
     """Why the audio file ``path`` cannot be trained on (one line), or ``None`` when it can: read to
-    its end (:func:`emomon.audio.scan_audio`), it must be audio, finite and ``min_seconds`` long."""
-    from ...audio import scan_audio
+    its end (:func:`emomon.audio.scan_audio`), it must be audio, finite and from ``min_seconds`` to
+    ``max_seconds`` long. A clip whose header says it is too long is refused before it is decoded
+    (training decodes a clip whole: one utterance, one label)."""
+    from ...audio import probe_duration, scan_audio
 
+    header = probe_duration(str(path))
+    if header is not None and header > max_seconds:
+        return _too_long(header, max_seconds)
     try:
         rate, samples = scan_audio(path)
     except AudioError as exc:
@@ -158,7 +163,13 @@ def clip_problem(path: str | Path, min_seconds: float = defaults.MIN_CLIP_S) -> 
         return "no samples"
     if samples < min_seconds * rate:
         return f"too short ({samples / rate:.3f} s; at least {min_seconds:g} s)"
+    if samples > max_seconds * rate:
+        return _too_long(samples / rate, max_seconds)
     return None
+
+
+def _too_long(seconds: float, max_seconds: float) -> str:
+    return f"too long ({seconds:.1f} s; at most {max_seconds:g} s: a training clip is one utterance with one label)"
 
 
 def _kind(problem: str) -> str:
