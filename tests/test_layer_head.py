@@ -162,17 +162,27 @@ def test_adaptive_recipe_reports_the_online_curve_apart_and_saves_an_adaptive_mo
         assert not torch.allclose(model.classify_features(feats, a.state()), model.classify_features(feats), atol=1e-3)
 
 
-def test_calibration_split_by_speaker_or_by_corpus(tmp_path):
+def test_calibration_split_by_speaker_by_corpus_or_both(tmp_path):
     recipe = get_recipe("default")
     speakers = np.array(["ravdess:01", "ravdess:02", "emodb:03", "savee:DC", "ravdess:01", "emodb:08", "ravdess:03"])
-    by_corpus = recipe._calibration_parts(speakers, ctx_for(tmp_path, options={"calib_split": "corpus"}))
+
+    def partitions(**options):
+        return recipe._calibration_partitions(speakers if "rows" not in options else options.pop("rows"), ctx_for(tmp_path, options=options))
+
+    [by_corpus] = partitions(calib_split="corpus")
     # each corpus held out once, every row held out exactly once
     assert [sorted({s.split(":")[0] for s in speakers[m]}) for m in by_corpus] == [["emodb"], ["ravdess"], ["savee"]]
     assert np.array_equal(np.sum(by_corpus, axis=0), np.ones(len(speakers)))
-    by_speaker = recipe._calibration_parts(speakers, ctx_for(tmp_path, options={"calib_split": "speaker", "calib_folds": 3}))
+    [by_speaker] = partitions(calib_split="speaker", calib_folds=3)
     assert len(by_speaker) == 3 and np.array_equal(np.sum(by_speaker, axis=0), np.ones(len(speakers)))
     for m in by_speaker:  # a speaker's rows are never split between parts
         assert not set(speakers[m]) & set(speakers[~m])
-    # one corpus: the corpus split falls back to groups of speakers
+    # both: the speaker split and the corpus split, each covering every row once
+    both = partitions(calib_split="both", calib_folds=3)
+    assert len(both) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(both[0], by_speaker)) and all(np.array_equal(a, b) for a, b in zip(both[1], by_corpus))
+    # one corpus: the corpus split (and both) fall back to groups of speakers
     one = speakers[np.char.startswith(speakers.astype(str), "ravdess")]
-    assert len(recipe._calibration_parts(one, ctx_for(tmp_path, options={"calib_split": "corpus", "calib_folds": 2}))) == 2
+    for split in ("corpus", "both"):
+        [parts] = partitions(rows=one, calib_split=split, calib_folds=2)
+        assert len(parts) == 2

@@ -81,8 +81,8 @@ class LayerHeadRecipe(Recipe):
         Option("C", "float", 1.0, "inverse regularisation of the logistic head", minimum=1e-9),
         Option("calibrate", "bool", True, "fit a temperature on out-of-fold logits of training speakers"),
         Option("calib_folds", "int", 2, "speaker groups of the calibration split", minimum=2),
-        Option("calib_split", "str", "speaker", "hold out groups of training speakers, or each training corpus in turn, "
-               "for the temperature", choices=("speaker", "corpus")),
+        Option("calib_split", "str", "speaker", "hold out groups of training speakers, each training corpus in turn, "
+               "or both (every row held out once in each) for the temperature", choices=("speaker", "corpus", "both")),
         Option("calib_shift", "bool", False, "a temperature that grows with an input's distance from the training features, "
                "fitted on each training corpus held out in turn (needs two corpora or more)"),
         Option("calib_heard", "str", "all", "adaptive models: calibrate held-out speakers as fully adapted (all), as a session "
@@ -289,40 +289,46 @@ class LayerHeadRecipe(Recipe):
     def _noise_dir(self, ctx: TrainContext):
         return ctx.cache.root.parent / "noisy"
 
-    def _calibration_parts(self, speakers: np.ndarray, ctx: TrainContext) -> list[np.ndarray]:
-        """The held-out parts of the calibration split, each a boolean mask over the training rows:
-        ``calib_split=speaker``: ``calib_folds`` groups of speakers; ``corpus``: each training
-        corpus in turn (speaker groups when there is only one)."""
+    def _calibration_partitions(self, speakers: np.ndarray, ctx: TrainContext) -> list[list[np.ndarray]]:
+        """The calibration splits, each a list of held-out parts (boolean masks over the training
+        rows) that together cover every row once: ``calib_split=speaker``: ``calib_folds`` groups
+        of speakers; ``corpus``: each training corpus in turn (speaker groups when there is only
+        one); ``both``: the two splits, every row held out once in each."""
+        split = ctx.option("calib_split", "speaker")
         corpora = np.array([s.split(":", 1)[0] for s in speakers])
-        if ctx.option("calib_split", "speaker") == "corpus" and len(set(corpora)) >= 2:
-            return [corpora == c for c in sorted(set(corpora))]
+        by_corpus = [corpora == c for c in sorted(set(corpora))] if len(set(corpora)) >= 2 else []
         groups = np.unique(speakers)
         k = min(int(ctx.option("calib_folds", 2)), len(groups))
-        if k < 2:
-            return []
         order = np.random.default_rng(ctx.seed).permutation(groups)
-        return [np.isin(speakers, part) for part in np.array_split(order, k)]
+        by_speaker = [np.isin(speakers, part) for part in np.array_split(order, k)] if k >= 2 else []
+        if split == "corpus" and by_corpus:
+            return [by_corpus]
+        if split == "both" and by_corpus:
+            return [p for p in (by_speaker, by_corpus) if p]
+        return [by_speaker] if by_speaker else []
 
     def _calibration_temperature(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, c: float,
                                  unadapted: np.ndarray | None = None) -> float:
         """Temperature fitted on out-of-fold logits of the training rows ``x (rows, F)``, split by
-        speaker or corpus (:meth:`_calibration_parts`); 1.0 when the rows cannot be split.
+        speaker, corpus or both (:meth:`_calibration_partitions`: with both, each row's logits
+        count once per split); 1.0 when the rows cannot be split.
 
         ``unadapted``: for an adaptive model, the same rows standardised with the prior instead of
         their speaker's statistics (a session that has heard nothing yet); with ``calib_heard=both``
         the held-out rows' logits in both forms are pooled, with ``none`` only this form counts.
         """
-        parts = self._calibration_parts(speakers, ctx)
-        if not parts:
+        partitions = self._calibration_partitions(speakers, ctx)
+        if not partitions:
             return 1.0
         heard = ctx.option("calib_heard", "all") if unadapted is not None else "all"
         forms = {"all": [x], "none": [unadapted], "both": [x, unadapted], "partial": [unadapted]}[heard]
-        logits = [np.zeros((len(y), len(ctx.labels))) for _ in forms]
-        for held in parts:
-            head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
-            for out, rows in zip(logits, forms):
-                out[held] = (rows[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
-        return fit_temperature(np.concatenate(logits), np.tile(y, len(forms)))
+        logits = [np.zeros((len(y), len(ctx.labels))) for _ in forms for _ in partitions]
+        for i, parts in enumerate(partitions):
+            for held in parts:
+                head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
+                for j, rows in enumerate(forms):
+                    logits[j * len(partitions) + i][held] = (rows[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
+        return fit_temperature(np.concatenate(logits), np.tile(y, len(logits)))
 
     def _shift(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, temperature: float) -> dict[str, float] | None:
         """``calib_shift``: the shift-aware temperature ``{"d0", "b"}`` of a plain head on ``x (rows, F)``
