@@ -223,3 +223,29 @@ def test_stream_with_no_good_file_says_why_for_each(capsys: pytest.CaptureFixtur
     assert code == 1 and out == "" and len(lines) == 2
     assert lines[0] == f"emomon: error: {tmp_path / 'nope.wav'}: no such file"
     assert lines[1].startswith(f"emomon: error: {tmp_path / 'b.wav'}: ")
+
+
+def test_stream_over_a_file_that_breaks_part_way(capsys: pytest.CaptureFixture[str], test_model_dir: Path, tmp_path: Path) -> None:
+    """A FLAC damaged in its middle: its stream ends with one error line, the other file streams to its end."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    sf.write(buf, synth_speechlike(80.0), SR, format="FLAC")
+    data = bytearray(buf.getvalue())
+    cut = len(data) // 2
+    data[cut:cut + 4000] = np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    broken = tmp_path / "broken.flac"
+    broken.write_bytes(bytes(data))
+    good, alone = tmp_path / "good.wav", tmp_path / "alone.wav"
+    sf.write(good, synth_speechlike(100.0), SR)
+    code, out, err = run(capsys, "file", broken, good, "--stream", "--fast", "--no-ui", "--model", test_model_dir, "--vad", "off")
+    assert code == 1
+    streams = [json.loads(line)["stream"] for line in out.splitlines()]
+    sf.write(alone, synth_speechlike(100.0), SR)
+    _, out_alone, _ = run(capsys, "file", alone, "--stream", "--fast", "--no-ui", "--model", test_model_dir, "--vad", "off")
+    assert streams.count(str(good)) == len(out_alone.splitlines())  # the good file ran to its end
+    assert 0 < streams.count(str(broken)) <= len(out_alone.splitlines()) * 0.4  # the broken one: its windows before the damage
+    errors = [line for line in err.splitlines() if line.startswith("emomon: error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"emomon: error: {broken}: cannot decode audio after"), err

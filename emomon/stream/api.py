@@ -78,14 +78,16 @@ def file_monitor(
 
     A file that cannot be opened (missing, not audio, no samples) raises its
     :class:`~emomon.errors.EmomonError`; with ``on_error`` it is handed to ``on_error`` instead
-    and left out, and only when no file at all can be opened is an error raised.
+    and left out, and only when no file at all can be opened is an error raised. A file that
+    breaks part-way (a damaged block) ends the session with its error, or, with ``on_error``,
+    ends only its own stream, its error handed to ``on_error``.
     """
     m = open_model(model, compute)
     items = source if isinstance(source, list) else [source]
     sources = _file_sources(items, m.sample_rate, fast, source_rate, on_error)
     if items and not sources:
         raise EmomonError("files", "none of them could be read")
-    return Monitor(m, sources, config, profile=open_profile(profile, m))
+    return Monitor(m, sources, config, profile=open_profile(profile, m), on_source_error=on_error)
 
 
 def _file_sources(items: list[AudioSource], sample_rate: int, fast: bool, source_rate: int | None,

@@ -35,7 +35,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -143,7 +143,9 @@ class Monitor:
     """Run ``sources`` through ``model``; iterate :meth:`records` for :class:`WindowRecord` s.
 
     Stops when every source is over (files end, ``duration`` reached) or when :meth:`stop` is
-    called (from any thread). Raises the first source or model error in the caller's thread.
+    called (from any thread). Raises the first source or model error in the caller's thread;
+    with ``on_source_error`` a source's error (a file that breaks part-way) is handed to it
+    instead, that stream ends with the windows it had, and the others go on.
 
     With ``config.adapt`` (and an adaptive model) every stream has its own
     :class:`~emomon.models.adapt.SpeakerAdapter`; ``profile`` (a loaded
@@ -152,8 +154,9 @@ class Monitor:
     """
 
     def __init__(self, model: EmotionModel, sources: Source | Sequence[Source], config: MonitorConfig | None = None,
-                 profile: "Profile | None" = None) -> None:
+                 profile: "Profile | None" = None, on_source_error: "Callable[[EmomonError], None] | None" = None) -> None:
         self.model = model
+        self.on_source_error = on_source_error
         self.sources = [sources] if isinstance(sources, Source) else list(sources)
         if not self.sources:
             raise EmomonError("monitor", "no audio source")
@@ -287,8 +290,13 @@ class Monitor:
     def _pump(self, lane: _Lane) -> None:
         src = lane.source
         if src.error is not None:
-            err = src.error
-            raise err if isinstance(err, EmomonError) else EmomonError(src.name, str(err))
+            err = src.error if isinstance(src.error, EmomonError) else EmomonError(src.name, str(src.error))
+            if self.on_source_error is None:
+                raise err
+            self.on_source_error(err)
+            lane.done = True
+            src.stop()
+            return
         self._keep_current(lane)
         # at most one batch worth of hops per round, so a fast file cannot flood the worker
         chunk = src.ring.read(max_samples=max(1, int(src.sample_rate * (self.config.hop or 0.5) * self.config.max_batch)))
