@@ -24,6 +24,7 @@ MIN_WINDOW_S = VAD_FRAME_S
 STALL_TIMEOUT_S = 5.0  # no audio from the device for this long: the session stops with a device error (0: never)
 SILENCE_TIMEOUT_S = 30.0  # nothing but exact zeros (digital silence) this long: it stops too (0: never)
 STOP_TIMEOUT_S = 0.5  # how long to wait for the audio library to stop a stream before abandoning it
+WORKER_STOP_TIMEOUT_S = 30.0  # how long a stop waits for the batch being scored (a process ending under it aborts)
 WATCH_TICK_S = 0.1  # how often the watchdog of a live device looks
 
 # -- voice activity ---------------------------------------------------------------------------

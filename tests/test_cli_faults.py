@@ -113,6 +113,31 @@ def test_a_stopped_worker_drops_the_windows_still_queued() -> None:
     assert worker.windows <= 2 and worker.pending == 0
 
 
+def test_a_stop_waits_for_the_batch_being_scored() -> None:
+    """The batch in the model's hands when a stream stops is finished before the monitor returns,
+    however slow (a process that exits under it aborts); only the queued ones are dropped."""
+    import time
+
+    import numpy as np
+
+    from emomon.features.windows import Window
+    from emomon.stream.worker import InferenceWorker, Job
+
+    class VerySlow:
+        def predict_proba(self, x: np.ndarray) -> np.ndarray:
+            time.sleep(2.5)  # longer than the 2 s the monitor used to wait
+            return np.full((len(x), len(EMOTIONS)), 1 / len(EMOTIONS), dtype=np.float32)
+
+    worker = InferenceWorker(VerySlow(), max_batch=1)  # type: ignore[arg-type]
+    for i in range(3):
+        worker.submit(Job(Window("s", i, np.zeros(SR, np.float32), SR, i + 1.0, 0.0, SR), speech=1.0))
+    worker.start()
+    thread = worker._thread
+    time.sleep(0.3)  # the first batch is being scored
+    worker.stop(timeout=defaults.WORKER_STOP_TIMEOUT_S)
+    assert thread is not None and not thread.is_alive() and worker.windows == 1
+
+
 # -- a full disk -----------------------------------------------------------------------------
 @needs_dev_full
 def test_a_stream_log_on_a_full_disk_is_one_line(baseline_dir: Path, many_clips: list[Path]) -> None:

@@ -253,7 +253,7 @@ class Monitor:
                     src.stop()
                 except Exception:  # noqa: BLE001
                     log.debug("stopping %s failed", src.name, exc_info=True)
-            self.worker.stop(timeout=2.0)
+            self.worker.stop(timeout=defaults.WORKER_STOP_TIMEOUT_S)
             for name, lane in self._lanes.items():
                 if lane.nonfinite_windows:
                     log.warning("%s: %d window%s held non-finite samples (NaN/Inf) and %s not classified", name,

@@ -108,11 +108,14 @@ class InferenceWorker:
     def stop(self, timeout: float | None = 5.0) -> None:
         """Ask the thread to finish and wait for it. Windows still queued are dropped (a stream
         that ended normally has none; one stopped early will not read them): only the batch
-        being scored is finished, so a stop is prompt."""
+        being scored is finished, so a stop is prompt. Waiting for that batch matters: a process
+        that ends while a thread is inside the model's native code aborts."""
         if self._thread is not None:
             self._drop_queued()
             self.inbox.put(_STOP)
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the inference worker is still scoring a batch after %.0f s; not waiting for it", timeout or 0)
             self._thread = None
 
     def _drop_queued(self) -> None:
