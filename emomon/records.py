@@ -260,7 +260,8 @@ class SessionSummary:
     ``stopped_by``: ``"interrupt"`` (Ctrl-C), ``"terminate"`` (SIGTERM) or ``"error"``, ``None``
     when completed; ``error``: the one-line error that ended it (a device that stalled);
     ``input_overflows``/``input_underflows``: PortAudio's status flags counted on live devices
-    (``None`` without one).
+    (``None`` without one); ``gaps``: how often audio was dropped (each restarts a stream's
+    windowing); ``nonfinite_windows``: windows holding NaN/Inf samples, marked and not classified.
     """
 
     end: datetime
@@ -274,6 +275,8 @@ class SessionSummary:
     error: str | None = None
     input_overflows: int | None = None
     input_underflows: int | None = None
+    gaps: int = 0
+    nonfinite_windows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         rnd = lambda v: None if v is None else round(v, 2)  # noqa: E731
@@ -281,4 +284,5 @@ class SessionSummary:
                 "speech_windows": self.speech_windows, "dropped_s": round(self.dropped_s, 3),
                 "latency_median_ms": rnd(self.latency_median_ms), "compute_median_ms": rnd(self.compute_median_ms),
                 "completed": self.completed, "stopped_by": self.stopped_by, "error": self.error,
-                "input_overflows": self.input_overflows, "input_underflows": self.input_underflows}
+                "input_overflows": self.input_overflows, "input_underflows": self.input_underflows,
+                "gaps": self.gaps, "nonfinite_windows": self.nonfinite_windows}

@@ -230,3 +230,16 @@ def test_ui_survives_nan_and_shows_skipped_windows():
                               reason="non-finite samples"))
     text = _screen(state)
     assert "non-finite samples" in text and "2 (0 without speech, 1 skipped)" in text
+
+
+def test_the_stream_log_summary_counts_the_skipped_windows(capsys, tmp_path, test_model_dir):
+    index = int(1.3 * SR)
+    path = float_wav(tmp_path / "inf.wav", speech_with({index: np.inf}))
+    log = tmp_path / "s.jsonl"
+    code, out, err = run(capsys, "file", path, "--stream", "--fast", "--no-ui", "--model", test_model_dir, "--vad", "off", "--jsonl", log)
+    assert code == 0
+    lines = [strict(line) for line in log.read_text().splitlines()]
+    skipped = sum(1 for r in lines if r.get("reason") == "non-finite samples")
+    summary = lines[-1]
+    assert summary["type"] == "summary" and summary["nonfinite_windows"] == skipped > 0 and summary["gaps"] == 0
+    assert f"{skipped} window{'s' * (skipped != 1)} with NaN/Inf samples skipped" in err

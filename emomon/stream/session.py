@@ -138,6 +138,8 @@ def _summary(monitor: Monitor, timing: dict[str, list[float]], outcome: dict[str
         error=outcome["error"],
         input_overflows=sum(f["input_overflows"] for f in flags) if flags else None,
         input_underflows=sum(f["input_underflows"] for f in flags) if flags else None,
+        gaps=stats.gaps if stats else 0,
+        nonfinite_windows=stats.nonfinite_windows if stats else 0,
     )
 
 
@@ -163,7 +165,9 @@ def summary_line(summary: SessionSummary) -> str:
         parts.append(f"latency median {summary.latency_median_ms:.0f} ms")
     if summary.compute_median_ms is not None:
         parts.append(f"model compute median {summary.compute_median_ms:.0f} ms per window")
-    parts.append(f"dropped {summary.dropped_s:.2f} s of audio")
+    parts.append(f"dropped {summary.dropped_s:.2f} s of audio" + (f" in {summary.gaps} gap{'s' * (summary.gaps != 1)}" if summary.gaps else ""))
+    if summary.nonfinite_windows:
+        parts.append(f"{summary.nonfinite_windows} window{'s' * (summary.nonfinite_windows != 1)} with NaN/Inf samples skipped")
     if summary.input_overflows is not None:
         parts.append(f"device overflows {summary.input_overflows}, underflows {summary.input_underflows or 0}")
     return "emomon: " + ", ".join(parts) + ("" if summary.completed else " (stopped)")
