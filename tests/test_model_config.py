@@ -213,3 +213,21 @@ def test_cli_names_the_config_file_and_field(tmp_path, edit, extra, field):
     assert p.returncode == 1 and p.stdout == ""
     assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr and "--window" not in p.stderr
     assert p.stderr.startswith(f"emomon: error: {model / 'config.json'}: {field}: "), p.stderr
+
+
+def test_the_config_check_knows_the_front_ends_choices():
+    """config.py (no torch) keeps its own copy of FrontEnd's Literal choices: they must agree."""
+    import typing
+
+    from emomon.features.mel import FrontEnd, LogKind
+    from emomon.models.config import FRONTEND_CHOICES
+
+    hints = typing.get_type_hints(FrontEnd, localns={"LogKind": LogKind})
+
+    def choices(tp) -> set:
+        out = set()
+        for arg in typing.get_args(tp):
+            out |= choices(arg) if typing.get_args(arg) else {None if arg is type(None) else arg}
+        return out
+
+    assert {name: set(values) for name, values in FRONTEND_CHOICES.items()} == {name: choices(hints[name]) for name in FRONTEND_CHOICES}
