@@ -47,10 +47,10 @@ def _strict(value: Any) -> Any:
     return value
 
 
-def dumps(record: Mapping[str, Any]) -> str:
-    """A record's ``to_dict()`` as one strict JSON line: NaN/Infinity, which strict parsers
-    reject, are written as null (records already make them so; this catches any other)."""
-    return json.dumps(_strict(record), allow_nan=False, ensure_ascii=False)
+def dumps(record: Mapping[str, Any], indent: int | None = None) -> str:
+    """A record's ``to_dict()`` as one strict JSON line (or indented text): NaN/Infinity, which
+    strict parsers reject, are written as null (records already make them so; this catches any other)."""
+    return json.dumps(_strict(record), allow_nan=False, ensure_ascii=False, indent=indent)
 
 
 def iso_time(moment: datetime) -> str:

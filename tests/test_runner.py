@@ -188,3 +188,14 @@ def test_ece_per_fold_pooled_and_its_floor(tmp_path, corpus):
     assert ece_floor(many) < ece_floor(p) / 3
     calibrated = expected_calibration_error(many, np.where(rng.random(len(many)) < 0.6, 0, 1 + rng.integers(0, 7, len(many))))
     assert calibrated == pytest.approx(ece_floor(many), abs=0.02)
+
+
+def test_metrics_and_predictions_are_strict_json(tmp_path):
+    """A NaN or infinity anywhere in a run's results is written as null, never as NaN/Infinity."""
+    import json as _json
+
+    from emomon.records import dumps
+
+    text = dumps({"ua": {"mean": float("nan"), "std": float("inf")}, "folds": [{"ece": -float("inf")}]}, indent=2)
+    assert _json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in strict JSON")) == {
+        "ua": {"mean": None, "std": None}, "folds": [{"ece": None}]}

@@ -26,7 +26,7 @@ import torch
 from ..audio import decode_audio
 from ..errors import DataError
 from ..models.base import CONFIG_NAME, EmotionModel
-from ..records import Utterance
+from ..records import Utterance, dumps
 from ..atomic import atomic_write_bytes
 from .calibration import ece_floor, expected_calibration_error
 from .figures import plot_confusion
@@ -286,7 +286,7 @@ def _prediction_lines(fold: Fold, probs: np.ndarray, y_true: np.ndarray, labels:
                 "scores": {lab: round(float(s), 6) for lab, s in zip(labels, p)}}
         if not fold.speaker_independent:
             line["split"] = SPEAKER_DEPENDENT_LABEL
-        lines.append(json.dumps(line))
+        lines.append(dumps(line))
     return lines
 
 
@@ -511,7 +511,7 @@ def write_results(results: RunResults, out: Path, title: str) -> None:
         plot_confusion(np.asarray(results.confusion), results.labels, out / CONFUSION_NAME, f"{title}: UA {results.ua.mean:.3f} ± {results.ua.std:.3f}")
     except ImportError as exc:  # pragma: no cover - matplotlib is a core dependency
         log.warning("no confusion.png (%s)", exc)
-    atomic_write_bytes(out / METRICS_NAME, (json.dumps(results.to_dict(), indent=2) + "\n").encode())
+    atomic_write_bytes(out / METRICS_NAME, (dumps(results.to_dict(), indent=2) + "\n").encode())
     log.info("%s: UA %.3f ± %.3f, WA %.3f ± %.3f, F1 %.3f ± %.3f -> %s", title, results.ua.mean, results.ua.std, results.wa.mean,
              results.wa.std, results.f1.mean, results.f1.std, out / METRICS_NAME)
     if results.online_adaptive is not None:
