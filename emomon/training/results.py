@@ -20,17 +20,17 @@ Files written before a key existed read back with that key empty.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import DataError
+from ..records import rounded
 from .metrics import FoldMetrics, MeanStd, Summary
 
 
 def _r(x: float | None) -> float | None:
-    """``x`` rounded for JSON; ``None`` for ``None``, NaN or infinity (numpy scalars included)."""
-    return None if x is None or not math.isfinite(float(x)) else round(float(x), 6)
+    """``x`` rounded to 6 digits for JSON; ``None`` for ``None``, NaN or infinity (:func:`~emomon.records.rounded`)."""
+    return rounded(x, 6)
 
 
 def _num(v: Any) -> float | None:
