@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,6 +114,38 @@ def test_other_settings_are_refused_in_one_line_unless_forced(tmp_path, corpus):
     assert forced.fits == 4 + 1  # started again
 
 
+def test_a_fresh_copy_of_the_corpus_elsewhere_resumes_the_run(tmp_path, data, corpus):
+    """The data is known by its contents: copied without its file times, to another path (a new
+    machine, CI), it resumes; ``data`` (the directories as typed) is not compared."""
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run(CountingRecipe(stop_at=2), corpus, out, tmp_path)
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy, copy_function=shutil.copyfile)  # new paths, new mtimes
+    moved = read_ravdess(copy)
+    assert {Path(u.path).stat().st_mtime_ns for u in moved}.isdisjoint({Path(u.path).stat().st_mtime_ns for u in corpus})
+    again = CountingRecipe()
+    run_protocol(again, moved, make_folds("loso", moved), out, ctx_for(tmp_path), protocol="loso", data="elsewhere")
+    assert again.fits == 3 + 1  # fold 1 reused
+
+
+def test_an_edited_clip_is_other_data(tmp_path, data, corpus):
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run(CountingRecipe(stop_at=2), corpus, out, tmp_path)
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)  # file times kept: only the contents tell
+    edited = read_ravdess(copy)
+    victim = Path(edited[0].path)
+    stat = victim.stat()
+    raw = bytearray(victim.read_bytes())
+    raw[-1] ^= 1
+    victim.write_bytes(bytes(raw))
+    os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(DataError, match="the data's files"):
+        run_protocol(CountingRecipe(), edited, make_folds("loso", edited), out, ctx_for(tmp_path), protocol="loso")
+
+
 def test_another_split_of_a_fold_is_refused(tmp_path, corpus):
     out = tmp_path / "out"
     folds = make_folds("kfold-speaker", corpus, k=2)
@@ -141,11 +174,11 @@ def test_fold_files_are_strict_typed_json(tmp_path, corpus):
     text = (out / "folds" / "ravdess%3A01.json").read_text()
     record = from_json(FoldFile, text)
     assert isinstance(record.outcome, FoldOutcome) and record.outcome.fold == "ravdess:01"
-    assert to_json(record) == text
+    assert to_json(record) == text and '"format": 2' in text
     settings = json.loads((out / "folds" / "_settings.json").read_text())["settings"]
     assert settings["recipe"] == "baseline" and settings["seed"] == 0 and settings["protocol"] == "loso"
     for bad in (text.replace('"train_seconds": ', '"train_seconds": NaN, "x": '), text.replace('"fold": "ravdess:01"', '"fold": 1'),
-                text.replace('"format": 1', '"format": 1, "extra": 2')):
+                text.replace('"format": 2', '"format": 2, "extra": 2')):
         with pytest.raises(ValueError):
             from_json(FoldFile, bad)
     with pytest.raises(ValueError, match="unknown key"):

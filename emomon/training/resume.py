@@ -22,23 +22,24 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from ..atomic import atomic_write_text
 from ..errors import DataError
 from ..records import Utterance
+from .cache import file_digest
 from .protocols import Fold
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-"""The layout of the state files; a file of another format is not reused."""
+FORMAT = 2
+"""The layout of the state files; a file of another format is not reused (format 1 stamped
+the data with file times, so a fresh copy of the same corpus looked like other data)."""
 STATE_DIRNAME = "folds"
 SETTINGS_NAME = "_settings.json"
 FINAL_NAME = "_final.json"
@@ -66,15 +67,17 @@ class RunSettings:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the settings' canonical JSON."""
-        return _digest(dataclasses.asdict(self))
+        """SHA-256 of the settings' canonical JSON, without ``data`` (the directories as typed:
+        ``data_digest`` stands for what they hold, so another spelling of the same path, or the
+        same corpus copied elsewhere, resumes the run)."""
+        return _digest({k: v for k, v in dataclasses.asdict(self).items() if k != "data"})
 
     def differences(self, other: "RunSettings") -> list[str]:
         """What differs from ``other`` (the earlier run's), one phrase each."""
         out = []
         for f in dataclasses.fields(self):
             old, new = getattr(other, f.name), getattr(self, f.name)
-            if old == new:
+            if old == new or f.name == "data":
                 continue
             if f.name == "data_digest":
                 out.append("the data's files (added, removed or changed)")
@@ -217,16 +220,22 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def data_digest(utts: Sequence[Utterance]) -> str:
-    """A digest of the clips (id, file, label, speaker, corpus) and their files' size and mtime."""
+def data_digest(utts: Sequence[Utterance], content: Callable[[Path], str] | None = None) -> str:
+    """A digest of the clips (id, label, speaker, corpus) and their files' contents.
+
+    Contents, not paths or file times: a corpus copied afresh (a new machine, CI, ``cp`` without
+    ``-p``) or named by another path resumes its run; an edited file does not. ``content`` maps a
+    path to its SHA-256 (the feature cache's memoised :meth:`~FeatureCache.content_digest`, so
+    a run hashes each file once); an unreadable file counts as ``None``.
+    """
+    content = content or file_digest
     rows = []
     for u in sorted(utts, key=lambda u: u.id):
         try:
-            st = os.stat(u.path)
-            stamp = [st.st_size, st.st_mtime_ns]
+            stamp = content(Path(u.path))
         except OSError:
             stamp = None
-        rows.append([u.id, str(u.path), u.emotion, u.speaker, u.corpus, stamp])
+        rows.append([u.id, u.emotion, u.speaker, u.corpus, stamp])
     return _digest(rows)
 
 

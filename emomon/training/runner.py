@@ -378,7 +378,7 @@ def run_settings(recipe: Recipe, utterances: Sequence[Utterance], ctx: TrainCont
     clips = {u.id: u for u in [*ctx.all_utterances, *utterances]}
     return RunSettings(recipe=recipe.name, options=json.loads(json.dumps(dict(ctx.options), sort_keys=True, default=str)),
                        protocol=protocol, mode=ctx.mode, labels=list(ctx.labels), seed=int(ctx.seed), epochs=ctx.epochs,
-                       noise=[f"{k}@{s:g}dB" for k, s in noise], data=data, data_digest=data_digest(list(clips.values())),
+                       noise=[f"{k}@{s:g}dB" for k, s in noise], data=data, data_digest=data_digest(list(clips.values()), ctx.cache.content_digest),
                        compute=ctx.torch_device.type, emomon_version=emomon_version or _version())
 
 
