@@ -100,7 +100,8 @@ class WhisperBackbone(Backbone):
         return frontend_min_samples(self.front.to_dict())
 
     def forward(self, waveforms: torch.Tensor) -> list[torch.Tensor]:
-        mel = log_mel(waveforms, self.front)  # (batch, frames, mels)
+        with torch.autocast(device_type=waveforms.device.type, enabled=False):  # the front end in fp32 under a bf16 autocast
+            mel = log_mel(waveforms, self.front)  # (batch, frames, mels)
         frames = mel.shape[1] - (mel.shape[1] % 2)
         mel = mel[:, : max(frames, 2)]
         step = self.encoder.max_frames

@@ -45,6 +45,22 @@ class EmotionModel(torch.nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        self.precision = "fp32"
+
+    def set_precision(self, precision: str = "auto") -> str:
+        """Run the backbone in ``precision`` (``auto``, ``fp32``, ``bf16``: :mod:`.precision`) on
+        the model's device; returns what ``auto`` resolved to. Models without a backbone that
+        autocasts (see :meth:`uses_precision`) stay fp32."""
+        from .precision import resolve_precision
+
+        resolved = resolve_precision(precision, self.device)
+        self.precision = resolved if self.uses_precision else "fp32"
+        return self.precision
+
+    @property
+    def uses_precision(self) -> bool:
+        """Whether :meth:`set_precision` can change how this model computes (default: no)."""
+        return False
 
     # -- inference ---------------------------------------------------------------------------
     @property

@@ -132,10 +132,25 @@ class LayerHeadModel(EmotionModel):
         )
 
     def features(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Pooled features ``(batch, 2*hidden*len(layers))``; clips with ``lengths`` are encoded one by one."""
+        """Pooled features ``(batch, 2*hidden*len(layers))`` in fp32 (the backbone in
+        :attr:`precision`); clips with ``lengths`` are encoded one by one."""
         if lengths is None:
-            return pool_states(self.backbone(waveforms), self.layers)
-        return torch.cat([pool_states(self.backbone(w[: int(n)].unsqueeze(0)), self.layers) for w, n in zip(waveforms, lengths)])
+            return pool_states(self._states(waveforms), self.layers)
+        return torch.cat([pool_states(self._states(w[: int(n)].unsqueeze(0)), self.layers) for w, n in zip(waveforms, lengths)])
+
+    def _states(self, waveforms: torch.Tensor) -> list[torch.Tensor]:
+        """The backbone's hidden states ``[(batch, time, hidden)]``, fp32 whatever it ran in."""
+        if self.precision == "fp32":
+            return self.backbone(waveforms)
+        from .precision import backbone_autocast
+
+        with backbone_autocast(self.precision, waveforms.device):
+            states = self.backbone(waveforms)
+        return [states[i].float() if i in self.layers else states[i] for i in range(len(states))]
+
+    @property
+    def uses_precision(self) -> bool:
+        return True
 
     def classify_features(self, feats: torch.Tensor, speaker: SpeakerState | tuple[np.ndarray, np.ndarray] | None = None) -> torch.Tensor:
         """Pooled features ``(batch, F)`` → logits ``(batch, labels)`` (log-probabilities when two heads are mixed).
