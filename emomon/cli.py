@@ -2,7 +2,7 @@
 
 Commands: ``listen`` (microphone), ``file`` (the speech segments of files, or ``--stream`` through
 the live pipeline), ``demo``, ``devices``, ``models``, ``profiles`` (speaker profiles);
-``train``/``data``/``report`` are plugged in by :mod:`emomon.training`. Each command parses its options and calls the API
+``train``/``data``/``report`` are plugged in by :mod:`emomon.training`, ``batch`` (Ray) by :mod:`emomon.batch.cli`. Each command parses its options and calls the API
 (:mod:`emomon.stream`, :mod:`emomon.timeline`). Every expected error is one stderr line
 ``emomon: error: <what>: <why>`` and a non-zero exit, never a traceback. Nothing heavy is
 imported until a command runs, so every ``--help`` is instant.
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .models.base import EmotionModel
     from .profiles import Profile
     from .records import FileResult
+    from .stream.sources import InputDevice
 
 log = logging.getLogger("emomon")
 
@@ -71,6 +72,7 @@ class Format(str, Enum):
 
 
 VadMethod = Enum("VadMethod", {m: m for m in defaults.VAD_METHODS}, type=str)  # type: ignore[misc]
+PrecisionChoice = Enum("PrecisionChoice", {p: p for p in defaults.PRECISIONS}, type=str)  # type: ignore[misc]
 
 
 def _model_help() -> str:
@@ -92,6 +94,8 @@ def err(what: str, why: str) -> None:
 # ----------------------------------------------------------------------------------------------
 ModelOpt = typer.Option("default", "--model", "-m", help=_model_help(), metavar="NAME|DIR")
 ComputeOpt = typer.Option(Compute.auto, "--compute", help="Where the model runs: auto (CUDA when available), cpu, cuda.")
+PrecisionOpt = typer.Option(PrecisionChoice(defaults.PRECISION), "--precision",
+                            help="The encoder's number format: auto (bf16 where the hardware has it: AMX/AVX512-BF16 CPUs, CUDA; else fp32), fp32, bf16.")
 WindowOpt = typer.Option(None, "--window", metavar="SECONDS", help=f"Window length in seconds, at least {defaults.MIN_WINDOW_S:g} (default: the model's; also the longest segment of `file`).")
 HopOpt = typer.Option(None, "--hop", metavar="SECONDS", help="Hop between windows in seconds (default: the model's).", min=0.01)
 SmoothingOpt = typer.Option(defaults.SMOOTHING, "--smoothing", metavar="FACTOR", help="EMA weight of the past, 0 (none) .. <1.", min=0.0, max=0.999)
@@ -134,12 +138,13 @@ def loading(model: str) -> Iterator[None]:
         yield
 
 
-def load(model: str, compute: Compute, window: Optional[float] = None) -> "EmotionModel":
-    """The model, loaded (a spinner on a terminal); ``window`` (``--window``) checked against it."""
+def load(model: str, compute: Compute, window: Optional[float] = None, precision: str = defaults.PRECISION) -> "EmotionModel":
+    """The model, loaded (a spinner on a terminal) with its encoder in ``precision``; ``window``
+    (``--window``) checked against it."""
     from .stream.api import open_model
 
     with loading(model):
-        m = open_model(model, compute.value)
+        m = open_model(model, compute.value, getattr(precision, "value", precision))
     check_window_fits(m, window)
     return m
 
@@ -215,7 +220,7 @@ def profile_saved(name: str, seconds: float, path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 @app.command()
 def listen(
-    device: Optional[str] = typer.Option(None, "--device", "-d", metavar="NAME|INDEX", help="Input device name or index (see `emomon devices`)."),
+    device: Optional[List[str]] = typer.Option(None, "--device", "-d", metavar="NAME|INDEX", help="Input device name or index (see `emomon devices`); repeat it for several devices, each its own stream through the one model."),
     model: str = ModelOpt,
     window: Optional[float] = WindowOpt,
     hop: Optional[float] = HopOpt,
@@ -236,26 +241,36 @@ def listen(
     adapt: Optional[bool] = AdaptOpt,
     profile: Optional[str] = ProfileOpt,
     compute: Compute = ComputeOpt,
+    precision: PrecisionChoice = PrecisionOpt,
 ) -> None:
     """Monitor the microphone live (Ctrl-C or SIGTERM stops, exit 0: the log is flushed, the plot drawn, the profile saved;
     a device that stops delivering audio ends it with a device error, exit 1)."""
     from .stream.api import microphone_monitor
     from .stream.monitor import MonitorConfig
-    from .stream.sources import resolve_input_device
-
     from .features.windows import check_window
 
     check_outputs(jsonl, plot, force, append)
     check_adapt_options(adapt, profile)
     check_window(window)
-    dev = resolve_input_device(device)  # a bad --device fails before the model loads
-    m = load(model, compute, window)
+    devs = listen_devices(device or [], profile)  # a bad --device fails before the model loads
+    m = load(model, compute, window, precision)
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad_options(vad, vad_threshold, min_speech, silence_db),
                         min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
-    monitor = microphone_monitor(dev.index, m, config=cfg, profile=profile, stall_timeout=stall_timeout,
-                                 silence_timeout=silence_timeout)
-    run_live(monitor, model, f"emomon · {dev.name}", no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
+    monitor = microphone_monitor(model=m, devices=[d.index for d in devs], config=cfg, profile=profile,
+                                 stall_timeout=stall_timeout, silence_timeout=silence_timeout)
+    title = f"emomon · {devs[0].name}" if len(devs) == 1 else "emomon"
+    run_live(monitor, model, title, no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
     # Ctrl-C (or SIGTERM) is the normal way to stop listening: exit 0 either way.
+
+
+def listen_devices(specs: List[str], profile: Optional[str]) -> List["InputDevice"]:
+    """The ``--device``s of ``listen`` (none: the default input), resolved and checked; a
+    ``--profile`` is one speaker's, so it is refused with several devices."""
+    from .stream.api import check_device_profile
+    from .stream.sources import resolve_input_devices
+
+    check_device_profile(len(specs), profile)
+    return resolve_input_devices(specs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -292,6 +307,7 @@ def file_cmd(
     adapt: Optional[bool] = FileAdaptOpt,
     profile: Optional[str] = ProfileOpt,
     compute: Compute = ComputeOpt,
+    precision: PrecisionChoice = PrecisionOpt,
 ) -> None:
     """The speech segments of files and their emotions, or --stream a file through the live pipeline."""
     from .features.windows import check_window
@@ -305,7 +321,7 @@ def file_cmd(
     if stream:
         if fmt is not None or segments:
             raise EmomonError("--format/--segments", "do not apply with --stream (it writes window records: --no-ui, --jsonl)")
-        failed = _stream_files(inputs, model, compute, window=window, hop=hop, smoothing=smoothing, vad_opts=vad_opts,
+        failed = _stream_files(inputs, model, compute, precision=precision, window=window, hop=hop, smoothing=smoothing, vad_opts=vad_opts,
                                min_confidence=min_confidence, duration=duration, adapt=adapt, profile=profile, fast=fast,
                                no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
         if failed:
@@ -321,14 +337,14 @@ def file_cmd(
     from .timeline.analyze import FileOptions
 
     options = FileOptions(vad=vad_opts, window=window, min_confidence=min_confidence)
-    m = load(model, compute, window)
+    m = load(model, compute, window, precision)
     session = bool(adapt) and adaptation(m, model, adapt, profile)
     prof = open_profile(profile, m) if session else None  # a profile that does not fit fails before any work
     if _analyze(inputs, m, options, fmt or Format.table, segments, plot, session=session, profile=prof):
         raise typer.Exit(1)
 
 
-def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: Compute, *, window: Optional[float],
+def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: Compute, *, precision: str, window: Optional[float],
                   hop: Optional[float], smoothing: Optional[float], vad_opts: "VadOptions", min_confidence: Optional[float],
                   duration: Optional[float], adapt: Optional[bool], profile: Optional[str], fast: bool, no_ui: bool,
                   jsonl: Optional[Path], force: bool, append: bool, plot: Optional[Path]) -> int:
@@ -343,7 +359,7 @@ def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: 
     paths = [p for p, why in inputs if why is None]
     if not paths:
         return len(bad)  # each one said why
-    m = load(model, compute, window)
+    m = load(model, compute, window, precision)
     cfg = MonitorConfig(window=window, hop=hop, smoothing=defaults.SMOOTHING if smoothing is None else smoothing,
                         vad=vad_opts, min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
 
@@ -543,13 +559,14 @@ def demo(
     fast: bool = typer.Option(False, "--fast", help="As fast as the model goes instead of real time."),
     no_ui: bool = NoUiOpt,
     compute: Compute = ComputeOpt,
+    precision: PrecisionChoice = PrecisionOpt,
 ) -> None:
     """Stream the shipped sample clip (RAVDESS actor 16, angry, strong) through the live pipeline."""
     if not SAMPLE_CLIP.is_file():
         raise EmomonError(str(SAMPLE_CLIP), "the sample clip is missing from this installation")
     from .stream.api import file_monitor
 
-    monitor = file_monitor(str(SAMPLE_CLIP), load(model, compute), fast=fast)
+    monitor = file_monitor(str(SAMPLE_CLIP), load(model, compute, precision=precision), fast=fast)
     if not run_live(monitor, model, f"emomon · {SAMPLE_CLIP.name}", no_ui=no_ui, jsonl=None, force=False, append=False, plot=None):
         raise typer.Exit(130)
 
@@ -558,7 +575,7 @@ def demo(
 # plug-ins from the training package, and the entry point
 # ----------------------------------------------------------------------------------------------
 def _register_plugins() -> None:
-    for modname in ("emomon.training.cli", "emomon.training.cli_data"):
+    for modname in ("emomon.training.cli", "emomon.training.cli_data", "emomon.batch.cli"):
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:

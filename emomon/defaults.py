@@ -13,6 +13,8 @@ WINDOW_S = 3.0  # analysis window, seconds
 HOP_S = 0.5  # a result every hop, seconds
 SMOOTHING = 0.6  # EMA weight of the past in [0, 1)
 MAX_BATCH = 16  # windows per forward pass in the inference worker
+PRECISION = "auto"  # the backbone's number format: auto (bf16 where native: AMX/AVX512-BF16, CUDA), fp32, bf16
+PRECISIONS = ("auto", "fp32", "bf16")
 MAX_LAG_S = 2.0  # a live stream further behind than this drops its oldest unread audio to stay current
 VAD_FRAME_S = 512 / 16000  # Silero's frame (512 samples at 16 kHz): every voice-activity detector's grid
 # The shortest --window: a shorter one holds no whole voice-activity frame, so it is never speech
@@ -26,6 +28,7 @@ SILENCE_TIMEOUT_S = 30.0  # nothing but exact zeros (digital silence) this long:
 STOP_TIMEOUT_S = 0.5  # how long to wait for the audio library to stop a stream before abandoning it
 WORKER_STOP_TIMEOUT_S = 30.0  # how long a stop waits for the batch being scored (a process ending under it aborts)
 WATCH_TICK_S = 0.1  # how often the watchdog of a live device looks
+MIC_STREAM = "mic"  # the stream name of a single device (several are named after their devices)
 
 # -- voice activity ---------------------------------------------------------------------------
 VAD_METHOD = "silero"  # silero | energy | off

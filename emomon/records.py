@@ -4,7 +4,8 @@
 * :class:`Prediction` — a classifier's answer for a span of audio.
 * :class:`WindowRecord` — one window of a stream (what ``listen`` and ``file --stream`` emit).
 * :class:`Segment` and :class:`FileResult` — the timeline of a file (what ``file`` emits).
-* :class:`SessionInfo` and :class:`SessionSummary` — the first and last record of a stream log.
+* :class:`SessionInfo` and :class:`SessionSummary` — the first and last record of a stream log
+  (:class:`StreamSummary`: each stream's part of the last).
 
 Every record has ``to_dict()`` giving its JSON form (scores rounded to 6 digits, times to 4);
 sinks (screen, JSONL, CSV, plot) need nothing but records.
@@ -253,6 +254,28 @@ class SessionInfo:
 
 
 @dataclass(frozen=True)
+class StreamSummary:
+    """One stream's part of a :class:`SessionSummary`: its name (a file's path, a device's
+    name, ``mic``), windows emitted and those with speech, audio dropped (seconds) in how many
+    gaps, windows skipped for NaN/Inf samples, and a live device's PortAudio status flags
+    (``None`` for a file)."""
+
+    stream: str
+    windows: int
+    speech_windows: int
+    dropped_s: float
+    gaps: int = 0
+    nonfinite_windows: int = 0
+    input_overflows: int | None = None
+    input_underflows: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stream": self.stream, "windows": self.windows, "speech_windows": self.speech_windows,
+                "dropped_s": round(self.dropped_s, 3), "gaps": self.gaps, "nonfinite_windows": self.nonfinite_windows,
+                "input_overflows": self.input_overflows, "input_underflows": self.input_underflows}
+
+
+@dataclass(frozen=True)
 class SessionSummary:
     """The last record of a stream log: how it went.
 
@@ -261,7 +284,8 @@ class SessionSummary:
     when completed; ``error``: the one-line error that ended it (a device that stalled);
     ``input_overflows``/``input_underflows``: PortAudio's status flags counted on live devices
     (``None`` without one); ``gaps``: how often audio was dropped (each restarts a stream's
-    windowing); ``nonfinite_windows``: windows holding NaN/Inf samples, marked and not classified.
+    windowing); ``nonfinite_windows``: windows holding NaN/Inf samples, marked and not classified;
+    ``streams``: the same figures per stream (:class:`StreamSummary`), in the session's order.
     """
 
     end: datetime
@@ -277,6 +301,7 @@ class SessionSummary:
     input_underflows: int | None = None
     gaps: int = 0
     nonfinite_windows: int = 0
+    streams: tuple[StreamSummary, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         rnd = lambda v: None if v is None else round(v, 2)  # noqa: E731
@@ -285,4 +310,5 @@ class SessionSummary:
                 "latency_median_ms": rnd(self.latency_median_ms), "compute_median_ms": rnd(self.compute_median_ms),
                 "completed": self.completed, "stopped_by": self.stopped_by, "error": self.error,
                 "input_overflows": self.input_overflows, "input_underflows": self.input_underflows,
-                "gaps": self.gaps, "nonfinite_windows": self.nonfinite_windows}
+                "gaps": self.gaps, "nonfinite_windows": self.nonfinite_windows,
+                "streams": [s.to_dict() for s in self.streams]}

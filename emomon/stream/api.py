@@ -19,7 +19,7 @@ statistics start, and ``session_sinks`` saves it with what the session heard whe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from .. import defaults
 from ..audio import AudioSource
@@ -35,15 +35,19 @@ if TYPE_CHECKING:
     from .session import Sink
 
 
-def open_model(model: "str | Path | EmotionModel" = "default", compute: str = "auto") -> "EmotionModel":
+def open_model(model: "str | Path | EmotionModel" = "default", compute: str = "auto",
+               precision: str = defaults.PRECISION) -> "EmotionModel":
     """A loaded model: an :class:`EmotionModel` as is, else a shipped name or directory loaded on
-    ``compute`` (``auto``: CUDA when available, else CPU)."""
+    ``compute`` (``auto``: CUDA when available, else CPU), its backbone in ``precision``
+    (:mod:`emomon.models.precision`: ``auto`` is bf16 where the hardware has it, else fp32)."""
     from ..models.base import EmotionModel
     from ..models.registry import load_model
 
     if isinstance(model, EmotionModel):
         return model
-    return load_model(model, device=compute)
+    m = load_model(model, device=compute)
+    m.set_precision(precision)
+    return m
 
 
 def open_profile(profile: "str | Profile | None", model: "EmotionModel") -> "Profile | None":
@@ -134,34 +138,62 @@ def microphone_monitor(
     device: str | int | None = None,
     model: "str | Path | EmotionModel" = "default",
     *,
+    devices: Sequence[str | int | None] | None = None,
     config: MonitorConfig | None = None,
     compute: str = "auto",
     profile: "str | Profile | None" = None,
     stall_timeout: float | None = defaults.STALL_TIMEOUT_S,
     silence_timeout: float | None = defaults.SILENCE_TIMEOUT_S,
 ) -> Monitor:
-    """A :class:`Monitor` over one input device (``None``: the default input), adapting from
-    ``profile`` when given.
+    """A :class:`Monitor` over one input device (``None``: the default input) or, with
+    ``devices=[A, B, ...]``, over several: each its own stream (its capture thread and ring, its
+    windows and voice activity, its speaker adapter, named after its device; a single device's
+    stream is ``mic``), all through the one inference worker. ``profile`` (one device only: each
+    device is its own speaker) is where the stream's speaker statistics start.
 
-    The device is watched (:mod:`emomon.stream.watchdog`): no audio for ``stall_timeout``
-    seconds, or nothing but digital silence for ``silence_timeout``, ends the records with a
-    :class:`~emomon.errors.DeviceError` (``None`` or 0: never); ``config.duration`` counts wall
-    time (the stream ends that long after it started, audio or not).
+    Every device is resolved and checked (:func:`~emomon.stream.sources.resolve_input_devices`)
+    before the model loads: one that is unknown, named twice or cannot be opened raises its
+    :class:`~emomon.errors.DeviceError`. Each device is watched on its own
+    (:mod:`emomon.stream.watchdog`): no audio for ``stall_timeout`` seconds, or nothing but
+    digital silence for ``silence_timeout``, ends the records with a
+    :class:`~emomon.errors.DeviceError` naming that device (``None`` or 0: never);
+    ``config.duration`` counts wall time (the streams end that long after they started, audio
+    or not).
     """
-    from .sources import resolve_input_device
+    from .sources import resolve_input_devices, stream_names
 
-    dev = resolve_input_device(device)  # a bad device fails before the model loads
+    specs = _device_specs(device, devices)
+    check_device_profile(len(specs), profile)
+    devs = resolve_input_devices(specs)  # a bad device fails before the model loads
     m = open_model(model, compute)
     duration = config.duration if config is not None else None
-    source = MicrophoneSource(dev.index, m.sample_rate, name="mic", stall_timeout=stall_timeout,
-                              silence_timeout=silence_timeout, duration=duration)
-    return Monitor(m, source, config, profile=open_profile(profile, m))
+    sources = [MicrophoneSource(dev.index, m.sample_rate, name=name, stall_timeout=stall_timeout,
+                                silence_timeout=silence_timeout, duration=duration)
+               for dev, name in zip(devs, stream_names(devs))]
+    return Monitor(m, sources, config, profile=open_profile(profile, m))
+
+
+def check_device_profile(devices: int, profile: "str | Profile | None") -> None:
+    """Refuse a speaker profile for several devices: each device is its own speaker, and one
+    profile fed by all of them would mix their voices."""
+    if profile is not None and devices > 1:
+        raise EmomonError("--profile", "applies to a single --device (each device is its own speaker: one profile would mix them)")
+
+
+def _device_specs(device: str | int | None, devices: Sequence[str | int | None] | None) -> list[str | int | None]:
+    """The devices asked for: ``devices``, else ``[device]`` (``None``: the default input)."""
+    if devices is None:
+        return [device]
+    if device is not None:
+        raise EmomonError("device", "give device or devices, not both")
+    return list(devices) or [None]
 
 
 def stream_microphone(
     device: str | int | None = None,
     model: "str | Path | EmotionModel" = "default",
     *,
+    devices: Sequence[str | int | None] | None = None,
     window: float | None = None,
     hop: float | None = None,
     smoothing: float = defaults.SMOOTHING,
@@ -173,12 +205,13 @@ def stream_microphone(
     stall_timeout: float | None = defaults.STALL_TIMEOUT_S,
     silence_timeout: float | None = defaults.SILENCE_TIMEOUT_S,
 ) -> Iterator[WindowRecord]:
-    """Stream the microphone; runs until ``duration`` seconds (wall time) or until the iterator is
-    closed. A device that stalls or delivers only digital silence raises a
-    :class:`~emomon.errors.DeviceError` (see :func:`microphone_monitor`)."""
+    """Stream the microphone (or several devices, ``devices=[...]``: their records interleaved,
+    each naming its ``stream``); runs until ``duration`` seconds (wall time) or until the
+    iterator is closed. A device that stalls or delivers only digital silence raises a
+    :class:`~emomon.errors.DeviceError` naming it (see :func:`microphone_monitor`)."""
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
                         duration=duration, adapt=adapt)
-    return microphone_monitor(device, model, config=cfg, compute=compute, stall_timeout=stall_timeout,
+    return microphone_monitor(device, model, devices=devices, config=cfg, compute=compute, stall_timeout=stall_timeout,
                               silence_timeout=silence_timeout).records()
 
 

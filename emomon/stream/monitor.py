@@ -185,7 +185,8 @@ class Monitor:
         self._stop.set()
 
     def stats(self, stream: str | None = None) -> MonitorStats:
-        lanes = [self._lanes[stream]] if stream is not None else list(self._lanes.values())
+        """The counters of ``stream`` (zeros for one not started), or of all streams (``None``)."""
+        lanes = ([self._lanes[stream]] if stream in self._lanes else []) if stream is not None else list(self._lanes.values())
         return MonitorStats(
             windows=sum(l.windows for l in lanes),
             speech_windows=sum(l.speech_windows for l in lanes),

@@ -27,6 +27,7 @@ class NativeStderrFilter:
 
     def __init__(self) -> None:
         self.swallowed = 0
+        self._after_noise = False  # the last line was noise: a blank line after it is its own (ALSA's pulse plugin)
         self._saved: int | None = None
         self._thread: threading.Thread | None = None
 
@@ -84,8 +85,14 @@ class NativeStderrFilter:
 
     def _line(self, line: bytes, out: int) -> None:
         """Pass ``line`` on to ``out``, or count it as noise (shown with the debug log on: written
-        to ``out`` directly, as logging would write into this very pipe)."""
-        if NATIVE_NOISE.match(line.decode("utf-8", "replace")):
+        to ``out`` directly, as logging would write into this very pipe); a blank line right after
+        a noise line is part of it (ALSA's pulse plugin ends its messages with one)."""
+        text = line.decode("utf-8", "replace")
+        blank_after_noise = self._after_noise and not text.strip()
+        self._after_noise = bool(NATIVE_NOISE.match(text))
+        if blank_after_noise:
+            return
+        if self._after_noise:
             self.swallowed += 1
             if not log.isEnabledFor(logging.DEBUG):
                 return
@@ -94,3 +101,45 @@ class NativeStderrFilter:
             os.write(out, line)
         except OSError:
             pass
+
+
+class SharedNativeStderr:
+    """A hold on the one :class:`NativeStderrFilter` of the process, for one open stream.
+
+    Descriptor 2 is one per process: two filters started one after the other would chain (the
+    second forwarding into the first) and the first could not end while the second holds its
+    pipe. Every stream therefore holds the same filter: the first :meth:`start` starts it, the
+    last :meth:`stop` stops it. Each hold's :meth:`start`/:meth:`stop` may be called more than once.
+    """
+
+    _lock = threading.Lock()
+    _filter = NativeStderrFilter()
+    _holders = 0
+
+    def __init__(self) -> None:
+        self._held = False
+
+    def start(self) -> None:
+        cls = type(self)
+        with cls._lock:
+            if self._held:
+                return
+            self._held = True
+            cls._holders += 1
+            if cls._holders == 1:
+                cls._filter.start()
+
+    def stop(self) -> None:
+        cls = type(self)
+        with cls._lock:
+            if not self._held:
+                return
+            self._held = False
+            cls._holders -= 1
+            if cls._holders == 0:
+                cls._filter.stop()
+
+    @property
+    def swallowed(self) -> int:
+        """Lines kept off the screen by the shared filter so far (every stream's)."""
+        return type(self)._filter.swallowed

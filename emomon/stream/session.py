@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Iterator, Protocol, Sequence
 
 from ..errors import EmomonError, Terminated
-from ..records import SessionInfo, SessionSummary, WindowRecord
+from ..records import SessionInfo, SessionSummary, StreamSummary, WindowRecord
 from .monitor import Monitor
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,24 @@ def _drive(gen: Iterator[WindowRecord], sinks: Sequence[Sink], timing: dict[str,
         monitor.stop()
 
 
+def _stream_summaries(monitor: Monitor) -> tuple[StreamSummary, ...]:
+    """Each stream's figures, in the monitor's order (a live device's status flags included)."""
+    out = []
+    for src in monitor.sources:
+        stats = monitor.stats(src.name)
+        flags = src.stats if isinstance(getattr(src, "stats", None), dict) else None
+        out.append(StreamSummary(
+            stream=src.name, windows=stats.windows, speech_windows=stats.speech_windows,
+            dropped_s=stats.dropped_seconds, gaps=stats.gaps, nonfinite_windows=stats.nonfinite_windows,
+            input_overflows=flags["input_overflows"] if flags else None,
+            input_underflows=flags["input_underflows"] if flags else None,
+        ))
+    return tuple(out)
+
+
 def _summary(monitor: Monitor, timing: dict[str, list[float]], outcome: dict[str, str | None]) -> SessionSummary:
-    """The session's summary record, with the live devices' status flags when there are any."""
+    """The session's summary record, with the live devices' status flags when there are any, and
+    each stream's own figures."""
     stats = monitor.stats() if monitor.started_at is not None else None
     flags = [src.stats for src in monitor.sources if isinstance(getattr(src, "stats", None), dict)]
     return SessionSummary(
@@ -140,6 +156,7 @@ def _summary(monitor: Monitor, timing: dict[str, list[float]], outcome: dict[str
         input_underflows=sum(f["input_underflows"] for f in flags) if flags else None,
         gaps=stats.gaps if stats else 0,
         nonfinite_windows=stats.nonfinite_windows if stats else 0,
+        streams=_stream_summaries(monitor),
     )
 
 
@@ -170,4 +187,20 @@ def summary_line(summary: SessionSummary) -> str:
         parts.append(f"{summary.nonfinite_windows} window{'s' * (summary.nonfinite_windows != 1)} with NaN/Inf samples skipped")
     if summary.input_overflows is not None:
         parts.append(f"device overflows {summary.input_overflows}, underflows {summary.input_underflows or 0}")
-    return "emomon: " + ", ".join(parts) + ("" if summary.completed else " (stopped)")
+    line = "emomon: " + ", ".join(parts) + ("" if summary.completed else " (stopped)")
+    if len(summary.streams) > 1:
+        line += "; " + "; ".join(_stream_part(s) for s in summary.streams)
+    return line
+
+
+def _stream_part(s: StreamSummary) -> str:
+    """One stream in the summary line: ``virtmic2: 16 windows (0 with speech)``, with what it
+    dropped or skipped, and a device's overflows and underflows, when there were any."""
+    part = f"{s.stream}: {s.windows} windows ({s.speech_windows} with speech)"
+    if s.dropped_s:
+        part += f", dropped {s.dropped_s:.2f} s"
+    if s.nonfinite_windows:
+        part += f", {s.nonfinite_windows} with NaN/Inf skipped"
+    if s.input_overflows or s.input_underflows:
+        part += f", overflows {s.input_overflows or 0}, underflows {s.input_underflows or 0}"
+    return part

@@ -20,14 +20,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from .. import defaults
 from ..audio import AudioSource, decode_blocks, probe_duration, reblock
 from ..errors import AudioError, DeviceError
-from .native_stderr import NativeStderrFilter
+from .native_stderr import SharedNativeStderr
 from .ring import RingBuffer
 from .watchdog import InputWatchdog
 
@@ -108,6 +108,47 @@ def resolve_input_device(spec: str | int | None) -> InputDevice:
     raise DeviceError(f"device {s!r}", "no such input device (see `emomon devices`)")
 
 
+def check_input_device(dev: InputDevice) -> None:
+    """Refuse, before anything starts, a device PortAudio cannot open for mono input at its own
+    default rate (a PulseAudio device whose source is gone, a card another program holds): a
+    :class:`DeviceError` naming it. The audio library's C diagnostics are kept off the screen."""
+    sd = _sounddevice()
+    native = SharedNativeStderr()
+    native.start()
+    try:
+        sd.check_input_settings(device=dev.index, channels=1, samplerate=dev.default_rate, dtype="float32")
+    except Exception as exc:  # noqa: BLE001 - PortAudioError
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DeviceError(f"device {dev.name!r}", f"cannot be opened for input ({why})") from None
+    finally:
+        native.stop()
+
+
+def resolve_input_devices(specs: Sequence[str | int | None]) -> list[InputDevice]:
+    """The devices of ``--device A --device B ...`` (an empty list: the default input), each
+    resolved as :func:`resolve_input_device` and checked with :func:`check_input_device`, in
+    order; the first that is unknown, named twice or cannot be opened raises its
+    :class:`DeviceError`."""
+    devices: list[InputDevice] = []
+    for spec in list(specs) or [None]:
+        dev = resolve_input_device(spec)
+        if any(d.index == dev.index for d in devices):
+            raise DeviceError(f"device {dev.name!r}", "named twice (each --device is its own stream)")
+        devices.append(dev)
+    for dev in devices:
+        check_input_device(dev)
+    return devices
+
+
+def stream_names(devices: Sequence[InputDevice]) -> list[str]:
+    """The stream name of each device: ``mic`` for a single one (as before several were
+    possible), else the device's name (``#index`` added where two share a name)."""
+    if len(devices) == 1:
+        return [defaults.MIC_STREAM]
+    names = [d.name for d in devices]
+    return [d.name if names.count(d.name) == 1 else f"{d.name}#{d.index}" for d in devices]
+
+
 # --------------------------------------------------------------------------------------------
 # sources
 # --------------------------------------------------------------------------------------------
@@ -172,7 +213,7 @@ class MicrophoneSource(Source):
         self._stream: Any = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._native = NativeStderrFilter()  # PortAudio's C error lines off the screen while the stream is open
+        self._native = SharedNativeStderr()  # PortAudio's C error lines off the screen while the stream is open
         self.ring = RingBuffer(int(ring_seconds * self.sample_rate), self.sample_rate)
 
     @property
