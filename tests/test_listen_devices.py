@@ -94,6 +94,21 @@ def test_stream_names():
     assert sources.stream_names([_dev(1, "USB mic"), _dev(5, "USB mic"), _dev(2, "x")]) == ["USB mic#1", "USB mic#5", "x"]
 
 
+def test_the_api_makes_one_monitor_with_a_stream_per_device(fake_devices, test_model):
+    """microphone_monitor(devices=[...]): one monitor (one worker), a microphone source per
+    device, in order, named after it; a single device keeps the stream name "mic"."""
+    from emomon.stream.api import microphone_monitor
+    from emomon.stream.sources import MicrophoneSource
+
+    mon = microphone_monitor(devices=["virtmic2", "virtmic"], model=test_model, stall_timeout=3)
+    assert mon.streams == ["virtmic2", "virtmic"]
+    assert all(isinstance(s, MicrophoneSource) for s in mon.sources)
+    assert [s.device.index for s in mon.sources] == [2, 1] and mon.sources[0].what == "device 'virtmic2'"
+    assert mon.sources[1].limits["stall_timeout"] == 3
+    assert microphone_monitor("virtmic", model=test_model).streams == ["mic"]
+    assert microphone_monitor(model=test_model).sources[0].device.name == "default"
+
+
 def test_a_profile_is_refused_with_several_devices(capsys):
     """One --profile is one speaker's: with several devices it is refused in one line, before
     any device or model is touched (the CLI and the API alike)."""
@@ -350,3 +365,36 @@ def test_two_microphones_in_the_terminal_ui(virtmics, test_model_dir, speech_cli
     assert "no speech" in panels[1] and "top emotion:" not in panels[1], screen
     assert screen.count("[done]") == 2 and screen.count("│ latency") == 2, screen
     assert "; virtmic: " in screen and "; virtmic2: " in screen  # the summary line names both
+
+
+@slow
+def test_ctrl_c_stops_two_silent_devices_within_a_second(virtmics, test_model_dir, tmp_path):
+    """Ctrl-C while neither device delivers audio: the session ends within a second, its log
+    closed with a summary naming both streams, exit 0."""
+    import signal
+    from datetime import datetime
+
+    env, _ = virtmics
+    log = tmp_path / "log.jsonl"
+    proc = subprocess.Popen([*emomon_command(), "listen", "--device", "virtmic", "--device", "virtmic2", "--model",
+                             str(test_model_dir), "--no-ui", "--compute", "cpu", "--jsonl", str(log), "--stall-timeout", "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline and not (log.exists() and log.read_text()) and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(2.0)  # the header is written just before the devices open: let them open and wait
+        proc.send_signal(signal.SIGINT)
+        sent = time.time()
+        _, err = proc.communicate(timeout=START_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0 and "emomon: error" not in err and "Traceback" not in err, err
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    summary = logged[-1]
+    assert summary["stopped_by"] == "interrupt" and [s["stream"] for s in summary["streams"]] == ["virtmic", "virtmic2"]
+    took = datetime.fromisoformat(summary["time"]).timestamp() - sent
+    print(f"\nSIGINT with two silent devices: summary {took:.2f} s after the signal")
+    assert took <= 1.0, "the session took more than a second to stop"
