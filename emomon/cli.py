@@ -386,11 +386,13 @@ def _failed_input(path: str, why: str) -> "FileResult":
 
 
 def _file_results(inputs: list[tuple[str, Optional[str]]], m: "EmotionModel", options, advance) -> Iterator["FileResult"]:  # noqa: ANN001
-    """Each input analysed on its own, in order."""
-    from .timeline.analyze import analyze_or_error
+    """Each input analysed on its own, in order (the windows of several files share batches)."""
+    from .timeline.batched import analyze_batched
 
+    ok = [i for i, (_, why) in enumerate(inputs) if why is None]
+    results = analyze_batched([inputs[i][0] for i in ok], m, options, progress=lambda j, f: advance(ok[j], f))
     for i, (path, why) in enumerate(inputs):
-        result = analyze_or_error(path, m, options, progress=lambda f, i=i: advance(i, f)) if why is None else _failed_input(path, why)
+        result = next(results) if why is None else _failed_input(path, why)
         advance(i, 1.0)
         yield result
 

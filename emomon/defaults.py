@@ -44,6 +44,7 @@ MIN_SPEECH_DURATION_S = 0.25  # shorter speech runs are dropped
 MIN_SILENCE_S = 0.5  # shorter pauses inside speech are merged into one region
 SPEECH_PAD_S = 0.1  # speech regions are widened by this much on each side
 DECODE_BLOCK_S = 30.0  # long files are decoded and analysed in blocks of this many seconds
+KEEP_DECODED_S = 60.0  # a file at most this long is decoded once (its second pass cuts from the first's blocks)
 
 # -- speaker adaptation (models trained with speaker standardisation) -----------------------------
 ADAPT = True  # listen / file --stream adapt to the speaker when the model can (--no-adapt: off)

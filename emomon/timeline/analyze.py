@@ -76,29 +76,55 @@ def source_name(source: AudioSource) -> str:
 
 
 def _vad_pass(source: AudioSource, rate: int, options: FileOptions, source_rate: int | None,
-              progress: Progress | None, expected: float | None) -> tuple[int, list[Span]]:
-    """Pass 1: ``(samples, segments)`` of the file."""
+              progress: Progress | None, expected: float | None) -> tuple[int, list[Span], list[np.ndarray] | None]:
+    """Pass 1: ``(samples, segments, blocks)`` of the file; ``blocks`` are its decoded blocks when
+    it is at most ``defaults.KEEP_DECODED_S`` long (pass 2 cuts from them instead of decoding
+    the file again), else ``None``."""
     va = VoiceActivity(options.vad, rate)
     n = 0
+    kept: list[np.ndarray] | None = []
+    keep_limit = defaults.KEEP_DECODED_S * rate
     for block in decode_blocks(source, rate, source_rate, options.block):
         va.push(block)
         n += len(block)
+        kept = kept + [block] if kept is not None and n <= keep_limit else None
         if progress is not None and expected:
             progress(VAD_SHARE * min(1.0, n / (expected * rate)))
     va.finish()
     if n == 0:
         raise AudioError(source_name(source), "no samples")
-    return n, segments_of(va.flags(), n / rate, options.vad, options.window or 0.0)
+    return n, segments_of(va.flags(), n / rate, options.vad, options.window or 0.0), kept
 
 
-def _classify_pass(source: AudioSource, rate: int, rows_of: Rows, slices: Sequence[tuple[int, int]], options: FileOptions,
-                   source_rate: int | None, progress: Progress | None, total: int) -> np.ndarray:
-    """Pass 2: ``rows_of`` each segment's audio, ``(segments, width)``, reading the file again
-    block by block (probabilities ``(segments, labels)`` for ``model.predict_proba``)."""
-    probs: np.ndarray | None = None
+def cut_windows(blocks: Iterable[np.ndarray], slices: Sequence[tuple[int, int]], name: str,
+                on_block: Callable[[int], None] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(i, samples)`` of each of ``slices`` (sample ranges, in order of their ends) cut from
+    consecutive ``blocks``, holding no more audio than the slices still need; ``on_block(end)``
+    after each block (``end``: samples read so far)."""
     buf = np.zeros(0, dtype=np.float32)
     buf_start = 0  # absolute sample index of buf[0]
     nxt = 0  # next slice to cut
+    for block in blocks:
+        buf = np.concatenate([buf, block])
+        end = buf_start + len(buf)
+        while nxt < len(slices) and slices[nxt][1] <= end:
+            a, b = slices[nxt]
+            yield nxt, buf[a - buf_start : b - buf_start].copy()
+            nxt += 1
+        keep_from = min(slices[nxt][0], end) if nxt < len(slices) else end
+        buf, buf_start = buf[keep_from - buf_start :], keep_from
+        if on_block is not None:
+            on_block(end)
+    if nxt < len(slices):  # the second decode came out shorter than the first
+        raise AudioError(name, "the audio changed while it was read")
+
+
+def _classify_pass(blocks: Iterable[np.ndarray], name: str, rows_of: Rows, slices: Sequence[tuple[int, int]], options: FileOptions,
+                   progress: Progress | None, total: int) -> np.ndarray:
+    """Pass 2: ``rows_of`` each segment's audio, ``(segments, width)``, cut from ``blocks`` (the
+    file decoded again block by block, or pass 1's blocks): probabilities ``(segments, labels)``
+    for ``model.predict_proba``."""
+    probs: np.ndarray | None = None
     batch: list[tuple[int, np.ndarray]] = []
 
     def run_batch() -> None:
@@ -111,21 +137,14 @@ def _classify_pass(source: AudioSource, rate: int, rows_of: Rows, slices: Sequen
                 probs[i] = row
             batch.clear()
 
-    for block in decode_blocks(source, rate, source_rate, options.block):
-        buf = np.concatenate([buf, block])
-        end = buf_start + len(buf)
-        while nxt < len(slices) and slices[nxt][1] <= end:
-            a, b = slices[nxt]
-            batch.append((nxt, buf[a - buf_start : b - buf_start].copy()))
-            nxt += 1
-            if len(batch) >= options.batch:
-                run_batch()
-        keep_from = min(slices[nxt][0], end) if nxt < len(slices) else end
-        buf, buf_start = buf[keep_from - buf_start :], keep_from
+    def on_block(end: int) -> None:
         if progress is not None:
             progress(VAD_SHARE + (1 - VAD_SHARE) * min(1.0, end / total))
-    if nxt < len(slices):  # the second decode came out shorter than the first
-        raise AudioError(source_name(source), "the audio changed while it was read")
+
+    for i, x in cut_windows(blocks, slices, name, on_block):
+        batch.append((i, x))
+        if len(batch) >= options.batch:
+            run_batch()
     run_batch()
     assert probs is not None  # there was at least one slice
     return probs
@@ -171,12 +190,13 @@ def file_rows(source: AudioSource, model: "EmotionModel", rows_of: Rows, options
     window = float(options.window or model.config.window)
     opts = replace(options, window=window)
     rate = model.sample_rate
-    total, spans = _vad_pass(source, rate, opts, source_rate, progress, probe_duration(source, source_rate))
+    total, spans, kept = _vad_pass(source, rate, opts, source_rate, progress, probe_duration(source, source_rate))
     if not spans:
         if progress is not None:
             progress(1.0)
         return total / rate, [], np.zeros((0, 0))
-    rows = _classify_pass(source, rate, rows_of, context_slices(spans, window, total, rate), opts, source_rate, progress, total)
+    blocks = kept if kept is not None else decode_blocks(source, rate, source_rate, opts.block)
+    rows = _classify_pass(blocks, source_name(source), rows_of, context_slices(spans, window, total, rate), opts, progress, total)
     return total / rate, spans, rows
 
 
@@ -226,10 +246,9 @@ def analyze_files(
     progress: Callable[[int, float], None] | None = None,
 ) -> Iterator[FileResult]:
     """:func:`analyze_file` for each source, in order; a file that fails gives a result with
-    ``error`` set instead of stopping the others. ``progress(i, fraction)`` reports file ``i``'s work."""
+    ``error`` set instead of stopping the others. ``progress(i, fraction)`` reports file ``i``'s
+    work. The windows of several files share the model's batches (:mod:`.batched`)."""
     from ..stream.api import open_model
+    from .batched import analyze_batched
 
-    m = open_model(model, compute)
-    for i, source in enumerate(sources):
-        report = (lambda f, i=i: progress(i, f)) if progress is not None else None
-        yield analyze_or_error(source, m, options, report)
+    yield from analyze_batched(sources, open_model(model, compute), options, progress)
