@@ -1,0 +1,74 @@
+"""The Ray Data stateful predictor: the model loaded once per actor, ``emomon file``'s analysis per file.
+
+Ray Data constructs :class:`FilePredictor` once in each actor of the pool (``map_batches`` with
+an :class:`~ray.data.ActorPoolStrategy`) and calls it on batches of input rows. Each row is one
+file: ``shard`` and ``pos`` (where its result goes), ``path``, and ``error`` when the file was
+known to name nothing before the job ran. Each file goes through
+:func:`~emomon.timeline.analyze.analyze_or_error` — the very analysis of ``emomon file``, a
+failure becoming a result with ``error`` — and the batch comes back as a Parquet-schema table
+(:func:`~emomon.batch.parquet.to_table`) with ``shard`` and ``pos`` in front. Nothing here
+imports Ray: the class is plain Python that Ray instantiates remotely.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ..errors import ModelError
+from ..records import FileResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ..models.base import EmotionModel
+    from ..timeline.analyze import FileOptions
+
+log = logging.getLogger(__name__)
+
+
+class FilePredictor:
+    """Analyses batches of files with one model, loaded when the actor starts.
+
+    ``model``: a shipped name, a model directory (on every node), or a loaded
+    :class:`~emomon.models.base.EmotionModel` (shipped to the actors by Ray);
+    ``labels``: the labels the job's schema was made for (the model's must be the same).
+    """
+
+    def __init__(self, model: "str | Path | EmotionModel", compute: str, options: "FileOptions", labels: Sequence[str]) -> None:
+        from ..stream.api import open_model
+
+        started = time.perf_counter()
+        self.model = open_model(model, compute)
+        if list(self.model.labels) != list(labels):
+            raise ModelError(str(model), f"labels {self.model.labels} on this node, {list(labels)} where the job started "
+                                         "(another version of the model?)")
+        self.options = options
+        self.labels = list(labels)
+        log.info("model %s loaded in %.1f s", model, time.perf_counter() - started)
+
+    def analyze(self, path: str, error: str | None) -> FileResult:
+        """One file's result (``error``: known not to be a file to analyse)."""
+        from ..timeline.analyze import analyze_or_error
+
+        if error is not None:
+            return FileResult(path=path, duration=None, speech=0.0, label=None, scores=None, error=error)
+        return analyze_or_error(path, self.model, self.options)
+
+    def __call__(self, batch: "pa.Table | Mapping[str, Any]") -> "pa.Table":
+        """A batch of input rows → their results, ``shard`` and ``pos`` kept."""
+        from .parquet import to_table
+
+        rows = batch.to_pydict() if hasattr(batch, "to_pydict") else {k: list(v) for k, v in batch.items()}
+        results = [self.analyze(str(p), e) for p, e in zip(rows["path"], rows["error"])]
+        table = to_table(results, self.labels)
+        table = table.add_column(0, "pos", _int_column(rows["pos"]))
+        return table.add_column(0, "shard", _int_column(rows["shard"]))
+
+
+def _int_column(values: Sequence[Any]) -> "pa.Array":
+    import pyarrow as pa
+
+    return pa.array([int(v) for v in values], type=pa.int64())
