@@ -13,6 +13,7 @@ WINDOW_S = 3.0  # analysis window, seconds
 HOP_S = 0.5  # a result every hop, seconds
 SMOOTHING = 0.6  # EMA weight of the past in [0, 1)
 MAX_BATCH = 16  # windows per forward pass in the inference worker
+MAX_WAIT_S = 0.0  # how long the worker waits for windows of other streams to join a batch (benchmarks/stream_bench.py --max-wait)
 PRECISION = "auto"  # the backbone's number format: auto (bf16 where native: AMX/AVX512-BF16, CUDA), fp32, bf16
 PRECISIONS = ("auto", "fp32", "bf16")
 MAX_LAG_S = 2.0  # a live stream further behind than this drops its oldest unread audio to stay current

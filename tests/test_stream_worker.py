@@ -84,3 +84,39 @@ def test_windows_without_speech_pass_through_unscored_in_order(test_model):
     assert [o.probs is None for o in out] == [False, True] * 3
     assert [o.compute_ms is None for o in out] == [False, True] * 3
     assert sum(calls) == 3  # the model never saw the windows without speech
+
+
+def test_max_wait_gathers_windows_that_arrive_soon_after_the_first(test_model):
+    """Dynamic batching: windows trickling in (one every 0.1 s) share a pass when the worker
+    waits up to 1 s for them, and go one by one when it does not wait."""
+    import threading
+    import time
+
+    def trickle(worker: InferenceWorker) -> list:
+        worker.start()
+
+        def feed() -> None:
+            for i in range(4):
+                worker.submit(_win(i))
+                time.sleep(0.1)
+
+        threading.Thread(target=feed).start()
+        out = _collect(worker, 4)
+        worker.stop()
+        return [o.batch_size for o in out]
+
+    assert trickle(InferenceWorker(test_model, max_batch=8, max_wait=1.0)) == [4, 4, 4, 4]
+    assert max(trickle(InferenceWorker(test_model, max_batch=8, max_wait=0.0))) < 4
+
+
+def test_max_wait_never_exceeds_max_batch_nor_delays_a_full_batch(test_model):
+    import time
+
+    worker = InferenceWorker(test_model, max_batch=3, max_wait=5.0)
+    for i in range(6):
+        worker.submit(_win(i))
+    t0 = time.monotonic()
+    worker.start()
+    out = _collect(worker, 6)
+    worker.stop()
+    assert [o.batch_size for o in out] == [3] * 6 and time.monotonic() - t0 < 2.0

@@ -67,7 +67,10 @@ class MonitorConfig:
     ``duration`` stops each stream after that many seconds of audio; ``adapt``: each stream
     adapts to its speaker (:mod:`emomon.models.adapt`) when the model can (:meth:`resolved`
     turns it off for a model that cannot); ``max_lag`` (seconds, ``None``: never) how far a
-    real-time stream's reader may fall behind before it drops the oldest unread audio.
+    real-time stream's reader may fall behind before it drops the oldest unread audio;
+    ``max_batch``/``max_wait``: the inference worker's dynamic batching (at most that many
+    windows per forward pass; it waits up to ``max_wait`` seconds for windows of other streams
+    to join the first; files read faster than real time never wait).
     """
 
     window: float | None = None
@@ -76,6 +79,7 @@ class MonitorConfig:
     vad: VadOptions = field(default_factory=VadOptions)
     min_confidence: float | None = defaults.MIN_CONFIDENCE
     max_batch: int = defaults.MAX_BATCH
+    max_wait: float = defaults.MAX_WAIT_S
     duration: float | None = None
     adapt: bool = defaults.ADAPT
     max_lag: float | None = defaults.MAX_LAG_S
@@ -169,7 +173,7 @@ class Monitor:
             raise EmomonError(f"profile {profile.name}", why)
         self.profile = profile
         self._start = profile.stats if profile is not None else None  # where every adapter starts (saving replaces .stats)
-        self.worker = InferenceWorker(model, self.config.max_batch)
+        self.worker = InferenceWorker(model, self.config.max_batch, self.config.max_wait if self.realtime else 0.0)
         # windows in the worker's hands: for live streams one batch, so a backlog waits in the
         # rings, where max_lag bounds it; a file read fast keeps the next batch ready as well
         self.max_pending = self.config.max_batch if self.realtime else 2 * self.config.max_batch

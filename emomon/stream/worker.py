@@ -71,16 +71,19 @@ class WorkerFailure:
 class InferenceWorker:
     """A daemon thread: ``submit`` windows, read :class:`Scored` results from :attr:`results`.
 
-    Each round it takes every job waiting (up to ``max_batch``), groups the windows to classify
+    Each round it takes every job waiting (up to ``max_batch``; with ``max_wait`` it also waits
+    that many seconds after the first for others to join: dynamic batching across streams, fewer
+    and fuller forward passes for a little latency), groups the windows to classify
     by length, and runs ``model.predict_proba`` on ``(batch, samples)`` (inference mode, on the
     model's device). Windows with a speaker adapter go through ``model.predict_proba_adapted``
     instead, in submission order, so each is classified with what its stream's adapter heard
     before it (windows of other streams in the batch never count). Results keep submission order.
     """
 
-    def __init__(self, model: EmotionModel, max_batch: int = 16) -> None:
+    def __init__(self, model: EmotionModel, max_batch: int = 16, max_wait: float = 0.0) -> None:
         self.model = model
         self.max_batch = max(1, int(max_batch))
+        self.max_wait = max(0.0, float(max_wait))
         self.inbox: queue.Queue = queue.Queue()
         self.results: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -129,14 +132,18 @@ class InferenceWorker:
                 self._pending -= 1
 
     def _take_batch(self) -> tuple[list[Job], bool]:
+        """The next batch: the first job, every job waiting behind it, and those that arrive
+        within ``max_wait`` seconds of the first (up to ``max_batch``); whether a stop came."""
         first = self.inbox.get()
         if first is _STOP:
             return [], True
         batch = [first]
         stop = False
+        deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch:
             try:
-                item = self.inbox.get_nowait()
+                left = deadline - time.monotonic()
+                item = self.inbox.get(timeout=left) if left > 0 else self.inbox.get_nowait()
             except queue.Empty:
                 break
             if item is _STOP:
