@@ -4,6 +4,7 @@ The flat API::
 
     import emomon
     model = emomon.load_model("default")          # or a model directory
+    model = emomon.load_onnx_model("default")     # the same on onnxruntime, without torch
     pred = model.predict("clip.wav")              # Prediction(label, scores, start, end)
     result = emomon.analyze_file("talk.mp3")      # FileResult: speech segments + summary
     for rec in emomon.stream_file("clip.wav"):    # WindowRecord per window
@@ -32,6 +33,8 @@ _EXPORTS = {
     "EmotionModel": "models",
     "ModelConfig": "models",
     "load_model": "models",
+    "load_onnx_model": "models",
+    "export_onnx": "models",
     "shipped_models": "models",
     "Prediction": "records",
     "Utterance": "records",
@@ -55,7 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import AudioError, DataError, DeviceError, EmomonError, ModelError
     from .features.vad import VadOptions
     from .labels import EMOTIONS
-    from .models import EmotionModel, ModelConfig, load_model, shipped_models
+    from .models import EmotionModel, ModelConfig, export_onnx, load_model, load_onnx_model, shipped_models
     from .records import FileResult, Prediction, Segment, Utterance, WindowRecord
     from .stream import Monitor, MonitorConfig, stream_file, stream_microphone
     from .timeline import analyze_file, analyze_files, analyze_session

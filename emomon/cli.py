@@ -24,6 +24,8 @@ import typer
 
 from . import __version__, defaults
 from .errors import EmomonError, Terminated
+from .models.backend import BACKENDS, DEFAULT_BACKEND, EXPORT_FORMATS
+from .models.onnx_cache import QUANTIZATIONS
 from .models.shipped import shipped_models
 
 if TYPE_CHECKING:
@@ -73,6 +75,9 @@ class Format(str, Enum):
 
 VadMethod = Enum("VadMethod", {m: m for m in defaults.VAD_METHODS}, type=str)  # type: ignore[misc]
 PrecisionChoice = Enum("PrecisionChoice", {p: p for p in defaults.PRECISIONS}, type=str)  # type: ignore[misc]
+BackendChoice = Enum("BackendChoice", {b: b for b in BACKENDS}, type=str)  # type: ignore[misc]
+ExportFormat = Enum("ExportFormat", {f: f for f in EXPORT_FORMATS}, type=str)  # type: ignore[misc]
+Quantize = Enum("Quantize", {q: q for q in QUANTIZATIONS}, type=str)  # type: ignore[misc]
 
 
 def _model_help() -> str:
@@ -94,6 +99,8 @@ def err(what: str, why: str) -> None:
 # ----------------------------------------------------------------------------------------------
 ModelOpt = typer.Option("default", "--model", "-m", help=_model_help(), metavar="NAME|DIR")
 ComputeOpt = typer.Option(Compute.auto, "--compute", help="Where the model runs: auto (CUDA when available), cpu, cuda.")
+BackendOpt = typer.Option(BackendChoice(DEFAULT_BACKEND), "--backend",
+                          help="What runs the model: torch (every model), onnx (onnxruntime, no torch imported; layer-head models on Whisper: the model directory's model.onnx, else exported once into the cache).")
 PrecisionOpt = typer.Option(PrecisionChoice(defaults.PRECISION), "--precision",
                             help="The encoder's number format: auto (bf16 where the hardware has it: AMX/AVX512-BF16 CPUs, CUDA; else fp32), fp32, bf16.")
 WindowOpt = typer.Option(None, "--window", metavar="SECONDS", help=f"Window length in seconds, at least {defaults.MIN_WINDOW_S:g} (default: the model's; also the longest segment of `file`).")
@@ -138,13 +145,14 @@ def loading(model: str) -> Iterator[None]:
         yield
 
 
-def load(model: str, compute: Compute, window: Optional[float] = None, precision: str = defaults.PRECISION) -> "EmotionModel":
-    """The model, loaded (a spinner on a terminal) with its encoder in ``precision``; ``window``
-    (``--window``) checked against it."""
+def load(model: str, compute: Compute, window: Optional[float] = None, precision: str = defaults.PRECISION,
+         backend: str = DEFAULT_BACKEND) -> "EmotionModel":
+    """The model, loaded on ``backend`` (a spinner on a terminal) with its encoder in ``precision``;
+    ``window`` (``--window``) checked against it."""
     from .stream.api import open_model
 
     with loading(model):
-        m = open_model(model, compute.value, getattr(precision, "value", precision))
+        m = open_model(model, compute.value, getattr(precision, "value", precision), getattr(backend, "value", backend))
     check_window_fits(m, window)
     return m
 
@@ -242,6 +250,7 @@ def listen(
     profile: Optional[str] = ProfileOpt,
     compute: Compute = ComputeOpt,
     precision: PrecisionChoice = PrecisionOpt,
+    backend: BackendChoice = BackendOpt,
 ) -> None:
     """Monitor the microphone live (Ctrl-C or SIGTERM stops, exit 0: the log is flushed, the plot drawn, the profile saved;
     a device that stops delivering audio ends it with a device error, exit 1)."""
@@ -253,7 +262,7 @@ def listen(
     check_adapt_options(adapt, profile)
     check_window(window)
     devs = listen_devices(device or [], profile)  # a bad --device fails before the model loads
-    m = load(model, compute, window, precision)
+    m = load(model, compute, window, precision, backend)
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad_options(vad, vad_threshold, min_speech, silence_db),
                         min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
     monitor = microphone_monitor(model=m, devices=[d.index for d in devs], config=cfg, profile=profile,
@@ -308,6 +317,7 @@ def file_cmd(
     profile: Optional[str] = ProfileOpt,
     compute: Compute = ComputeOpt,
     precision: PrecisionChoice = PrecisionOpt,
+    backend: BackendChoice = BackendOpt,
 ) -> None:
     """The speech segments of files and their emotions, or --stream a file through the live pipeline."""
     from .features.windows import check_window
@@ -321,7 +331,7 @@ def file_cmd(
     if stream:
         if fmt is not None or segments:
             raise EmomonError("--format/--segments", "do not apply with --stream (it writes window records: --no-ui, --jsonl)")
-        failed = _stream_files(inputs, model, compute, precision=precision, window=window, hop=hop, smoothing=smoothing, vad_opts=vad_opts,
+        failed = _stream_files(inputs, model, compute, precision=precision, backend=backend, window=window, hop=hop, smoothing=smoothing, vad_opts=vad_opts,
                                min_confidence=min_confidence, duration=duration, adapt=adapt, profile=profile, fast=fast,
                                no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
         if failed:
@@ -337,14 +347,14 @@ def file_cmd(
     from .timeline.analyze import FileOptions
 
     options = FileOptions(vad=vad_opts, window=window, min_confidence=min_confidence)
-    m = load(model, compute, window, precision)
+    m = load(model, compute, window, precision, backend)
     session = bool(adapt) and adaptation(m, model, adapt, profile)
     prof = open_profile(profile, m) if session else None  # a profile that does not fit fails before any work
     if _analyze(inputs, m, options, fmt or Format.table, segments, plot, session=session, profile=prof):
         raise typer.Exit(1)
 
 
-def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: Compute, *, precision: str, window: Optional[float],
+def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: Compute, *, precision: str, backend: str, window: Optional[float],
                   hop: Optional[float], smoothing: Optional[float], vad_opts: "VadOptions", min_confidence: Optional[float],
                   duration: Optional[float], adapt: Optional[bool], profile: Optional[str], fast: bool, no_ui: bool,
                   jsonl: Optional[Path], force: bool, append: bool, plot: Optional[Path]) -> int:
@@ -359,7 +369,7 @@ def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: 
     paths = [p for p, why in inputs if why is None]
     if not paths:
         return len(bad)  # each one said why
-    m = load(model, compute, window, precision)
+    m = load(model, compute, window, precision, backend)
     cfg = MonitorConfig(window=window, hop=hop, smoothing=defaults.SMOOTHING if smoothing is None else smoothing,
                         vad=vad_opts, min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
 
@@ -524,6 +534,28 @@ def models() -> None:
     Console().print(table)
 
 
+@app.command("export")
+def export_cmd(
+    model: str = typer.Argument(..., metavar="NAME|DIR", help=_model_help()),
+    fmt: ExportFormat = typer.Option(ExportFormat("onnx"), "--format", help="onnx: the backbone as an ONNX graph (model.onnx) beside the head and config."),
+    quantize: Optional[Quantize] = typer.Option(None, "--quantize", help="int8: the graph's MatMul/Gemm weights in int8 (dynamic quantization; a quarter of the size)."),
+    out: Path = typer.Option(..., "--out", metavar="DIR", help="The model directory to write (config.json, model.safetensors, model.onnx)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a model or graph already in DIR."),
+) -> None:
+    """Export a model for another runtime: DIR then runs with --model DIR --backend onnx (layer-head models on Whisper)."""
+    from .models.onnx_cache import prepare_export
+
+    q = getattr(quantize, "value", quantize)
+    prepare_export(model, out, q, force)  # every refusal before torch is imported
+    from .models.export import export_onnx
+
+    with loading(f"{model} (exporting to {fmt.value})"):
+        path = export_onnx(model, out, quantize=q, force=force)
+    size = (path / "model.onnx").stat().st_size / 1e6
+    print(f"emomon: exported {model} to {path} (model.onnx {size:.0f} MB, {q or 'fp32'}); "
+          f"run it with --model {path} --backend onnx", file=sys.stderr)
+
+
 @app.command("profiles")
 def profiles_cmd(
     delete: Optional[str] = typer.Option(None, "--delete", metavar="NAME", help="Delete the profile NAME."),
@@ -562,13 +594,14 @@ def demo(
     no_ui: bool = NoUiOpt,
     compute: Compute = ComputeOpt,
     precision: PrecisionChoice = PrecisionOpt,
+    backend: BackendChoice = BackendOpt,
 ) -> None:
     """Stream the shipped sample clip (RAVDESS actor 16, angry, strong) through the live pipeline."""
     if not SAMPLE_CLIP.is_file():
         raise EmomonError(str(SAMPLE_CLIP), "the sample clip is missing from this installation")
     from .stream.api import file_monitor
 
-    monitor = file_monitor(str(SAMPLE_CLIP), load(model, compute, precision=precision), fast=fast)
+    monitor = file_monitor(str(SAMPLE_CLIP), load(model, compute, precision=precision, backend=backend), fast=fast)
     if not run_live(monitor, model, f"emomon · {SAMPLE_CLIP.name}", no_ui=no_ui, jsonl=None, force=False, append=False, plot=None):
         raise typer.Exit(130)
 

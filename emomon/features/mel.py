@@ -1,7 +1,9 @@
 """Log-mel frames computed with torch alone (no torchaudio), on CPU or GPU.
 
 A :class:`FrontEnd` is part of every model's JSON config; :func:`log_mel` applies it to a batch
-of waveforms ``(batch, samples)`` and returns ``(batch, frames, mels)``.
+of waveforms ``(batch, samples)`` and returns ``(batch, frames, mels)``. torch is imported by
+:func:`log_mel` and :func:`mel_filterbank` only: the settings and the filter matrix
+(:func:`filterbank_np`) serve the numpy front end (:mod:`.mel_numpy`) without it.
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import numpy as np
-import torch
 
 from ..errors import AudioError
+
+if TYPE_CHECKING:
+    import torch
 
 LogKind = Literal["whisper", "db", "ln", "none"]
 
@@ -86,12 +90,28 @@ def _filterbank_np(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_ma
     return weights.astype(np.float32)
 
 
+def filterbank_np(front: FrontEnd) -> np.ndarray:
+    """Mel filter matrix ``(mels, n_fft // 2 + 1)`` float32 (librosa-compatible, slaney by default); cached, do not modify."""
+    f_max = front.f_max if front.f_max is not None else front.sample_rate / 2.0
+    return _filterbank_np(front.sample_rate, front.n_fft, front.n_mels, float(front.f_min), float(f_max), front.mel_scale, front.norm)
+
+
 def mel_filterbank(front: FrontEnd) -> torch.Tensor:
     """Mel filter matrix ``(mels, n_fft // 2 + 1)`` (librosa-compatible, slaney by default)."""
-    f_max = front.f_max if front.f_max is not None else front.sample_rate / 2.0
-    return torch.from_numpy(
-        _filterbank_np(front.sample_rate, front.n_fft, front.n_mels, float(front.f_min), float(f_max), front.mel_scale, front.norm)
-    )
+    import torch
+
+    return torch.from_numpy(filterbank_np(front))
+
+
+def too_short(samples: int, front: FrontEnd) -> AudioError | None:
+    """The "too short" :class:`~emomon.errors.AudioError` for an input of ``samples`` samples, or
+    ``None`` when the centred STFT's reflect padding has enough (``n_fft // 2 + 1``)."""
+    need = front.n_fft // 2 + 1
+    if samples >= need:
+        return None
+    return AudioError("audio", f"too short ({samples} sample{'' if samples == 1 else 's'}, "
+                               f"{samples / front.sample_rate:.4f} s; the model needs at least {need} "
+                               f"samples, {need / front.sample_rate:.4f} s)")
 
 
 def log_mel(waveforms: torch.Tensor | np.ndarray, front: FrontEnd) -> torch.Tensor:
@@ -102,15 +122,15 @@ def log_mel(waveforms: torch.Tensor | np.ndarray, front: FrontEnd) -> torch.Tens
     ``n_fft // 2 + 1`` samples (what the centred STFT's reflect padding needs) is an
     :class:`~emomon.errors.AudioError` ("too short"), not a torch error.
     """
+    import torch
+
     x = torch.as_tensor(waveforms, dtype=torch.float32)
     squeeze = x.dim() == 1
     if squeeze:
         x = x.unsqueeze(0)
-    need = front.n_fft // 2 + 1
-    if x.shape[-1] < need:
-        raise AudioError("audio", f"too short ({x.shape[-1]} sample{'' if x.shape[-1] == 1 else 's'}, "
-                                  f"{x.shape[-1] / front.sample_rate:.4f} s; the model needs at least {need} "
-                                  f"samples, {need / front.sample_rate:.4f} s)")
+    short = too_short(x.shape[-1], front)
+    if short is not None:
+        raise short
     window = torch.hann_window(front.n_fft, device=x.device)
     spec = torch.stft(x, front.n_fft, front.hop_length, window=window, center=True, pad_mode="reflect", return_complex=True)
     power = spec.abs() ** 2  # (batch, freqs, frames)

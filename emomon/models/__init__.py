@@ -19,6 +19,10 @@ _EXPORTS = {
     "load_model": "registry",
     "register_architecture": "registry",
     "select_device": "registry",
+    "OnnxModel": "onnx_model",
+    "load_onnx_model": "onnx_model",
+    "export_onnx": "export",
+    "load_with_backend": "backend",
 }
 
 __all__ = sorted(_EXPORTS)

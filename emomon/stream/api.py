@@ -36,18 +36,24 @@ if TYPE_CHECKING:
 
 
 def open_model(model: "str | Path | EmotionModel" = "default", compute: str = "auto",
-               precision: str = defaults.PRECISION) -> "EmotionModel":
-    """A loaded model: an :class:`EmotionModel` as is, else a shipped name or directory loaded on
+               precision: str = defaults.PRECISION, backend: str = "torch") -> "EmotionModel":
+    """A loaded model: a model object as is, else a shipped name or directory loaded on
     ``compute`` (``auto``: CUDA when available, else CPU), its backbone in ``precision``
-    (:mod:`emomon.models.precision`: ``auto`` is bf16 where the hardware has it, else fp32)."""
-    from ..models.base import EmotionModel
-    from ..models.registry import load_model
+    (:mod:`emomon.models.precision`: ``auto`` is bf16 where the hardware has it, else fp32).
 
-    if isinstance(model, EmotionModel):
-        return model
-    m = load_model(model, device=compute)
-    m.set_precision(precision)
-    return m
+    ``backend``: ``torch``, or ``onnx`` (:mod:`emomon.models.backend`: onnxruntime, torch never
+    imported; its graph runs as exported, fp32 or int8, so ``precision`` must be ``auto`` or ``fp32``)."""
+    if not isinstance(model, (str, Path)):
+        return model  # an EmotionModel or OnnxModel (checking the class would import torch)
+    if backend == "onnx" and precision not in ("auto", "fp32"):
+        raise EmomonError(f"--precision {precision}", "applies to --backend torch (the onnx backend runs its graph as exported: "
+                                                      "fp32, or int8 with emomon export --quantize int8)")
+    from ..models.backend import load_with_backend
+
+    m = load_with_backend(model, backend, compute)
+    if backend == "torch":
+        m.set_precision(precision)  # type: ignore[union-attr]
+    return m  # type: ignore[return-value]
 
 
 def open_profile(profile: "str | Profile | None", model: "EmotionModel") -> "Profile | None":

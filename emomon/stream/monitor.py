@@ -43,7 +43,6 @@ from .. import defaults
 from ..errors import EmomonError
 from ..features.vad import VadOptions, VoiceActivity, rms_dbfs
 from ..features.windows import Window, Windower
-from ..models.base import EmotionModel
 from ..records import WindowRecord, is_uncertain
 from .smoothing import Ema
 from .sources import Source, StreamResampler
@@ -51,6 +50,7 @@ from .worker import InferenceWorker, Job, Scored, WorkerFailure
 
 if TYPE_CHECKING:
     from ..models.adapt import FeatureStats, SpeakerAdapter
+    from ..models.base import EmotionModel  # or an OnnxModel: the onnx backend never imports torch
     from ..profiles import Profile
 
 log = logging.getLogger(__name__)

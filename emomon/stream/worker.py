@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ModelError
-from ..models.base import EmotionModel
 from ..features.windows import Window
 
 if TYPE_CHECKING:
     from ..models.adapt import SpeakerAdapter
+    from ..models.base import EmotionModel  # or an OnnxModel: the onnx backend never imports torch
 
 log = logging.getLogger(__name__)
 

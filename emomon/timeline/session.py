@@ -37,8 +37,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _onnx(model: "EmotionModel") -> bool:
+    """Whether ``model`` runs on onnxruntime (:class:`~emomon.models.onnx_model.OnnxModel`: numpy in and out, no torch)."""
+    return getattr(model, "backend", "torch") == "onnx"
+
+
 def can_adapt_offline(model: "EmotionModel") -> bool:
     """Whether ``model`` adapts and exposes its pooled features and a head over them."""
+    if _onnx(model):
+        return bool(model.adaptive)
     from ..models.layer_head import LayerHeadModel
 
     return isinstance(model, LayerHeadModel) and model.adaptive
@@ -46,6 +53,8 @@ def can_adapt_offline(model: "EmotionModel") -> bool:
 
 def segment_features(model: "EmotionModel", windows: np.ndarray) -> np.ndarray:
     """Pooled features ``(batch, F)`` float32 of equal-length windows ``(batch, samples)``."""
+    if _onnx(model):
+        return model.features(windows)  # type: ignore[operator]
     import torch
 
     with torch.inference_mode():
@@ -55,6 +64,8 @@ def segment_features(model: "EmotionModel", windows: np.ndarray) -> np.ndarray:
 
 def classify_features(model: "EmotionModel", feats: np.ndarray, speaker: "SpeakerState") -> np.ndarray:
     """Probabilities ``(n, labels)`` of features ``(n, F)`` standardised with ``speaker``."""
+    if _onnx(model):
+        return model.head.proba(feats, speaker)  # type: ignore[attr-defined]
     import torch
 
     with torch.inference_mode():
