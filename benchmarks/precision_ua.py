@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""What a bf16 encoder does to accuracy: UA on the EmoBox RAVDESS folds, fp32 vs bf16 features.
+
+    python benchmarks/precision_ua.py                 # all six folds, 1,440 clips
+    python benchmarks/precision_ua.py --actors 8      # quicker: the folds' clips of actors 1-8 only
+
+Per fold a head (standardisation + logistic regression on layers 2-6 mean+std, the default
+model's features) is trained on the training actors' **fp32** features, as every shipped head
+is, and scored on the test actors' clips twice: features from the fp32 encoder and from the
+same encoder under ``torch.autocast(bfloat16)`` (what ``--precision bf16``/``auto`` on an
+AMX/AVX512-BF16 machine or a GPU runs). Prints UA/WA/F1 for both (mean ± std over folds), the
+UA difference and how often the two labels agree. Strict, speaker-independent: test actors are
+never in training. fp32 features come from the training feature cache when it holds them; the
+bf16 ones are cached beside them (their own key). On a CPU without native bf16 (the warning
+says so) the bf16 pass is emulated and several times slower, but computes the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO))
+LAYERS = (2, 3, 4, 5, 6)
+
+
+def features(utts, precision: str):
+    """``(n, F)``: layers ``LAYERS`` of each clip's pooled features at ``precision``, via the cache."""
+    import torch
+
+    from emomon.audio import decode_audio
+    from emomon.models.backbones import load_backbone
+    from emomon.models.layer_head import all_layer_features
+    from emomon.models.precision import backbone_autocast
+    from emomon.training.cache import ExtractorKey, FeatureCache
+
+    params = {"backbone": "whisper-base", "source": None, "pooling": "meanstd"}
+    key = ExtractorKey("layer-pool", params if precision == "fp32" else {**params, "precision": precision}, version="1")
+    cache, bb = FeatureCache(), load_backbone("whisper-base")
+
+    def extract(path) -> np.ndarray:
+        x = torch.from_numpy(decode_audio(path, 16000))
+        with backbone_autocast(precision, torch.device("cpu")):
+            return all_layer_features(bb, x).float().numpy().astype(np.float32)
+
+    out = []
+    for i, u in enumerate(utts):
+        out.append(cache.get_or_compute(u.path, key, lambda u=u: extract(u.path))[list(LAYERS)].reshape(-1))
+        if (i + 1) % 200 == 0:
+            print(f"  {precision}: {i + 1}/{len(utts)} clips", flush=True)
+    return np.stack(out)
+
+
+def figures(y, p) -> tuple[float, float, float]:
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    return balanced_accuracy_score(y, p), float(np.mean(y == p)), f1_score(y, p, average="macro")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(SHARED / "ravdess-speech"))
+    ap.add_argument("--actors", type=int, default=24, help="use the clips of actors 1..N only (quicker)")
+    ap.add_argument("--precision", default="bf16", help="the precision compared with fp32")
+    args = ap.parse_args(argv)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from emomon.training.corpora import read_ravdess
+    from emomon.training.protocols import make_folds
+
+    utts = [u for u in read_ravdess(args.data) if int(u.speaker.split(":")[-1].lstrip("Actor_") or 0) <= args.actors]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {len(utts)} clips")
+    t0 = time.perf_counter()
+    ref = features(utts, "fp32")
+    t1 = time.perf_counter()
+    low = features(utts, args.precision)
+    t2 = time.perf_counter()
+    print(f"features: fp32 {t1 - t0:.0f} s, {args.precision} {t2 - t1:.0f} s (cache hits are free)")
+    index = {u.id: i for i, u in enumerate(utts)}
+    labels = sorted({u.emotion for u in utts})
+    y = np.array([labels.index(u.emotion) for u in utts])
+    rows, agree = [], []
+    for fold in make_folds("emobox", utts):
+        tr = [index[u.id] for u in fold.train]
+        te = [index[u.id] for u in fold.test]
+        if not te:
+            continue
+        scaler = StandardScaler().fit(ref[tr])
+        head = LogisticRegression(C=1.0, max_iter=3000).fit(scaler.transform(ref[tr]), y[tr])
+        p32, plow = head.predict(scaler.transform(ref[te])), head.predict(scaler.transform(low[te]))
+        rows.append((*figures(y[te], p32), *figures(y[te], plow)))
+        agree.append(float(np.mean(p32 == plow)))
+        print(f"fold {fold.id}: UA fp32 {rows[-1][0]:.3f}, {args.precision} {rows[-1][3]:.3f}, labels agree {agree[-1]:.3f}", flush=True)
+    r = np.array(rows) * 100
+    m, s = r.mean(axis=0), r.std(axis=0)
+    print(f"fp32:  UA {m[0]:.1f} ± {s[0]:.1f}, WA {m[1]:.1f} ± {s[1]:.1f}, F1 {m[2]:.1f} ± {s[2]:.1f}")
+    print(f"{args.precision}:  UA {m[3]:.1f} ± {s[3]:.1f}, WA {m[4]:.1f} ± {s[4]:.1f}, F1 {m[5]:.1f} ± {s[5]:.1f}")
+    d = r[:, 3] - r[:, 0]
+    print(f"UA difference ({args.precision} - fp32): {d.mean():+.2f} points (per fold {', '.join(f'{x:+.1f}' for x in d)}); "
+          f"labels agree on {100 * np.mean(agree):.1f} % of test clips")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
