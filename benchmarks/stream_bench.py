@@ -270,10 +270,11 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
         writer.start()
 
         cmd = [sys.executable, "-m", "emomon", "listen", "--device", "pulse", "--duration", str(args.seconds),
-               "--no-ui", "--model", args.model, "--compute", args.compute]
+               "--no-ui", "--model", args.model, "--compute", args.compute, *shlex.split(args.listen_args)]
         print(f"listen: XDG_RUNTIME_DIR={runtime} {shlex.join(cmd)}", flush=True)
+        timer = ["/usr/bin/time", "-f", "maxrss_kb=%M"] if Path("/usr/bin/time").exists() else []  # the session's peak RSS
         t_start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen([*timer, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         stderr_buf: list[str] = []
         err_thread = threading.Thread(target=lambda: stderr_buf.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
         err_thread.start()
@@ -308,6 +309,8 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
         res["error"] = stderr.splitlines()[-1] if stderr else "no window records"
         print(f"listen FAILED (exit {rc}): {stderr[-800:]}", flush=True)
         return res
+    rss_kb = [int(ln.split("=", 1)[1]) for ln in stderr.splitlines() if ln.startswith("maxrss_kb=")]
+    res["peak_rss_mb"] = round(rss_kb[-1] / 1024) if rss_kb else None
     lat = [float(r["latency_ms"]) for r in recs]
     hop = float(recs[0]["t"]) if len(recs) < 2 else float(recs[1]["t"]) - float(recs[0]["t"])
     # results should arrive at the audio's pace: how far the last arrival strays from that pace
@@ -337,7 +340,8 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
     print(f"{res['windows']} windows (expected {res['expected_windows']}, hop {hop:g} s, {res['no_speech_windows']} without speech); "
           f"latency median {res['latency_median_ms']:.0f} ms, p95 {res['latency_p95_ms']:.0f} ms, "
           f"max {res['latency_max_ms']:.0f} ms (first window {res['latency_first_ms']:.0f} ms); "
-          f"dropped {dropped if dropped is not None else '?'} s; arrival drift {drift_ms:+.0f} ms", flush=True)
+          f"dropped {dropped if dropped is not None else '?'} s; arrival drift {drift_ms:+.0f} ms; "
+          f"peak RSS {res['peak_rss_mb']} MB", flush=True)
     if res["cli_summary"]:
         print(f"listen says: {res['cli_summary']}", flush=True)
     return res
@@ -391,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads (here, and OMP_NUM_THREADS for the CLI runs)")
     p.add_argument("--compute", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs")
     p.add_argument("--no-cli", action="store_true", help="rtf: skip the CLI end-to-end run")
+    p.add_argument("--listen-args", default="", help="latency: more arguments for emomon listen (e.g. '--backend onnx')")
     p.add_argument("--timeout", type=float, default=900.0, help="limit for each subprocess in seconds")
     p.add_argument("--json", default=None, help="also write the results as JSON to this file")
     args = p.parse_args(argv)
