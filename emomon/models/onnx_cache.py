@@ -10,11 +10,9 @@ Only that first export needs torch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +81,8 @@ def cache_root() -> Path:
 def weights_identity(backbone: str, source: str | None) -> Any:
     """What names the backbone's weights without reading them: a directory's files (name, size,
     modification time), a hub id, or the offline packages' versions."""
+    from importlib import metadata  # here: the CLI imports this module, and --help must stay instant
+
     if source:
         path = Path(source).expanduser()
         if path.is_dir():
@@ -100,6 +100,8 @@ def weights_identity(backbone: str, source: str | None) -> Any:
 
 def graph_key(config: ModelConfig, quantize: str | None) -> str:
     """The cache key of ``config``'s graph (hex, 16 characters)."""
+    import hashlib
+
     p = config.params
     backbone = str(p.get("backbone", "whisper-base"))
     spec = {"format": GRAPH_FORMAT, "backbone": backbone, "weights": weights_identity(backbone, p.get("backbone_source")),
