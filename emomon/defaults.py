@@ -47,6 +47,10 @@ SPEECH_PAD_S = 0.1  # speech regions are widened by this much on each side
 DECODE_BLOCK_S = 30.0  # long files are decoded and analysed in blocks of this many seconds
 KEEP_DECODED_S = 60.0  # a file at most this long is decoded once (its second pass cuts from the first's blocks)
 
+# -- emomon batch (Ray) -----------------------------------------------------------------------------
+BATCH_SHARD_SIZE = 256  # files per Parquet shard: the unit a rerun skips
+BATCH_FILES_PER_CALL = 4  # files per call of a Ray actor (--batch-size)
+
 # -- speaker adaptation (models trained with speaker standardisation) -----------------------------
 ADAPT = True  # listen / file --stream adapt to the speaker when the model can (--no-adapt: off)
 

@@ -276,6 +276,33 @@ def test_command_runs_resumes_and_refuses(ray_local, clips: Path, test_model_dir
     assert "3 files, no errors" in capsys.readouterr().err
 
 
+def test_a_model_that_cannot_load_is_one_line_before_ray(clips: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad-model"
+    bad.mkdir()
+    shutil.copy(Path(__file__).parents[1] / "emomon" / "pretrained" / "default" / "config.json", bad)
+    (bad / "model.safetensors").write_bytes(b"garbage")
+    assert main(["batch", str(clips), "--out", str(tmp_path / "out"), "--model", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"emomon: error: {bad / 'model.safetensors'}: cannot read weights"), err
+    assert not list((tmp_path / "out").glob("part-*"))
+
+
+def test_an_address_where_nothing_listens_is_one_line() -> None:
+    import socket
+
+    from emomon.batch.job import check_address
+    from emomon.errors import EmomonError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free once closed
+    started = time.monotonic()
+    with pytest.raises(EmomonError, match=r"no Ray cluster answers there \(Connection refused\); start one with `ray start --head`"):
+        check_address(f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 5
+    check_address("auto")  # left to Ray
+
+
 def test_command_without_ray() -> None:
     code = ("import sys; sys.modules['ray'] = None\n"
             "from emomon.cli import main; sys.exit(main(['batch', '.', '--out', 'nowhere']))")
@@ -290,7 +317,7 @@ def test_help_imports_neither_ray_nor_torch() -> None:
             "for argv in (['--help'], ['batch', '--help']):\n"
             "    try: main(argv)\n"
             "    except SystemExit: pass\n"
-            "print(sorted(m for m in ('torch', 'ray', 'pyarrow', 'onnxruntime') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'numpy', 'ray', 'pyarrow', 'onnxruntime') if m in sys.modules))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "--address" in p.stdout and p.stdout.strip().splitlines()[-1] == "[]", p.stdout + p.stderr
 
@@ -306,12 +333,12 @@ def test_command_with_the_shipped_model(clips: Path, tmp_path: Path) -> None:
     """`emomon batch` starts its own local Ray, and its rows are `emomon file`'s with the default model."""
     if not default_model_available():
         pytest.skip("the shipped default model is not installed")
-    from emomon.models import load_model
+    from emomon.stream.api import open_model
 
     out = tmp_path / "out"
     _, err = _batch_command(clips, out, "--shard-size", "3").communicate(timeout=600)
     assert err.strip().splitlines()[-1].startswith(f"emomon: batch: 3 shards in {out}: 8 files, 1 error row"), err
-    model = load_model("default", device="cpu")
+    model = open_model("default", "cpu")  # as `emomon file` opens it
     for got, want in zip(read_results(out), _expected(clips, model), strict=True):
         assert_same(got, want)
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
 
 import typer
 
+from .. import defaults
+
 if TYPE_CHECKING:
     from .job import BatchProgress, BatchSummary
 
@@ -44,14 +46,14 @@ def summary_line(s: "BatchSummary") -> str:
                 "run the same command to resume")
     earlier = f" ({s.skipped} from an earlier run)" if s.skipped else ""
     errors = f", {s.errors} error row{'s' if s.errors > 1 else ''} (see the error column)" if s.errors else ", no errors"
-    return f"emomon: batch: {s.shards} shards in {s.out}{earlier}: {s.files} files{errors}; {s.seconds:.1f} s"
+    shards = f"{s.shards} shard{'s' if s.shards > 1 else ''}"
+    return f"emomon: batch: {shards} in {s.out}{earlier}: {s.files} file{'s' if s.files > 1 else ''}{errors}; {s.seconds:.1f} s"
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``batch`` command to ``app``."""
     from ..cli import (Compute, ComputeOpt, MinConfidenceOpt, MinSpeechOpt, ModelOpt, SilenceOpt, VadMethod, VadOpt,
                        VadThresholdOpt, WindowOpt, vad_options)
-    from .job import DEFAULT_BATCH_SIZE, DEFAULT_SHARD_SIZE
 
     @app.command("batch")
     def batch_cmd(
@@ -62,8 +64,8 @@ def register(app: typer.Typer) -> None:
         actors: Optional[int] = typer.Option(None, "--actors", min=1, help="Model actors (default: as many as the cluster's CPUs hold, --cpus-per-actor each)."),
         cpus_per_actor: float = typer.Option(1.0, "--cpus-per-actor", min=0.01, help="CPUs each actor holds (its torch threads)."),
         gpus_per_actor: float = typer.Option(0.0, "--gpus-per-actor", min=0.0, help="GPUs each actor holds (with --compute cuda)."),
-        batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Files per call of an actor."),
-        shard_size: int = typer.Option(DEFAULT_SHARD_SIZE, "--shard-size", min=1, help="Files per Parquet shard (the unit a rerun skips)."),
+        batch_size: int = typer.Option(defaults.BATCH_FILES_PER_CALL, "--batch-size", min=1, help="Files per call of an actor."),
+        shard_size: int = typer.Option(defaults.BATCH_SHARD_SIZE, "--shard-size", min=1, help="Files per Parquet shard (the unit a rerun skips)."),
         model: str = ModelOpt,
         compute: Compute = ComputeOpt,
         window: Optional[float] = WindowOpt,

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import math
+import socket
 import sys
 import time
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from .. import __version__
+from .. import __version__, defaults
 from ..errors import EmomonError
 from .inputs import BatchItem, Shard, inputs_digest, list_inputs, plan_shards
 from .parquet import ShardMeta, check_labels, write_shard
@@ -41,9 +42,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SHARD_SIZE = 256
-DEFAULT_BATCH_SIZE = 4
+DEFAULT_SHARD_SIZE = defaults.BATCH_SHARD_SIZE
+DEFAULT_BATCH_SIZE = defaults.BATCH_FILES_PER_CALL
 MAX_BLOCKS = 2000
+ADDRESS_TIMEOUT_S = 5.0
 INSTALL_HINT = "pip install 'emomon[batch]'"
 
 
@@ -152,6 +154,8 @@ def ray_session(ray: Any, options: RayOptions) -> Iterator[None]:
         return
     what = f"--address {options.address}" if options.address else "ray"
     debug = log.isEnabledFor(logging.DEBUG)
+    if options.address is not None:
+        check_address(options.address)
     try:
         ray.init(address=options.address, num_cpus=options.num_cpus, include_dashboard=False,
                  logging_level=logging.INFO if debug else logging.ERROR, log_to_driver=debug)
@@ -163,15 +167,38 @@ def ray_session(ray: Any, options: RayOptions) -> Iterator[None]:
         ray.shutdown()
 
 
+def check_address(address: str) -> None:
+    """An :class:`EmomonError` at once when nothing listens at ``HOST:PORT`` (``ray.init`` would
+    retry for minutes); ``auto`` and addresses without a port are left to Ray."""
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=ADDRESS_TIMEOUT_S).close()
+    except OSError as exc:
+        raise EmomonError(f"--address {address}", f"no Ray cluster answers there ({exc.strerror or exc}); "
+                                                  "start one with `ray start --head` on that node") from None
+
+
+def check_model(model: "str | Path | EmotionModel", options: "FileOptions") -> None:
+    """Load the model once here, on the CPU, before Ray starts: a model that cannot load (or a
+    ``--window`` it cannot take) is one error line now, not an actor dying on every node."""
+    from ..cli import check_window_fits
+    from ..stream.api import open_model
+
+    check_window_fits(open_model(model, "cpu"), options.window)
+
+
 def quiet_ray_data() -> None:
-    """Keep Ray Data's progress notes (``Starting execution of Dataset ...``) off the screen: its
-    console handler shows errors only unless emomon logs at DEBUG (``EMOMON_DEBUG=1``); its log
-    file in the Ray session folder keeps everything."""
+    """Keep Ray Data's notes (``Starting execution of Dataset ...``, its tracebacks) off the screen: its
+    console handler shows nothing unless emomon logs at DEBUG (``EMOMON_DEBUG=1``); its log
+    file in the Ray session folder keeps everything; a failure reaches the user as emomon's one
+    error line (:func:`_run`)."""
     if log.isEnabledFor(logging.DEBUG):
         return
     for handler in logging.getLogger("ray.data").handlers:
         if "File" not in type(handler).__name__:
-            handler.setLevel(logging.ERROR)
+            handler.setLevel(logging.CRITICAL)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -294,6 +321,7 @@ def run_batch(
     skipped_errors = sum(e for e in finished.values() if e is not None)
     if todo:
         log.info("%d of %d shards to do (%d finished before)", len(todo), len(shards), len(shards) - len(todo))
+        check_model(model, opts)
     writer = ShardWriter(state, todo, settings.labels)
     interrupted = _run(ray, writer, todo, len(shards) - len(todo), len(shards), model, compute, opts, ray_opts, progress) if todo else False
     return BatchSummary(out=state.out, shards=len(shards), files=len(items), skipped=len(shards) - len(todo),
