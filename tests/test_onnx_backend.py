@@ -231,8 +231,12 @@ def test_export_refuses_to_overwrite_without_force(capsys, exported, adaptive_mo
     code, _, err = run(capsys, "export", adaptive_model_dir, "--out", out)
     assert code == 1 and err.strip() == f"emomon: error: {out}: already holds model.onnx (refusing to overwrite; use --force)"
     assert (out / "model.onnx").read_bytes() == b"mine"
-    code, _, err = run(capsys, "export", adaptive_model_dir, "--out", tmp_path / "file.txt") if (tmp_path / "file.txt").write_text("x") else None
+    assert run(capsys, "export", adaptive_model_dir, "--out", out, "--force")[0] == 0
+    assert load_onnx_model(out, compute="cpu").graph.path == out / "model.onnx"  # a graph now, not "mine"
+    (tmp_path / "file.txt").write_text("x")
+    code, _, err = run(capsys, "export", adaptive_model_dir, "--out", tmp_path / "file.txt")
     assert code == 1 and "exists and is not a directory" in err and "Traceback" not in err
+    assert (tmp_path / "file.txt").read_text() == "x"
 
 
 def test_export_refuses_other_architectures_and_unknown_models(capsys, test_model_dir, tmp_path):
