@@ -201,6 +201,8 @@ def test_other_settings_are_refused(first_run, clips: Path, test_model_dir: Path
         run([str(clips)], options=FileOptions(min_confidence=0.6))
     with pytest.raises(DataError, match=r"shard_size: 2 -> 3"):
         run([str(clips)], shard_size=3)
+    with pytest.raises(DataError, match=r"precision: 'auto' -> 'fp32'; backend: 'torch' -> 'onnx'"):
+        run([str(clips)], precision="fp32", backend="onnx")
     with pytest.raises(DataError, match=r"the input files"):
         run([str(clips / "sub")])
     with pytest.raises(DataError, match=r"the model's files"):

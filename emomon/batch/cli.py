@@ -52,8 +52,8 @@ def summary_line(s: "BatchSummary") -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the ``batch`` command to ``app``."""
-    from ..cli import (Compute, ComputeOpt, MinConfidenceOpt, MinSpeechOpt, ModelOpt, SilenceOpt, VadMethod, VadOpt,
-                       VadThresholdOpt, WindowOpt, vad_options)
+    from ..cli import (BackendChoice, BackendOpt, Compute, ComputeOpt, MinConfidenceOpt, MinSpeechOpt, ModelOpt,
+                       PrecisionChoice, PrecisionOpt, SilenceOpt, VadMethod, VadOpt, VadThresholdOpt, WindowOpt, vad_options)
 
     @app.command("batch")
     def batch_cmd(
@@ -68,6 +68,8 @@ def register(app: typer.Typer) -> None:
         shard_size: int = typer.Option(defaults.BATCH_SHARD_SIZE, "--shard-size", min=1, help="Files per Parquet shard (the unit a rerun skips)."),
         model: str = ModelOpt,
         compute: Compute = ComputeOpt,
+        precision: PrecisionChoice = PrecisionOpt,
+        backend: BackendChoice = BackendOpt,
         window: Optional[float] = WindowOpt,
         vad: VadMethod = VadOpt,
         vad_threshold: float = VadThresholdOpt,
@@ -89,7 +91,8 @@ def register(app: typer.Typer) -> None:
         ray_options = RayOptions(address=address, num_cpus=num_cpus, actors=actors, cpus_per_actor=cpus_per_actor,
                                  gpus_per_actor=gpus_per_actor, batch_size=batch_size)
         with batch_progress(True) as progress:
-            summary = run_batch(inputs, out, model, options=options, compute=compute.value, shard_size=shard_size,
+            summary = run_batch(inputs, out, model, options=options, compute=compute.value, precision=precision.value,
+                                backend=backend.value, shard_size=shard_size,
                                 ray_options=ray_options, force=force, progress=progress)
         print(summary_line(summary), file=sys.stderr)
         if summary.interrupted:

@@ -32,6 +32,7 @@ from .. import __version__, defaults
 from ..errors import EmomonError
 from .inputs import BatchItem, Shard, inputs_digest, list_inputs, plan_shards
 from .parquet import ShardMeta, check_labels, write_shard
+from .predictor import DEFAULT_BACKEND, ModelChoice
 from .state import BatchSettings, BatchState
 
 if TYPE_CHECKING:
@@ -180,13 +181,12 @@ def check_address(address: str) -> None:
                                                   "start one with `ray start --head` on that node") from None
 
 
-def check_model(model: "str | Path | EmotionModel", options: "FileOptions") -> None:
+def check_model(choice: ModelChoice, options: "FileOptions") -> None:
     """Load the model once here, on the CPU, before Ray starts: a model that cannot load (or a
     ``--window`` it cannot take) is one error line now, not an actor dying on every node."""
     from ..cli import check_window_fits
-    from ..stream.api import open_model
 
-    check_window_fits(open_model(model, "cpu"), options.window)
+    check_window_fits(choice.open("cpu"), options.window)
 
 
 def quiet_ray_data() -> None:
@@ -218,8 +218,8 @@ def pool_size(ray: Any, options: RayOptions, files: int) -> int:
     return max(1, min(fits, files))
 
 
-def results_stream(ray: Any, shards: Sequence[Shard], model: "str | Path | EmotionModel", compute: str,
-                   options: "FileOptions", labels: Sequence[str], ray_options: RayOptions) -> Iterator["pa.Table"]:
+def results_stream(ray: Any, shards: Sequence[Shard], choice: ModelChoice, options: "FileOptions", labels: Sequence[str],
+                   ray_options: RayOptions) -> Iterator["pa.Table"]:
     """The results of ``shards``' files as Ray Data produces them (tables with ``shard`` and ``pos``,
     in no particular order)."""
     from .predictor import FilePredictor
@@ -232,7 +232,7 @@ def results_stream(ray: Any, shards: Sequence[Shard], model: "str | Path | Emoti
     blocks = min(len(rows), max(size, min(MAX_BLOCKS, math.ceil(len(rows) / ray_options.batch_size))))  # work for every actor
     log.info("%d files in %d shards, %d actors, %d files a call", len(rows), len(shards), size, ray_options.batch_size)
     ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-        FilePredictor, fn_constructor_args=(model, compute, options, list(labels)), batch_format="pyarrow",
+        FilePredictor, fn_constructor_args=(choice, options, list(labels)), batch_format="pyarrow",
         batch_size=ray_options.batch_size, compute=ray.data.ActorPoolStrategy(size=size),
         num_cpus=ray_options.cpus_per_actor, num_gpus=ray_options.gpus_per_actor or None)
     yield from ds.iter_batches(batch_format="pyarrow", batch_size=None)
@@ -278,12 +278,12 @@ class ShardWriter:
         self.written.append((path, errors))
 
 
-def job_settings(items: Sequence[BatchItem], model: "str | Path | EmotionModel", compute: str,
-                 options: "FileOptions", shard_size: int) -> BatchSettings:
+def job_settings(items: Sequence[BatchItem], choice: ModelChoice, options: "FileOptions", shard_size: int) -> BatchSettings:
     """The settings the rows depend on (what OUT/_batch.json records)."""
-    name, digest, labels = describe_model(model)
+    name, digest, labels = describe_model(choice.model)
     check_labels(labels)
-    return BatchSettings(model=name, model_digest=digest, labels=labels, compute=compute,
+    return BatchSettings(model=name, model_digest=digest, labels=labels, compute=choice.compute,
+                         precision=choice.precision, backend=choice.backend,
                          options=dataclasses.asdict(options), shard_size=shard_size, files=len(items),
                          inputs_digest=inputs_digest(items), emomon_version=__version__)
 
@@ -295,13 +295,16 @@ def run_batch(
     *,
     options: "FileOptions | None" = None,
     compute: str = "auto",
+    precision: str = defaults.PRECISION,
+    backend: str = DEFAULT_BACKEND,
     shard_size: int = DEFAULT_SHARD_SIZE,
     ray_options: RayOptions | None = None,
     force: bool = False,
     progress: Callable[[BatchProgress], None] | None = None,
 ) -> BatchSummary:
     """Analyse ``inputs`` (folders, files, globs, CSV/JSONL manifests) as ``emomon file`` does and
-    write one row per file to Parquet shards in ``out``; see the module doc.
+    write one row per file to Parquet shards in ``out``; see the module doc. ``model``, ``compute``,
+    ``precision`` and ``backend`` are ``emomon file``'s options of those names.
 
     Shards finished by an earlier call with the same settings are skipped; other settings are a
     :class:`~emomon.errors.DataError` unless ``force``. A file that cannot be analysed is a row
@@ -312,32 +315,33 @@ def run_batch(
     ray = import_ray()
     started = time.perf_counter()
     opts, ray_opts = options or FileOptions(), ray_options or RayOptions()
+    choice = ModelChoice(model, compute, precision, backend)
     items = list_inputs(inputs)
     shards = plan_shards(items, shard_size)
-    settings = job_settings(items, model, compute, opts, shard_size)
+    settings = job_settings(items, choice, opts, shard_size)
     state = BatchState.open(out, settings, force=force)
     finished = {s.index: state.done(s) for s in shards}
     todo = [s for s in shards if finished[s.index] is None]
     skipped_errors = sum(e for e in finished.values() if e is not None)
     if todo:
         log.info("%d of %d shards to do (%d finished before)", len(todo), len(shards), len(shards) - len(todo))
-        check_model(model, opts)
+        check_model(choice, opts)
     writer = ShardWriter(state, todo, settings.labels)
-    interrupted = _run(ray, writer, todo, len(shards) - len(todo), len(shards), model, compute, opts, ray_opts, progress) if todo else False
+    interrupted = _run(ray, writer, todo, len(shards) - len(todo), len(shards), choice, opts, ray_opts, progress) if todo else False
     return BatchSummary(out=state.out, shards=len(shards), files=len(items), skipped=len(shards) - len(todo),
                         written=len(writer.written), errors=skipped_errors + sum(e for _, e in writer.written),
                         interrupted=interrupted, seconds=time.perf_counter() - started,
                         shard_paths=[state.path(s) for s in shards])
 
 
-def _run(ray: Any, writer: ShardWriter, todo: Sequence[Shard], skipped: int, total: int, model: "str | Path | EmotionModel",
-         compute: str, options: "FileOptions", ray_options: RayOptions, progress: Callable[[BatchProgress], None] | None) -> bool:
+def _run(ray: Any, writer: ShardWriter, todo: Sequence[Shard], skipped: int, total: int, choice: ModelChoice,
+         options: "FileOptions", ray_options: RayOptions, progress: Callable[[BatchProgress], None] | None) -> bool:
     """Run the unfinished shards through Ray into ``writer``; True when Ctrl-C stopped it."""
     files_todo = sum(len(s.items) for s in todo)
     done = 0
     try:
         with ray_session(ray, ray_options):
-            for table in results_stream(ray, todo, model, compute, options, writer.labels, ray_options):
+            for table in results_stream(ray, todo, choice, options, writer.labels, ray_options):
                 done += writer.add(table)
                 if progress is not None:
                     progress(BatchProgress(done, files_todo, skipped + len(writer.written), total))

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from .. import defaults
 from ..errors import ModelError
+from ..models.backend import DEFAULT_BACKEND
 from ..records import FileResult
 
 if TYPE_CHECKING:
@@ -29,25 +32,42 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model a job runs and how, as ``emomon file``'s ``--model``, ``--compute``,
+    ``--precision`` and ``--backend`` say (:func:`~emomon.stream.api.open_model`).
+
+    ``model``: a shipped name, a model directory (on every node), or a loaded model (shipped to
+    the actors by Ray).
+    """
+
+    model: "str | Path | EmotionModel" = "default"
+    compute: str = "auto"
+    precision: str = defaults.PRECISION
+    backend: str = DEFAULT_BACKEND
+
+    def open(self, compute: str | None = None) -> "EmotionModel":
+        """The model, loaded (on ``compute`` when given, else on :attr:`compute`)."""
+        from ..stream.api import open_model
+
+        return open_model(self.model, compute or self.compute, self.precision, self.backend)
+
+
 class FilePredictor:
     """Analyses batches of files with one model, loaded when the actor starts.
 
-    ``model``: a shipped name, a model directory (on every node), or a loaded
-    :class:`~emomon.models.base.EmotionModel` (shipped to the actors by Ray);
     ``labels``: the labels the job's schema was made for (the model's must be the same).
     """
 
-    def __init__(self, model: "str | Path | EmotionModel", compute: str, options: "FileOptions", labels: Sequence[str]) -> None:
-        from ..stream.api import open_model
-
+    def __init__(self, choice: ModelChoice, options: "FileOptions", labels: Sequence[str]) -> None:
         started = time.perf_counter()
-        self.model = open_model(model, compute)
+        self.model = choice.open()
         if list(self.model.labels) != list(labels):
-            raise ModelError(str(model), f"labels {self.model.labels} on this node, {list(labels)} where the job started "
-                                         "(another version of the model?)")
+            raise ModelError(str(choice.model), f"labels {self.model.labels} on this node, {list(labels)} where the job "
+                                                "started (another version of the model?)")
         self.options = options
         self.labels = list(labels)
-        log.info("model %s loaded in %.1f s", model, time.perf_counter() - started)
+        log.info("model %s loaded in %.1f s", choice.model, time.perf_counter() - started)
 
     def analyze(self, path: str, error: str | None) -> FileResult:
         """One file's result (``error``: known not to be a file to analyse)."""

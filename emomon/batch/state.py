@@ -2,8 +2,8 @@
 
 ``OUT/_batch.json`` (strict JSON, written atomically) records the job's :class:`BatchSettings`:
 everything a row depends on — the model (and a digest of its files), its labels, the compute
-device asked for, the analysis options, the shard size and the inputs (their count and a digest
-of their sorted paths and sizes) — and the emomon version. A rerun with the same settings skips
+device, precision and backend asked for, the analysis options, the shard size and the inputs
+(their count and a digest of their sorted paths and sizes) — and the emomon version. A rerun with the same settings skips
 every shard file whose metadata names these settings, its index and its row count
 (:func:`~emomon.batch.parquet.read_meta`); a rerun with other settings is refused
 (:class:`~emomon.errors.DataError`, one line saying what differs) unless ``force``, which
@@ -43,6 +43,8 @@ class BatchSettings:
     model_digest: str
     labels: list[str]
     compute: str
+    precision: str
+    backend: str
     options: dict[str, Any]
     shard_size: int
     files: int
