@@ -223,6 +223,15 @@ def test_force_starts_again_and_keeps_other_files(ray_local, first_run, clips: P
     assert [Path(r.path).name for r in read_results(out)] == ["clip1.flac", "clip3.flac", "clip5.flac"]
 
 
+def test_a_loaded_model_is_shipped_to_the_actors(ray_local, clips: Path, test_model, tmp_path: Path) -> None:
+    summary = run_batch([str(clips / "sub")], tmp_path / "out", test_model, shard_size=2, ray_options=RAY_OPTS)
+    assert (summary.shards, summary.written, summary.errors) == (2, 2, 0)
+    got = list(read_results(tmp_path / "out"))
+    for g, w in zip(got, [analyze_or_error(r.path, test_model) for r in got], strict=True):
+        assert_same(g, w)
+    assert all(r.label is not None for r in got)
+
+
 def test_shards_without_state_are_not_overwritten(clips: Path, test_model_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

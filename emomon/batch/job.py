@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import socket
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -127,8 +126,7 @@ def import_ray() -> Any:
 def describe_model(model: "str | Path | EmotionModel") -> tuple[str, str, list[str]]:
     """``(name, digest, labels)`` of a model without loading its weights: a shipped name or a
     directory is known by its config and its files' names and sizes, a loaded model by its config."""
-    base = sys.modules.get("emomon.models.base")  # a loaded model means it is imported: torch stays unloaded otherwise
-    if base is not None and isinstance(model, base.EmotionModel):
+    if not isinstance(model, (str, Path)):  # a loaded model (checking its class would import torch)
         cfg = model.config.to_dict()
         return cfg.get("architecture", "model"), _digest(cfg), list(model.labels)
     from ..models.config import read_config
