@@ -49,7 +49,7 @@ KEEP_DECODED_S = 60.0  # a file at most this long is decoded once (its second pa
 
 # -- emomon batch (Ray) -----------------------------------------------------------------------------
 BATCH_SHARD_SIZE = 256  # files per Parquet shard: the unit a rerun skips
-BATCH_FILES_PER_CALL = 4  # files per call of a Ray actor (--batch-size)
+BATCH_FILES_PER_CALL = 16  # files per call of a Ray actor (--batch-size): their windows share forward passes
 
 # -- speaker adaptation (models trained with speaker standardisation) -----------------------------
 ADAPT = True  # listen / file --stream adapt to the speaker when the model can (--no-adapt: off)

@@ -4,7 +4,7 @@ Ray Data constructs :class:`FilePredictor` once in each actor of the pool (``map
 an :class:`~ray.data.ActorPoolStrategy`) and calls it on batches of input rows. Each row is one
 file: ``shard`` and ``pos`` (where its result goes), ``path``, and ``error`` when the file was
 known to name nothing before the job ran. Each file goes through
-:func:`~emomon.timeline.analyze.analyze_or_error` — the very analysis of ``emomon file``, a
+:func:`~emomon.timeline.batched.analyze_batched` — the very analysis of ``emomon file``, a
 failure becoming a result with ``error`` — and the batch comes back as a Parquet-schema table
 (:func:`~emomon.batch.parquet.to_table`) with ``shard`` and ``pos`` in front. Nothing here
 imports Ray: the class is plain Python that Ray instantiates remotely.
@@ -81,8 +81,13 @@ class FilePredictor:
         """A batch of input rows → their results, ``shard`` and ``pos`` kept."""
         from .parquet import to_table
 
+        from ..timeline.batched import analyze_batched
+
         rows = batch.to_pydict() if hasattr(batch, "to_pydict") else {k: list(v) for k, v in batch.items()}
-        results = [self.analyze(str(p), e) for p, e in zip(rows["path"], rows["error"])]
+        paths, errors = [str(p) for p in rows["path"]], rows["error"]
+        # the files' windows share forward passes (as in emomon file); no extra thread: Ray counts the actor's CPUs
+        scored = analyze_batched([p for p, e in zip(paths, errors) if e is None], self.model, self.options, workers=0)
+        results = [next(scored) if e is None else self.analyze(p, e) for p, e in zip(paths, errors)]
         table = to_table(results, self.labels)
         table = table.add_column(0, "pos", _int_column(rows["pos"]))
         return table.add_column(0, "shard", _int_column(rows["shard"]))
