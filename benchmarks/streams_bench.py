@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from emomon.stream.api import open_model
 
-    model = open_model(args.model, "auto", args.precision, args.backend) if args.backend != "torch" else open_model(args.model, "auto", args.precision)
+    model = open_model(args.model, "auto", args.precision, args.backend)
     facts = machine()
     print(f"machine: {facts}")
     print(f"model {args.model}, backend {args.backend}, precision {getattr(model, 'precision', 'n/a')}")
