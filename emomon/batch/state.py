@@ -25,7 +25,7 @@ from typing import Any
 
 from ..atomic import atomic_write_text
 from ..errors import DataError
-from ..training.resume import from_json, to_json
+from ..training.resume import settings_mismatch, to_json
 from .inputs import SHARD_PREFIX, SHARD_SUFFIX, Shard
 from .parquet import read_meta, shard_files
 
@@ -124,14 +124,10 @@ class BatchState:
 
     def _check(self, path: Path) -> None:
         """:class:`DataError` unless ``path`` records these settings (one line: what differs)."""
-        try:
-            earlier = from_json(StateFile, path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise DataError(str(path), f"unreadable ({exc}); use --force to start again") from None
-        if earlier.format == FORMAT and earlier.digest == self.digest:
+        shown = settings_mismatch(path, StateFile, FORMAT, self.digest, self.settings.differences)
+        if shown is None:
             return
-        diff = self.settings.differences(earlier.settings) if earlier.format == FORMAT else [f"state format {earlier.format}"]
-        shown = "; ".join(diff[:4] + ([f"and {len(diff) - 4} more"] if len(diff) > 4 else [])) or "the settings' digest"
+        shown = shown or "the settings' digest"
         raise DataError(str(self.out), f"holds the results of a batch job with other settings ({shown}): rerun with those "
                                        "settings to resume it, choose another --out, or use --force to start again")
 

@@ -215,6 +215,22 @@ def _typed_record(cls: Any, value: Any, where: str) -> Any:
     return cls(**kw)
 
 
+def settings_mismatch(path: Path, cls: type[Any], fmt: int, digest: str, differences: Callable[[Any], list[str]]) -> str | None:
+    """How the settings recorded in ``path`` (a ``cls`` record: ``format``, ``digest``,
+    ``settings``) differ from settings of ``digest`` in layout ``fmt``: ``None`` when they are
+    the same, else one phrase naming up to four differences (``differences(earlier)`` lists
+    them). An unreadable file is a :class:`DataError`. Shared by ``emomon train``'s and
+    ``emomon batch``'s state."""
+    try:
+        earlier = from_json(cls, path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(str(path), f"unreadable ({exc}); use --force to start again") from None
+    if earlier.format == fmt and earlier.digest == digest:
+        return None
+    diff = differences(earlier.settings) if earlier.format == fmt else [f"state format {earlier.format}"]
+    return "; ".join(diff[:4] + ([f"and {len(diff) - 4} more"] if len(diff) > 4 else []))
+
+
 # -- digests -------------------------------------------------------------------------------------
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
@@ -284,14 +300,9 @@ class RunState:
 
     def _check_settings(self, path: Path) -> None:
         """:class:`DataError` unless ``path`` records this run's settings (one line saying what differs)."""
-        try:
-            earlier = from_json(SettingsFile, path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise DataError(str(path), f"unreadable ({exc}); use --force to start again") from None
-        if earlier.format == FORMAT and earlier.digest == self.digest:
+        shown = settings_mismatch(path, SettingsFile, FORMAT, self.digest, self.settings.differences)
+        if shown is None:
             return
-        diff = self.settings.differences(earlier.settings) if earlier.format == FORMAT else [f"state format {earlier.format}"]
-        shown = "; ".join(diff[:4] + ([f"and {len(diff) - 4} more"] if len(diff) > 4 else []))
         raise DataError(str(self.out), f"holds the unfinished results of a run with other settings ({shown}): "
                                        "rerun with those settings to resume it, or use --force to start again")
 
