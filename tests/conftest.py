@@ -4,6 +4,7 @@ synthesized audio (tests never need ../shared for core behaviour)."""
 from __future__ import annotations
 
 import math
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,16 @@ import torch
 
 from emomon.labels import EMOTIONS
 from emomon.models import EmotionModel, ModelConfig, load_model, register_architecture
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background by a non-interactive shell (``cmd &``, ``nohup``)
+    inherits SIGINT ignored, and so would every process it starts: the Ctrl-C tests send SIGINT
+    to ``emomon`` subprocesses and need it delivered. A handler here (unlike an ignored signal)
+    is reset to the default when a child executes, so those children see SIGINT as a user's
+    terminal would deliver it."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 SR = 16000
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
