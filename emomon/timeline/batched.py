@@ -7,8 +7,8 @@ throughput:
   segment's window: :func:`prepare`) while the model scores the windows of earlier ones;
 * windows of *several* files are scored together, grouped by length (a RAVDESS clip gives one
   3 s window: sixteen clips make one forward pass instead of sixteen);
-* a file at most ``defaults.KEEP_DECODED_S`` long is decoded once; a longer one is analysed on
-  its own, block by block, when its turn comes (its own windows fill batches).
+* a file at most ``defaults.KEEP_DECODED_S`` long is decoded once; a longer one is decoded again
+  when its turn comes and its windows are scored on their own (they fill batches themselves).
 
 Results come out in input order; a file that fails gives a result with ``error`` set. At most
 ``2 * batch`` files wait for their windows at any time, so memory stays bounded however many
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 import numpy as np
 
 from .. import defaults
-from ..audio import AudioSource
+from ..audio import AudioSource, decode_blocks
 from ..features.segments import Span, context_slices
 from ..records import FileResult
-from .analyze import VAD_SHARE, FileOptions, Rows, _vad_pass, analyze_or_error, cut_windows, error_result, file_result, source_name
+from .analyze import VAD_SHARE, FileOptions, Rows, _classify_pass, _vad_pass, cut_windows, error_result, file_result, source_name
 
 if TYPE_CHECKING:
     from ..models.base import EmotionModel
@@ -48,7 +48,7 @@ class Prepared:
     index: int
     source: AudioSource
     name: str
-    seconds: float = 0.0
+    samples: int = 0
     spans: list[Span] = field(default_factory=list)
     windows: list[np.ndarray | None] | None = field(default_factory=list)
     rows: list[np.ndarray | None] = field(default_factory=list)
@@ -65,12 +65,11 @@ def prepare(index: int, source: AudioSource, rate: int, options: FileOptions) ->
     name = source_name(source)
     try:
         total, spans, kept = _vad_pass(source, rate, options, None, None, None)
-        job = Prepared(index, source, name, total / rate, spans)
+        job = Prepared(index, source, name, total, spans)
         if spans and kept is None:
             job.windows = None
         elif spans:
-            slices = context_slices(spans, float(options.window or 0.0), total, rate)
-            job.windows = [x for _, x in cut_windows(kept, slices, name)]
+            job.windows = [x for _, x in cut_windows(kept, _slices(job, rate, options), name)]
             job.rows = [None] * len(job.windows)
         return job
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
@@ -114,15 +113,27 @@ class WindowBatcher:
             job.windows[k] = None  # type: ignore[index]  # its audio is no longer needed
 
 
+def _slices(job: Prepared, rate: int, options: FileOptions) -> list[tuple[int, int]]:
+    """The sample range each of the file's segments is classified on."""
+    return context_slices(job.spans, float(options.window or 0.0), job.samples, rate)
+
+
 def _result(job: Prepared, model: "EmotionModel", options: FileOptions) -> FileResult:
-    """The file's result once its windows are scored (a long file is analysed now, on its own)."""
+    """The file's result once its windows are scored (a long file's are scored now, on their own,
+    from a second decoding: its first pass is not repeated)."""
+    if job.error is None and job.windows is None:
+        try:
+            rate = model.sample_rate
+            blocks = decode_blocks(job.source, rate, None, options.block)
+            job.rows = list(_classify_pass(blocks, job.name, model.predict_proba, _slices(job, rate, options), options, None, job.samples))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+            job.error = exc
     if job.error is not None:
         return error_result(job.name, job.error)
-    if job.windows is None:
-        return analyze_or_error(job.source, model, options)
-    reason = defaults.TOO_SHORT if job.seconds < options.vad.min_speech_duration else defaults.NO_SPEECH
+    seconds = job.samples / model.sample_rate
+    reason = defaults.TOO_SHORT if seconds < options.vad.min_speech_duration else defaults.NO_SPEECH
     probs = np.stack(job.rows) if job.rows else np.zeros((0, 0))  # type: ignore[arg-type]
-    return file_result(job.name, job.seconds, job.spans, probs, model.labels, options.min_confidence, reason)
+    return file_result(job.name, seconds, job.spans, probs, model.labels, options.min_confidence, reason)
 
 
 def analyze_batched(sources: Iterable[AudioSource], model: "EmotionModel", options: FileOptions | None = None,
