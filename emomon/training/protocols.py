@@ -204,11 +204,16 @@ def kfold_speaker_folds(utts: Sequence[Utterance], k: int = 5, seed: int = 0) ->
 
 
 def random_folds(utts: Sequence[Utterance], k: int = 5, seed: int = 0) -> list[Fold]:
-    """``k`` folds of shuffled utterances. SPEAKER-DEPENDENT: a speaker may train and test."""
+    """``k`` stratified folds of shuffled utterances (each emotion dealt round-robin, so every fold
+    holds about ``1/k`` of each class). SPEAKER-DEPENDENT: a speaker may train and test."""
     if k < 2 or k > len(utts):
         raise DataError("random", f"k={k} needs 2 <= k <= number of utterances ({len(utts)})")
-    idx = list(range(len(utts)))
-    _random.Random(seed).shuffle(idx)
+    rng = _random.Random(seed)
+    idx: list[int] = []
+    for emotion in sorted({u.emotion for u in utts}):
+        members = [j for j, u in enumerate(utts) if u.emotion == emotion]
+        rng.shuffle(members)
+        idx.extend(members)
     folds = []
     for i in range(k):
         test_idx = set(idx[i::k])

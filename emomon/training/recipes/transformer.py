@@ -5,7 +5,8 @@ The model's input (front-padded dB log-mel, ``(495, 296)`` by default) is cached
 speaker-disjoint validation split taken from the training speakers (the best epoch's weights
 are kept). Options (``--set``): ``epochs`` (30; ``--epochs`` wins), ``batch_size`` (32),
 ``lr`` (1e-3), ``patience`` (5), ``val_fraction`` (0.1 of the training speakers, at least 1;
-0 disables validation), and any model parameter of
+0 disables validation), ``val_split`` (``speakers``, or ``clips``: a stratified share of the
+training clips, for the speaker-dependent ``random`` protocol as the study ran it), and any model parameter of
 :data:`emomon.models.transformer.DEFAULT_PARAMS` plus the front end's ``sample_rate``,
 ``n_fft``, ``hop_length``, ``n_mels``.
 """
@@ -33,6 +34,18 @@ from .base import Recipe, TrainContext, cached_features, progress, speaker_norma
 log = logging.getLogger(__name__)
 
 
+def split_validation_clips(utts: Sequence[Utterance], fraction: float, seed: int) -> tuple[list[Utterance], list[Utterance]]:
+    """(train, validation): ``fraction`` of each emotion's clips held out (speaker-dependent)."""
+    if fraction <= 0:
+        return list(utts), []
+    rng = random.Random(seed)
+    held: set[int] = set()
+    for emotion in sorted({u.emotion for u in utts}):
+        members = [i for i, u in enumerate(utts) if u.emotion == emotion]
+        held.update(rng.sample(members, int(round(fraction * len(members)))))
+    return [u for i, u in enumerate(utts) if i not in held], [u for i, u in enumerate(utts) if i in held]
+
+
 def split_validation_speakers(utts: Sequence[Utterance], fraction: float, seed: int) -> tuple[list[Utterance], list[Utterance]]:
     """(train, validation): ``fraction`` of the speakers (at least one) held out, if >= 3 speakers."""
     speakers = sorted({u.speaker for u in utts})
@@ -55,7 +68,8 @@ class TransformerRecipe(Recipe):
         Option("n_fft", "int", SEED_FRONTEND.n_fft, "front end FFT size", minimum=16),
         Option("hop_length", "int", SEED_FRONTEND.hop_length, "front end hop", minimum=1),
         Option("n_mels", "int", SEED_FRONTEND.n_mels, "mel bands", minimum=1),
-        Option("val_fraction", "float", 0.1, "training speakers held out for early stopping", minimum=0.0),
+        Option("val_fraction", "float", 0.1, "training speakers (or clips) held out for early stopping", minimum=0.0),
+        Option("val_split", "str", "speakers", "what validation holds out: speakers, or clips (speaker-dependent)", choices=("speakers", "clips")),
         Option("epochs", "int", 30, "training epochs (--epochs wins)", minimum=1),
         Option("batch_size", "int", 32, "clips per step", minimum=1),
         Option("patience", "int", 5, "epochs without improvement before stopping", minimum=1),
@@ -92,7 +106,8 @@ class TransformerRecipe(Recipe):
     def fit(self, train: Sequence[Utterance], ctx: TrainContext) -> EmotionModel:
         torch.manual_seed(ctx.seed)
         model = self.template(ctx)
-        tr, va = split_validation_speakers(train, float(ctx.option("val_fraction", 0.1)), ctx.seed)
+        split = split_validation_clips if ctx.option("val_split", "speakers") == "clips" else split_validation_speakers
+        tr, va = split(train, float(ctx.option("val_fraction", 0.1)), ctx.seed)
         x_tr = np.stack(self.features(model, tr, ctx))
         y_tr = ctx.label_indices(tr)
         x_va = np.stack(self.features(model, va, ctx)) if va else None
