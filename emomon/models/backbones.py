@@ -99,16 +99,18 @@ class WhisperBackbone(Backbone):
     def min_samples(self) -> int:
         return frontend_min_samples(self.front.to_dict())
 
-    def forward(self, waveforms: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, waveforms: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """``waveforms (batch, samples)`` → hidden states ``[(batch, time, hidden)]``, every layer
+        or only ``h0 .. h_upto``."""
         with torch.autocast(device_type=waveforms.device.type, enabled=False):  # the front end in fp32 under a bf16 autocast
             mel = log_mel(waveforms, self.front)  # (batch, frames, mels)
         frames = mel.shape[1] - (mel.shape[1] % 2)
         mel = mel[:, : max(frames, 2)]
         step = self.encoder.max_frames
-        chunks = [self.encoder(mel[:, i : i + step]) for i in range(0, mel.shape[1], step)]
+        chunks = [self.encoder(mel[:, i : i + step], upto) for i in range(0, mel.shape[1], step)]
         if len(chunks) == 1:
             return chunks[0]
-        return [torch.cat([c[layer] for c in chunks], dim=1) for layer in range(self.num_layers)]
+        return [torch.cat([c[layer] for c in chunks], dim=1) for layer in range(len(chunks[0]))]
 
 
 def _offline_whisper_parts(name: str) -> list[Path] | None:

@@ -30,6 +30,7 @@ ARCHITECTURES: LazyRegistry[type[EmotionModel]] = LazyRegistry(
         "wav2vec2": "emomon.models.wav2vec2:Wav2Vec2Model",
         "egemaps": "emomon.models.egemaps:EgemapsModel",
         "layer-head": "emomon.models.layer_head:LayerHeadModel",
+        "whisper-finetune": "emomon.models.finetuned_whisper:FinetunedWhisperModel",
     },
 )
 

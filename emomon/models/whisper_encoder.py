@@ -83,16 +83,22 @@ class WhisperEncoder(nn.Module):
     def max_frames(self) -> int:
         return 2 * self.dims.n_ctx
 
-    def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
-        """``mel (batch, frames, mels)`` with ``frames <= 2 * n_ctx`` → list of ``(batch, time, d)``."""
+    def forward(self, mel: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """``mel (batch, frames, mels)`` with ``frames <= 2 * n_ctx`` → list of ``(batch, time, d)``;
+        with ``upto``, only the states ``h0 .. h_upto`` (the blocks above are not run)."""
         if mel.shape[1] > self.max_frames:
             raise ModelError("whisper encoder", f"{mel.shape[1]} frames exceed the maximum {self.max_frames} (30 s)")
         x = F.gelu(self.conv1(mel.transpose(1, 2)))
         x = F.gelu(self.conv2(x)).transpose(1, 2)  # (batch, time, d)
         x = x + self.positions[: x.shape[1]]
-        states = [x]
-        for i, block in enumerate(self.blocks):
-            x = block(x)
+        return [x] + self.run_blocks(x, 0, len(self.blocks) if upto is None else upto)
+
+    def run_blocks(self, x: torch.Tensor, start: int, stop: int) -> list[torch.Tensor]:
+        """The states ``h_{start+1} .. h_stop`` from ``x = h_start (batch, time, d)``: blocks
+        ``start`` to ``stop - 1``, the final layer norm after the last block."""
+        states = []
+        for i in range(start, stop):
+            x = self.blocks[i](x)
             states.append(self.ln_post(x) if i == len(self.blocks) - 1 else x)
         return states
 

@@ -169,7 +169,11 @@ def train(
 
     if protocol not in PROTOCOLS:
         raise DataError(protocol, f"unknown protocol (known: {', '.join(PROTOCOLS)})")
-    torch_device = select_device(resolve_compute(compute, device))  # fail before any work
+    from . import distributed
+
+    ranks, where = distributed.setup(resolve_compute(compute, device))  # joins torchrun's process group, if any
+    torch_device = select_device(where)  # fail before any work
+    progress = progress and ranks.main
     from .noise import parse_conditions
 
     try:
@@ -184,6 +188,7 @@ def train(
     validate_options(recipe.name, recipe.options, opts)  # an unknown or mistyped --set fails before any work
     out = Path(out)
     check_out_dir(out, force)  # fail before any work
+    distributed.barrier()  # every rank has looked at OUT before rank 0 writes to it
     specs = [data] if isinstance(data, (str, Path)) else list(data)
     everyone = load_corpora(specs, corpus)
     labels = protocol_labels(protocol, EMOTIONS)
@@ -208,10 +213,13 @@ def train(
         options=opts,
     )
     noise_dir = ctx.cache.root.parent / "noisy" if ctx.cache.enabled else None
-    return run_protocol(
-        recipe, utts, all_folds, out, ctx, protocol=protocol, data=data_description(specs, corpus), final=final, force=force,
-        noise=conditions, noise_dir=noise_dir,
-    )
+    try:
+        return run_protocol(
+            recipe, utts, all_folds, out, ctx, protocol=protocol, data=data_description(specs, corpus), final=final, force=force,
+            noise=conditions, noise_dir=noise_dir,
+        )
+    finally:
+        distributed.teardown()
 
 
 def select_folds(folds: Sequence["Fold"], subset: Sequence[str] | None) -> list["Fold"]:

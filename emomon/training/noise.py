@@ -155,3 +155,19 @@ def parse_conditions(kinds: str, snrs: str) -> list[tuple[str, float]]:
         if k not in NoiseTransform.KINDS:
             raise ValueError(f"unknown noise kind {k!r} (known: {', '.join(NoiseTransform.KINDS)})")
     return [(k, float(s)) for k in ks for s in snrs.split(",") if s.strip()]
+
+
+def parse_augmentations(spec: str, kinds: Sequence[str] = ("white", "pink", "babble")) -> list[tuple[str, float]]:
+    """A recipe's ``augment`` option, ``"white:10,pink:0,babble:0"`` → ``[("white", 10.0), ...]``;
+    ``ValueError`` naming the item for a kind outside ``kinds`` or an SNR that is not a number."""
+    out = []
+    for item in filter(None, (s.strip() for s in (spec or "").split(","))):
+        kind, _, snr = item.partition(":")
+        try:
+            level = float(snr)
+        except ValueError:
+            level = None
+        if kind not in kinds or level is None:
+            raise ValueError(f"augment={item}: expected KIND:SNR with KIND {' or '.join(kinds)} (e.g. {kinds[0]}:10)")
+        out.append((kind, level))
+    return out

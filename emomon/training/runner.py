@@ -28,6 +28,7 @@ from ..errors import DataError
 from ..models.base import CONFIG_NAME, EmotionModel
 from ..records import Utterance, dumps
 from ..atomic import atomic_write_bytes
+from . import distributed
 from .calibration import ece_floor, expected_calibration_error
 from .figures import plot_confusion
 from .noise import noisy_copies
@@ -315,7 +316,8 @@ def train_final(recipe: Recipe, utterances: Sequence[Utterance], ctx: TrainConte
     log.info("%s: training the final model on all %d clips", recipe.name, len(utterances))
     model = recipe.fit(list(utterances), ctx)
     model.config.meta.update(meta)
-    model.save(out / MODEL_DIRNAME, overwrite=force)
+    if distributed.is_main():
+        model.save(out / MODEL_DIRNAME, overwrite=force)
     return model
 
 
@@ -394,11 +396,17 @@ def start_over(out: Path) -> None:
 
 
 def open_state(out: Path, settings: RunSettings, folds: Sequence[Fold], force: bool) -> RunState:
-    """OUT/folds for this run (``force``: after :func:`start_over`); logs which folds an earlier run finished."""
-    if force and out.exists():
-        start_over(out)
-    out.mkdir(parents=True, exist_ok=True)
-    state = RunState.open(out, settings)
+    """OUT/folds for this run (``force``: after :func:`start_over`); logs which folds an earlier run finished.
+    Under ``torchrun`` rank 0 prepares it and the other ranks then read it."""
+    main = distributed.is_main()
+    if main:
+        if force and out.exists():
+            start_over(out)
+        out.mkdir(parents=True, exist_ok=True)
+        state = RunState.open(out, settings)
+    distributed.barrier()
+    if not main:
+        state = RunState.open(out, settings)
     done = [f.id for f in folds if state.path(f).is_file()]
     if done:
         log.warning("%s: resuming: %d of %d folds finished by an earlier run are reused (%s); training the others",
@@ -421,9 +429,11 @@ def _cross_validate(recipe: Recipe, utterances: Sequence[Utterance], folds: Sequ
             model, outcome = run_fold(recipe, fold, ctx, noise, noise_dir)
             if not final and i == len(folds) - 1:
                 outcome.cpu_ms_per_clip, outcome.cpu_ms_per_window = measure_cpu_ms_per_clip_and_window(model, utterances)
-            state.save(fold, outcome)
+            if distributed.is_main():
+                state.save(fold, outcome)
         tally_fold(recipe.name, fold, outcome, ctx, tally)
-        atomic_write_bytes(out / PREDICTIONS_NAME, ("\n".join(tally.predictions) + "\n").encode())
+        if distributed.is_main():
+            atomic_write_bytes(out / PREDICTIONS_NAME, ("\n".join(tally.predictions) + "\n").encode())
     assert outcome is not None
     return tally, outcome
 
@@ -439,11 +449,14 @@ def _final_model(recipe: Recipe, utterances: Sequence[Utterance], ctx: TrainCont
     if record is not None and (out / MODEL_DIRNAME / CONFIG_NAME).is_file():
         log.info("%s: reusing the final model an earlier run saved in %s", recipe.name, out / MODEL_DIRNAME)
         return load_model(out / MODEL_DIRNAME, device="cpu"), record.train_seconds
-    state.forget_final()
+    main = distributed.is_main()
+    if main:
+        state.forget_final()
     t0 = time.perf_counter()
     model = train_final(recipe, utterances, ctx, out, meta, force=True)
     seconds = time.perf_counter() - t0
-    state.mark_final(seconds)
+    if main:
+        state.mark_final(seconds)
     return model, seconds
 
 
@@ -501,7 +514,8 @@ def run_protocol(
                               n_utterances=len(utterances), num_parameters=size, cpu_ms=cpu_ms, wall=time.perf_counter() - t_run,
                               final_rel=MODEL_DIRNAME if final_model is not None else None, emomon_version=emomon_version)
     tag = "" if speaker_independent else f" [{SPEAKER_DEPENDENT_LABEL}]"
-    write_results(results, out, f"{recipe.name} / {protocol}{tag} / {ctx.mode}")
+    if distributed.is_main():
+        write_results(results, out, f"{recipe.name} / {protocol}{tag} / {ctx.mode}")
     return RunResult(results=results, out_dir=out, final_model=final_model)
 
 

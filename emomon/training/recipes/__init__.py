@@ -22,6 +22,7 @@ RECIPES: "LazyRegistry[type[Recipe]]" = LazyRegistry(
         "transformer": "emomon.training.recipes.transformer:TransformerRecipe",
         "wav2vec2": "emomon.training.recipes.wav2vec2:Wav2Vec2Recipe",
         "egemaps": "emomon.training.recipes.egemaps:EgemapsRecipe",
+        "finetune": "emomon.training.recipes.finetune:FinetuneRecipe",
     },
     unknown_error=DataError,
     order=lambda n: (n != "default", n),

@@ -50,7 +50,7 @@ from ..calibration import fit_shift_exponent, fit_temperature, mean_square_z
 from . import register_recipe
 from .options import Option
 from ..adaptation import OnlinePoint, SpeakerNorm, fit_speaker_norm, online_points, partial_speaker_norm
-from ..noise import noisy_copies
+from ..noise import noisy_copies, parse_augmentations
 from ..normalize import normalize_by_speaker
 from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, speaker_normalised, speaker_statistics
 
@@ -250,18 +250,11 @@ class LayerHeadRecipe(Recipe):
         (never the whole corpus, which would put test speakers' voices into training), so its
         files differ per fold.
         """
-        spec = str(ctx.option("augment", DEFAULT_AUGMENT) or "")
-        out = []
-        for item in filter(None, (s.strip() for s in spec.split(","))):
-            kind, _, snr = item.partition(":")
-            try:
-                level = float(snr)
-            except ValueError:
-                level = None
-            if kind not in ("white", "pink", "babble") or level is None:
-                raise DataError(f"augment={item}", "expected KIND:SNR with KIND white, pink or babble (e.g. babble:10)")
-            out.append((kind, level))
-        return out
+        try:
+            return parse_augmentations(str(ctx.option("augment", DEFAULT_AUGMENT) or ""))
+        except ValueError as exc:
+            what, _, why = str(exc).partition(": ")
+            raise DataError(what, why) from None
 
     def _noisy(self, utts: Sequence[Utterance], kind: str, snr: float, ctx: TrainContext) -> tuple[list[Utterance], np.ndarray]:
         """Noisy copies of ``utts`` and the index of each copy's source clip.

@@ -13,7 +13,6 @@ training clips, for the speaker-dependent ``random`` protocol as the study ran i
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
 from dataclasses import replace
@@ -118,43 +117,22 @@ class TransformerRecipe(Recipe):
                 model.feat_mean.copy_(torch.from_numpy(flat.mean(0)).float())
                 model.feat_std.copy_(torch.from_numpy(np.maximum(flat.std(0), 1e-5)).float())
             del flat
+        from ..loop import LoopOptions, train_epochs
+
         epochs = ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 30))
         bs = int(ctx.option("batch_size", 32))
-        patience = int(ctx.option("patience", 5))
         dev = ctx.torch_device
         model.to(dev)
+
+        def loss_sum(m: SeedTransformer, idx: np.ndarray) -> torch.Tensor:
+            xb = torch.from_numpy(x_tr[idx].astype(np.float32)).to(dev)
+            return F.cross_entropy(m.classify_mel(xb), torch.from_numpy(y_tr[idx]).to(dev), reduction="sum")
+
+        evaluate = (lambda m: self._evaluate(m, x_va, y_va, bs, dev, len(ctx.labels))) if x_va is not None else None
         opt = torch.optim.Adam(model.parameters(), lr=float(ctx.option("lr", 1e-3)))
-        rng = np.random.default_rng(ctx.seed)
-        best = (float("inf"), None, -1)
-        history = []
-        bar = progress(range(epochs), ctx, "transformer: epochs")
-        for epoch in bar:
-            model.train()
-            order = rng.permutation(len(x_tr))
-            total = 0.0
-            for s in range(0, len(order), bs):
-                idx = order[s : s + bs]
-                xb = torch.from_numpy(x_tr[idx].astype(np.float32)).to(dev)
-                yb = torch.from_numpy(y_tr[idx]).to(dev)
-                loss = F.cross_entropy(model.classify_mel(xb), yb)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            row = {"epoch": epoch + 1, "train_loss": total / len(order)}
-            if x_va is not None:
-                row["val_loss"], row["val_ua"] = self._evaluate(model, x_va, y_va, bs, dev, len(ctx.labels))
-                if row["val_loss"] < best[0]:
-                    best = (row["val_loss"], copy.deepcopy(model.state_dict()), epoch + 1)
-            history.append(row)
-            log.info("transformer epoch %s", {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix({k: round(v, 3) for k, v in row.items() if k != "epoch"})
-            if x_va is not None and epoch + 1 - best[2] >= patience:
-                break
-        if best[1] is not None:
-            model.load_state_dict(best[1])
-        model.config.meta.update({"recipe": self.name, "mode": ctx.mode, "best_epoch": best[2] if best[1] is not None else len(history), "history": history})
+        opts = LoopOptions(epochs, bs, int(ctx.option("patience", 5)), ctx.seed, "transformer")
+        result = train_epochs(model, loss_sum, len(x_tr), opt, opts, ctx, evaluate)
+        model.config.meta.update({"recipe": self.name, "mode": ctx.mode, **result.meta()})
         return model.eval()
 
     @staticmethod

@@ -1,0 +1,127 @@
+"""A Whisper encoder with its top blocks fine-tuned, a learnt layer weighting, statistics pooling
+and a linear head (architecture ``whisper-finetune``; trained by the ``finetune`` recipe).
+
+``forward``: waveforms ``(batch, samples)`` → the backbone's hidden states ``h0 .. hL`` (its top
+``tuned_layers`` blocks and final layer norm are the fine-tuned ones) → the softmax-weighted sum
+of ``h_{L-tuned} .. h_L`` ``(batch, time, d)`` → attentive (or plain) statistics pooling
+``(batch, 2 * d)`` → dropout → linear → logits / temperature ``(batch, labels)``.
+
+Only what training changed is saved: the tuned blocks, the final layer norm, the layer weights,
+the pooling and the head. The frozen lower layers come from the backbone registry (the stock
+weights), so two tuned blocks of Whisper-base weigh 25 MB rather than the encoder's 80.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .. import defaults
+from ..errors import ModelError
+from .backbones import BACKBONES, WhisperBackbone, backbone_names, load_backbone
+from .base import EmotionModel, InputNeeds, ModelConfig
+from .pooling import LayerWeighting, StatsPool
+from .registry import register_architecture
+
+
+@register_architecture("whisper-finetune")
+class FinetunedWhisperModel(EmotionModel):
+    """See the module docstring. ``config.params``: ``backbone`` (a ``whisper-*`` registry name),
+    ``backbone_source`` (path or hub id, ``None``: the default resolution), ``tuned_layers`` (top
+    blocks fine-tuned, 1 to all), ``attention`` (units of the pooling's scorer; 0: mean and std),
+    ``dropout`` (before the head)."""
+
+    frozen_prefixes = ("backbone.",)
+    label_outputs = {"head.weight": 0, "head.bias": 0}
+
+    def __init__(self, config: ModelConfig, backbone: WhisperBackbone | None = None) -> None:
+        super().__init__(config)
+        p = config.params
+        if backbone is None:
+            name = p.get("backbone", "whisper-base")
+            if name not in BACKBONES or not name.startswith("whisper"):
+                known = ", ".join(n for n in backbone_names() if n.startswith("whisper"))
+                raise ModelError(config.architecture, f"params.backbone: {name!r} is not a Whisper backbone (known: {known})")
+            backbone = load_backbone(name, p.get("backbone_source"), cache=False)  # its own copy: the top blocks are replaced
+        if not isinstance(backbone, WhisperBackbone):
+            raise ModelError(config.architecture, "the backbone must be a Whisper encoder (its blocks are fine-tuned)")
+        self.backbone = backbone
+        n_blocks = backbone.num_layers - 1
+        self.tuned = int(p.get("tuned_layers", 2))
+        if not 1 <= self.tuned <= n_blocks:
+            raise ModelError(config.architecture, f"params.tuned_layers: {self.tuned} is not between 1 and the encoder's {n_blocks} blocks")
+        self.first = n_blocks - self.tuned  # index of the state the tuned blocks start from
+        d = backbone.hidden_size
+        self.mix = LayerWeighting(self.tuned + 1)
+        self.pool = StatsPool(d, int(p.get("attention", 128)))
+        self.dropout = nn.Dropout(float(p.get("dropout", 0.1)))
+        self.head = nn.Linear(2 * d, len(config.labels))
+        self.register_buffer("temperature", torch.ones(()))
+        self.set_trainable(False)
+
+    @classmethod
+    def make_config(cls, labels: Sequence[str], tuned_layers: int = 2, backbone: str = "whisper-base",
+                    backbone_source: str | None = None, attention: int = 128, dropout: float = 0.1, **meta: Any) -> ModelConfig:
+        """A config (16 kHz, the Whisper front end, the default stream window and hop)."""
+        from .backbones import WHISPER_FRONT
+
+        return ModelConfig(
+            architecture="whisper-finetune",
+            labels=list(labels),
+            sample_rate=16000,
+            frontend=WHISPER_FRONT.to_dict(),
+            params={"backbone": backbone, "backbone_source": backbone_source, "tuned_layers": int(tuned_layers),
+                    "attention": int(attention), "dropout": float(dropout)},
+            window=defaults.WINDOW_S,
+            hop=defaults.HOP_S,
+            meta=dict(meta),
+        )
+
+    # -- which weights train and are saved -----------------------------------------------------
+    def _tuned_prefixes(self) -> tuple[str, ...]:
+        blocks = tuple(f"backbone.encoder.blocks.{i}." for i in range(self.first, self.backbone.num_layers - 1))
+        return (*blocks, "backbone.encoder.ln_post.")
+
+    def set_trainable(self, on: bool = True) -> None:
+        """The tuned blocks, final layer norm and head train (``on``; off when built); the lower layers never do."""
+        tuned = self._tuned_prefixes()
+        for name, prm in self.named_parameters():
+            prm.requires_grad_(on and (not name.startswith("backbone.") or name.startswith(tuned)))
+
+    def persistent_state_dict(self) -> dict[str, torch.Tensor]:
+        tuned = self._tuned_prefixes()
+        return {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
+                if not k.startswith("backbone.") or k.startswith(tuned)}
+
+    # -- inference -----------------------------------------------------------------------------
+    @property
+    def uses_precision(self) -> bool:
+        return True
+
+    @property
+    def input_needs(self) -> InputNeeds:
+        name = self.config.params.get("backbone", "whisper-base")
+        return InputNeeds((int(self.backbone.sample_rate),), self.backbone.min_samples, f"the {name} backbone")
+
+    def lower_state(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """``h_first (batch, time, d)``: the frozen layers' output the tuned blocks start from (fp32)."""
+        if self.precision == "fp32":
+            return self.backbone(waveforms, upto=self.first)[-1]
+        from .precision import backbone_autocast
+
+        with backbone_autocast(self.precision, waveforms.device):
+            return self.backbone(waveforms, upto=self.first)[-1].float()
+
+    def classify_state(self, h: torch.Tensor) -> torch.Tensor:
+        """``h_first (batch, time, d)`` → logits ``(batch, labels)``: the tuned blocks, the layer
+        weighting, the pooling and the head (what training runs on cached lower states)."""
+        states = [h, *self.backbone.encoder.run_blocks(h, self.first, self.backbone.num_layers - 1)]
+        pooled = self.pool(self.mix(states))
+        return self.head(self.dropout(pooled)) / self.temperature
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if lengths is None:
+            return self.classify_state(self.lower_state(waveforms))
+        return torch.cat([self.classify_state(self.lower_state(w[: int(n)].unsqueeze(0))) for w, n in zip(waveforms, lengths)])

@@ -1,0 +1,111 @@
+"""The epoch loop the neural recipes share: shuffled mini-batches, early stopping on a
+validation loss (the best epoch's weights kept), data-parallel under ``torchrun``.
+
+Every rank draws the same shuffled order; each global batch of ``batch_size`` clips is split
+between the ranks and each rank's summed loss is scaled by ``world / batch`` so that DDP's
+average of the ranks' gradients is the gradient of the whole batch's mean loss: two processes
+take the very steps one process takes (up to float rounding and per-rank random draws such as
+dropout).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import distributed
+from .recipes.base import TrainContext, progress
+
+log = logging.getLogger(__name__)
+
+LossSum = Callable[[nn.Module, np.ndarray], torch.Tensor]
+"""``(model, clip indices (n,))`` → the summed loss over those clips (a 0-dim tensor)."""
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    """``epochs`` at most; ``patience`` epochs without a lower validation loss stop it early."""
+
+    epochs: int
+    batch_size: int
+    patience: int
+    seed: int = 0
+    name: str = "train"
+
+
+@dataclass
+class LoopResult:
+    """Per-epoch ``history`` rows (epoch, train_loss, seconds, val_loss and val_ua when validated),
+    the ``best_epoch`` whose weights the model ends with (the last one without validation) and the
+    number of ``processes`` that trained it (``torchrun``'s world size)."""
+
+    history: list[dict[str, Any]]
+    best_epoch: int
+    processes: int = 1
+
+    def meta(self) -> dict[str, Any]:
+        """What a model's ``config.meta`` records of its training."""
+        return {"best_epoch": self.best_epoch, "history": self.history, "processes": self.processes}
+
+
+class _Step(nn.Module):
+    """``loss_sum(model, idx)`` as a forward pass, so that DDP sees, and averages, the model's gradients."""
+
+    def __init__(self, model: nn.Module, loss_sum: LossSum) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_sum = loss_sum
+
+    def forward(self, idx: np.ndarray) -> torch.Tensor:
+        return self.loss_sum(self.model, idx)
+
+
+def train_epochs(model: nn.Module, loss_sum: LossSum, n: int, opt: torch.optim.Optimizer, opts: LoopOptions, ctx: TrainContext,
+                 evaluate: Callable[[nn.Module], tuple[float, float]] | None = None,
+                 scheduler: Any = None) -> LoopResult:
+    """Train ``model`` on ``n`` clips; ``evaluate(model)`` → (validation loss, UA) after each epoch."""
+    r = distributed.ranks()
+    step = distributed.wrap(_Step(model, loss_sum))
+    rng = np.random.default_rng(opts.seed)
+    best: tuple[float, dict[str, torch.Tensor] | None, int] = (float("inf"), None, -1)
+    history: list[dict[str, Any]] = []
+    bar = progress(range(opts.epochs), ctx, f"{opts.name}: epochs")
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        total = 0.0
+        order = rng.permutation(n)
+        for s in range(0, n, opts.batch_size):
+            idx = order[s : s + opts.batch_size]
+            mine, weight = distributed.local_part(idx, r), r.world / len(idx)
+            if len(mine) == 0:  # fewer clips than ranks: this rank joins the step with a zero loss
+                mine, weight = idx[:1], 0.0
+            loss_local = step(mine)
+            opt.zero_grad()
+            (loss_local * weight).backward()
+            opt.step()
+            if scheduler is not None:
+                scheduler.step()
+            total += float(loss_local.detach()) if weight else 0.0
+        row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": distributed.all_sum(total) / n}
+        if evaluate is not None:
+            row["val_loss"], row["val_ua"] = evaluate(model)
+            if row["val_loss"] < best[0]:
+                best = (row["val_loss"], copy.deepcopy(model.state_dict()), epoch + 1)
+        row["seconds"] = round(time.perf_counter() - t0, 2)
+        history.append(row)
+        log.info("%s epoch %s", opts.name, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix({k: round(v, 3) for k, v in row.items() if k not in ("epoch", "seconds")})
+        if evaluate is not None and epoch + 1 - best[2] >= opts.patience:
+            break
+    if best[1] is not None:
+        model.load_state_dict(best[1])
+    return LoopResult(history, best[2] if best[1] is not None else len(history), r.world)

@@ -1,0 +1,208 @@
+"""Recipe ``finetune``: the top blocks of the Whisper encoder fine-tuned with a head on their outputs.
+
+The study's third approach (fine-tuning a pretrained speech encoder) with the encoder emomon has
+offline. The lower ``L - tuned_layers`` blocks stay frozen, so their output ``h_first (frames,
+d)`` is computed once per clip (and per noisy copy) and cached (float16); training runs only the
+tuned blocks, the learnt layer weighting, attentive statistics pooling and the linear head
+(:class:`~emomon.models.finetuned_whisper.FinetunedWhisperModel`), in a plain PyTorch loop
+(:mod:`..loop`: AdamW, early stopping on held-out *training* speakers, data-parallel under
+``torchrun``). A plain loop rather than transformers' ``Trainer``: the inputs are cached states
+rather than audio, the batches are random crops, and the loop is forty lines that the
+transformer recipe shares.
+
+Augmentation: each epoch, every clip is drawn clean or as one of its noisy copies (``augment``,
+white or pink noise at the given SNRs), cropped at random to ``crop_s`` seconds (the stream's
+window), then masked SpecAugment-style on the cached state: ``masks`` time bands of up to 10
+frames and as many channel bands of up to 32 dimensions are zeroed. Validation and testing see
+whole clean clips. With ``tuned_layers`` equal to the encoder's depth, the cached state is the
+convolutional front's output and every block is fine-tuned (a GPU's job).
+
+Options (``--set``): ``backbone`` (``whisper-base``), ``backbone_source``, ``tuned_layers`` (2),
+``attention`` (128; 0: plain mean and std pooling), ``dropout`` (0.1), ``epochs`` (15; ``--epochs``
+wins), ``batch_size`` (16), ``lr`` (5e-5, the tuned blocks), ``head_lr`` (1e-3: weighting,
+pooling, head), ``weight_decay`` (0.01), ``patience`` (3), ``val_fraction`` (0.15 of the
+training speakers), ``crop_s`` (3.0), ``masks`` (2), ``augment`` (``white:10,pink:10``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ... import defaults
+from ...errors import DataError
+from ...models.backbones import load_backbone
+from ...models.base import EmotionModel
+from ...models.finetuned_whisper import FinetunedWhisperModel
+from ...records import Utterance
+from ..cache import ExtractorKey
+from ..noise import noisy_copies, parse_augmentations
+from . import register_recipe
+from .base import Recipe, TrainContext, cached_features
+from .options import Option
+from .transformer import split_validation_clips, split_validation_speakers
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AUGMENT = "white:10,pink:10"
+MASK_FRAMES = 10  # widest time mask (frames of 20 ms)
+MASK_CHANNELS = 32  # widest channel mask
+
+
+@register_recipe("finetune")
+class FinetuneRecipe(Recipe):
+    """Whisper-base with its top blocks fine-tuned (the study's fine-tuning approach, offline weights)."""
+
+    options = (
+        Option("backbone", "str", "whisper-base", "a whisper-* backbone registry name"),
+        Option("backbone_source", "path", None, "local directory or hub id of the backbone (default: the offline packages)"),
+        Option("tuned_layers", "int", 2, "top encoder blocks fine-tuned (the rest frozen, their output cached)", minimum=1),
+        Option("attention", "int", 128, "units of the attentive pooling's scorer (0: plain mean and std)", minimum=0),
+        Option("dropout", "float", 0.1, "dropout before the head", minimum=0.0),
+        Option("epochs", "int", 15, "training epochs at most (--epochs wins)", minimum=1),
+        Option("batch_size", "int", 16, "clips per step", minimum=1),
+        Option("lr", "float", 5e-5, "learning rate of the tuned blocks", minimum=0.0),
+        Option("head_lr", "float", 1e-3, "learning rate of the layer weighting, pooling and head", minimum=0.0),
+        Option("weight_decay", "float", 0.01, "AdamW weight decay", minimum=0.0),
+        Option("patience", "int", 3, "epochs without a lower validation loss before stopping", minimum=1),
+        Option("val_fraction", "float", 0.15, "training speakers (or clips) held out for early stopping", minimum=0.0),
+        Option("val_split", "str", "speakers", "what validation holds out: speakers, or clips (speaker-dependent)", choices=("speakers", "clips")),
+        Option("crop_s", "float", defaults.WINDOW_S, "training crops (seconds; clips shorter than this are used whole)", minimum=0.1),
+        Option("masks", "int", 2, "time and channel masks per training crop", minimum=0),
+        Option("augment", "str", DEFAULT_AUGMENT, "noisy copies KIND:SNR,... (white, pink); empty for none"),
+    )
+
+    def check_options(self, ctx: TrainContext) -> None:
+        try:
+            parse_augmentations(str(ctx.option("augment", DEFAULT_AUGMENT) or ""), kinds=("white", "pink"))
+        except ValueError as exc:
+            what, _, why = str(exc).partition(": ")
+            raise DataError(what, why) from None
+        if not str(ctx.option("backbone", "whisper-base")).startswith("whisper"):
+            raise DataError("--set backbone", "finetune tunes a Whisper encoder's blocks: use a whisper-* backbone")
+
+    # -- cached lower states -----------------------------------------------------------------------
+    def template(self, ctx: TrainContext) -> FinetunedWhisperModel:
+        cfg = FinetunedWhisperModel.make_config(
+            ctx.labels, tuned_layers=int(ctx.option("tuned_layers", 2)), backbone=str(ctx.option("backbone", "whisper-base")),
+            backbone_source=ctx.option("backbone_source"), attention=int(ctx.option("attention", 128)),
+            dropout=float(ctx.option("dropout", 0.1)),
+        )
+        return FinetunedWhisperModel(cfg)
+
+    def lower_states(self, utts: Sequence[Utterance], first: int, ctx: TrainContext) -> list[np.ndarray]:
+        """Per clip ``(frames, d)`` float16: the frozen blocks' output ``h_first``, cached."""
+        name, source = str(ctx.option("backbone", "whisper-base")), ctx.option("backbone_source")
+        key = ExtractorKey("whisper-state", {"backbone": name, "source": source, "layer": first}, "1")
+        backbone = load_backbone(name, source)
+
+        def extract(samples: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return backbone(torch.from_numpy(samples)[None, :], upto=first)[-1][0].numpy().astype(np.float16)
+
+        return cached_features(utts, key, extract, backbone.sample_rate, ctx)
+
+    def _variants(self, train: Sequence[Utterance], first: int, ctx: TrainContext) -> list[list[np.ndarray]]:
+        """The clean states of ``train`` and those of each noisy copy (``augment``), clip for clip."""
+        out = [self.lower_states(train, first, ctx)]
+        noise_dir = ctx.cache.root.parent / "noisy"
+        for kind, snr in parse_augmentations(str(ctx.option("augment", DEFAULT_AUGMENT) or ""), kinds=("white", "pink")):
+            out.append(self.lower_states(noisy_copies(train, kind, snr, noise_dir, seed=ctx.seed), first, ctx))
+        return out
+
+    # -- training ----------------------------------------------------------------------------------
+    def fit(self, train: Sequence[Utterance], ctx: TrainContext) -> EmotionModel:
+        from ..loop import LoopOptions, train_epochs
+
+        torch.manual_seed(ctx.seed)
+        model = self.template(ctx).to(ctx.torch_device)
+        split = split_validation_clips if ctx.option("val_split", "speakers") == "clips" else split_validation_speakers
+        tr, va = split(train, float(ctx.option("val_fraction", 0.15)), ctx.seed)
+        variants = self._variants(tr, model.first, ctx)
+        y_tr = ctx.label_indices(tr)
+        val = (self.lower_states(va, model.first, ctx), ctx.label_indices(va)) if va else None
+        frames = max(2, int(round(float(ctx.option("crop_s", defaults.WINDOW_S)) * model.backbone.frame_rate)))
+        batch = _CropBatches(variants, y_tr, frames, int(ctx.option("masks", 2)), ctx.seed, ctx.torch_device)
+        model.set_trainable(True)
+        tuned = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone.")]
+        head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
+        opt = torch.optim.AdamW([{"params": tuned, "lr": float(ctx.option("lr", 5e-5))},
+                                 {"params": head, "lr": float(ctx.option("head_lr", 1e-3))}],
+                                weight_decay=float(ctx.option("weight_decay", 0.01)))
+        epochs = ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 15))
+        opts = LoopOptions(epochs, int(ctx.option("batch_size", 16)), int(ctx.option("patience", 3)), ctx.seed, "finetune")
+        evaluate = (lambda m: _evaluate(m, *val)) if val is not None else None
+        result = train_epochs(model, batch.loss_sum, len(tr), opt, opts, ctx, evaluate)
+        model.set_trainable(False)
+        model.config.meta.update({"recipe": self.name, **result.meta(), "layer_weights": [round(w, 4) for w in model.mix.weights]})
+        return model.eval()
+
+    def predict_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
+        """Whole clean clips from their cached lower states ``(clips, labels)``."""
+        assert isinstance(model, FinetunedWhisperModel)
+        states = self.lower_states(utts, model.first, ctx)
+        return _probabilities(model, states)
+
+    def extra(self, ctx: TrainContext) -> dict[str, Any]:
+        return {"tuned_layers": int(ctx.option("tuned_layers", 2)), "augment": str(ctx.option("augment", DEFAULT_AUGMENT)),
+                "epochs": ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 15))}
+
+
+class _CropBatches:
+    """A training batch from clip indices: each clip drawn clean or noisy, cropped to ``frames`` (all
+    to the batch's shortest clip when one is shorter), masked; the draws depend only on (seed, step,
+    clip), so every rank of a distributed run makes the same ones."""
+
+    def __init__(self, variants: list[list[np.ndarray]], labels: np.ndarray, frames: int, masks: int, seed: int,
+                 device: torch.device) -> None:
+        self.variants, self.labels, self.frames, self.masks = variants, labels, frames, masks
+        self.seed, self.device, self.step = seed, device, 0
+
+    def loss_sum(self, model: FinetunedWhisperModel, idx: np.ndarray) -> torch.Tensor:
+        self.step += 1
+        rngs = [np.random.default_rng([self.seed, self.step, int(i)]) for i in idx]
+        picked = [self.variants[int(r.integers(len(self.variants)))][int(i)] for r, i in zip(rngs, idx)]
+        n = min(self.frames, *(len(p) for p in picked))
+        crops = []
+        for r, p in zip(rngs, picked):
+            start = int(r.integers(len(p) - n + 1))
+            crops.append(self._mask(p[start : start + n].astype(np.float32), r))
+        x = torch.from_numpy(np.stack(crops)).to(self.device)
+        y = torch.from_numpy(self.labels[idx]).to(self.device)
+        return F.cross_entropy(model.classify_state(x), y, reduction="sum")
+
+    def _mask(self, h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """SpecAugment-style: ``masks`` time bands and channel bands of ``h (frames, d)`` zeroed."""
+        for _ in range(self.masks):
+            w = int(rng.integers(0, min(MASK_FRAMES, len(h) // 4) + 1))
+            t0 = int(rng.integers(0, len(h) - w + 1))
+            h[t0 : t0 + w] = 0.0
+            c = int(rng.integers(0, min(MASK_CHANNELS, h.shape[1] // 8) + 1))
+            c0 = int(rng.integers(0, h.shape[1] - c + 1))
+            h[:, c0 : c0 + c] = 0.0
+        return h
+
+
+def _probabilities(model: FinetunedWhisperModel, states: Sequence[np.ndarray]) -> np.ndarray:
+    """``(clips, labels)`` probabilities of whole clips from their lower states, one pass per clip."""
+    model.eval()
+    rows = []
+    with torch.inference_mode():
+        for h in states:
+            x = torch.from_numpy(h.astype(np.float32))[None].to(model.device)
+            rows.append(torch.softmax(model.classify_state(x).float(), dim=-1)[0].cpu().numpy())
+    return np.stack(rows) if rows else np.zeros((0, len(model.labels)), dtype=np.float32)
+
+
+def _evaluate(model: FinetunedWhisperModel, states: Sequence[np.ndarray], y: np.ndarray) -> tuple[float, float]:
+    """(mean cross-entropy, UA) of whole clean validation clips."""
+    from ..metrics import compute_metrics
+
+    probs = _probabilities(model, states)
+    loss = float(-np.mean(np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))))
+    ua = compute_metrics(y, probs.argmax(axis=1), [str(i) for i in range(probs.shape[1])]).ua
+    return loss, float(ua)

@@ -1,0 +1,115 @@
+"""The ``finetune`` recipe and its ``whisper-finetune`` model, on a tiny random Whisper."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emomon.errors import DataError, ModelError
+from emomon.labels import EMOTIONS
+from emomon.models import load_model
+from emomon.models.finetuned_whisper import FinetunedWhisperModel
+from emomon.training.cache import FeatureCache
+from emomon.training.corpora import read_ravdess
+from emomon.training.protocols import make_folds
+from emomon.training.recipes import get_recipe, recipe_names
+from emomon.training.recipes.base import TrainContext
+from emomon.training.runner import run_protocol
+from conftest import synth_speechlike
+from test_runner import write_synthetic_ravdess
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def tiny_options(whisper: Path, **kw) -> dict:
+    return {"backbone_source": str(whisper), "tuned_layers": 1, "augment": "white:10", "val_fraction": 0.34,
+            "batch_size": 4, "lr": 1e-3, "head_lr": 1e-2, "attention": 0, "masks": 0, **kw}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return read_ravdess(write_synthetic_ravdess(tmp_path_factory.mktemp("syn"), speakers=4, reps=2))
+
+
+def tiny_model(whisper: Path, tuned: int = 1) -> FinetunedWhisperModel:
+    cfg = FinetunedWhisperModel.make_config(EMOTIONS, tuned_layers=tuned, backbone_source=str(whisper), attention=8)
+    torch.manual_seed(0)
+    return FinetunedWhisperModel(cfg).eval()
+
+
+def test_recipe_is_registered():
+    assert "finetune" in recipe_names()
+
+
+def test_model_from_audio_equals_model_from_lower_state(tiny_whisper_dir):
+    m = tiny_model(tiny_whisper_dir)
+    wav = torch.from_numpy(np.stack([synth_speechlike(1.0, seed=i) for i in range(2)]))
+    with torch.inference_mode():
+        direct = m(wav)
+        via_state = m.classify_state(m.lower_state(wav))
+        every = m.backbone(wav)  # all states: the lower state is the one the tuned blocks start from
+    assert m.first == 1 and torch.equal(m.lower_state(wav), every[1])
+    torch.testing.assert_close(direct, via_state)
+    assert direct.shape == (2, len(EMOTIONS))
+
+
+def test_only_tuned_blocks_train_and_are_saved(tmp_path, tiny_whisper_dir):
+    m = tiny_model(tiny_whisper_dir)
+    assert not any(p.requires_grad for p in m.parameters())  # built frozen (inference)
+    m.set_trainable(True)
+    trainable = {n for n, p in m.named_parameters() if p.requires_grad}
+    assert "backbone.encoder.blocks.1.ffn.0.weight" in trainable and "head.weight" in trainable
+    assert not any(n.startswith(("backbone.encoder.blocks.0.", "backbone.encoder.conv")) for n in trainable)
+    with torch.no_grad():  # change a tuned weight and the head: the saved model must carry both
+        m.backbone.encoder.blocks[1].ffn[0].weight.add_(0.5)
+        m.head.bias.copy_(torch.arange(len(EMOTIONS), dtype=torch.float32))
+    m.save(tmp_path / "m")
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "m" / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert "backbone.encoder.blocks.1.ffn.0.weight" in keys and "backbone.encoder.ln_post.weight" in keys
+    assert not any(k.startswith(("backbone.encoder.blocks.0.", "backbone.encoder.conv", "backbone.encoder.positions")) for k in keys)
+    loaded = load_model(tmp_path / "m", device="cpu")
+    wav = torch.from_numpy(synth_speechlike(1.0))[None]
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(wav), m.eval()(wav))
+    stock = tiny_model(tiny_whisper_dir)  # the lower block is the stock one, untouched by the first model's edits
+    torch.testing.assert_close(loaded.backbone.encoder.blocks[0].ffn[0].weight, stock.backbone.encoder.blocks[0].ffn[0].weight)
+
+
+def test_model_config_errors(tiny_whisper_dir):
+    with pytest.raises(ModelError, match="tuned_layers"):
+        tiny_model(tiny_whisper_dir, tuned=3)  # the tiny encoder has 2 blocks
+    cfg = FinetunedWhisperModel.make_config(EMOTIONS, backbone="wav2vec2-base")
+    with pytest.raises(ModelError, match="not a Whisper backbone"):
+        FinetunedWhisperModel(cfg)
+
+
+def test_recipe_learns_saves_and_reloads(tmp_path, corpus, tiny_whisper_dir):
+    c = TrainContext(cache=FeatureCache(tmp_path / "cache" / "features"), epochs=25, options=tiny_options(tiny_whisper_dir))
+    folds = make_folds("kfold-speaker", corpus, k=2)
+    res = run_protocol(get_recipe("finetune"), corpus, folds, tmp_path / "out", c, protocol="kfold-speaker")
+    assert res.metrics["ua"]["mean"] > 0.3  # chance 0.125
+    meta = json.loads((tmp_path / "out" / "model" / "config.json").read_text())["meta"]
+    assert meta["history"][0]["seconds"] > 0 and 1 <= meta["best_epoch"] <= len(meta["history"])
+    assert len(meta["layer_weights"]) == 2 and abs(sum(meta["layer_weights"]) - 1) < 1e-3
+    assert list((tmp_path / "cache" / "noisy").iterdir())  # the white:10 copies were made and used
+    loaded = load_model(tmp_path / "out" / "model", device="cpu")
+    assert isinstance(loaded, FinetunedWhisperModel)
+    p_recipe = get_recipe("finetune").predict_proba(res.final_model, corpus[:4], c)
+    p_direct = np.stack([list(loaded.predict(u.path).scores.values()) for u in corpus[:4]])
+    np.testing.assert_allclose(p_direct, p_recipe, atol=2e-3)  # the cache stores float16 states
+
+
+def test_recipe_refuses_babble_and_other_backbones(tmp_path, corpus, tiny_whisper_dir):
+    folds = make_folds("kfold-speaker", corpus, k=2)
+    for opts, match in (({"augment": "babble:0"}, "KIND white or pink"), ({"backbone": "wav2vec2-base"}, "whisper")):
+        c = TrainContext(cache=FeatureCache(tmp_path / "cache"), options=tiny_options(tiny_whisper_dir, **opts))
+        with pytest.raises(DataError, match=match):
+            run_protocol(get_recipe("finetune"), corpus, folds, tmp_path / "out", c, protocol="kfold-speaker")
+    assert not (tmp_path / "cache").exists()  # refused before any feature was computed
