@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import make_tiny_whisper
 from emomon.training import distributed
 from test_runner import write_synthetic_ravdess
+from test_wav2vec2 import tiny_backbone  # noqa: F401 - a fixture
 
 # the seed transformer, tiny, with no random draws in training (no dropout, no input noise): the
 # two runs may then differ only by float rounding in the gradient all-reduce
@@ -29,10 +31,11 @@ def test_local_part_splits_a_batch_between_ranks():
     assert distributed.ranks() == distributed.Ranks(0, 1, 0) and distributed.is_main()  # not under torchrun
 
 
-def _train(data: Path, out: Path, cache: Path, nproc: int) -> subprocess.CompletedProcess:
-    emomon = ["-m", "emomon", "train", "--model", "transformer", "--data", str(data), "--protocol", "kfold-speaker", "--k", "2",
-              "--epochs", "4", "--compute", "cpu", "--cache", str(cache), "--out", str(out), "--quiet",
-              *[a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]]
+def _train(data: Path, out: Path, cache: Path, nproc: int, model: str = "transformer", options: dict | None = None,
+           epochs: int = 4) -> subprocess.CompletedProcess:
+    emomon = ["-m", "emomon", "train", "--model", model, "--data", str(data), "--protocol", "kfold-speaker", "--k", "2",
+              "--epochs", str(epochs), "--compute", "cpu", "--cache", str(cache), "--out", str(out), "--quiet",
+              *[a for k, v in (TINY if options is None else options).items() for a in ("--set", f"{k}={v}")]]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"] if nproc > 1 else [sys.executable]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     return subprocess.run([*launcher, *emomon], capture_output=True, text=True, timeout=300, env=env)
@@ -64,3 +67,40 @@ def test_two_processes_match_one(tmp_path):
     np.testing.assert_allclose([r["train_loss"] for r in h1], [r["train_loss"] for r in h2], rtol=1e-4)
     # and they did learn: the loss falls over the four epochs
     assert h1[-1]["train_loss"] < h1[0]["train_loss"]
+
+
+def _meta(out: Path) -> dict:
+    return json.loads((out / "model" / "config.json").read_text())["meta"]
+
+
+@pytest.mark.slow
+def test_finetune_two_processes_match_one(tmp_path):
+    """The finetune recipe's random draws (noisy copy, crop, masks) depend on (seed, step, clip), not
+    on the rank: with dropout off, two processes take the steps of one."""
+    data = write_synthetic_ravdess(tmp_path / "syn", speakers=4, reps=2)
+    whisper = make_tiny_whisper(tmp_path / "whisper")
+    opts = {"backbone_source": whisper, "tuned_layers": 1, "attention": 8, "dropout": 0, "batch_size": 8, "lr": 1e-3,
+            "head_lr": 1e-2, "crop_s": 0.3, "augment": "white:10"}  # 0.3 s crops: every clip is longer, one crop length
+    runs = {n: _train(data, tmp_path / f"p{n}", tmp_path / "cache", n, "finetune", opts, epochs=3) for n in (1, 2)}
+    for n, run in runs.items():
+        assert run.returncode == 0, (n, run.stderr[-3000:])
+    p1, p2 = _probs(tmp_path / "p1"), _probs(tmp_path / "p2")
+    assert set(p1) == set(p2) and len(p1) == 64
+    diff = max(np.abs(np.array(p1[k]) - np.array(p2[k])).max() for k in p1)
+    assert diff < 1e-4, diff
+    m1, m2 = _meta(tmp_path / "p1"), _meta(tmp_path / "p2")
+    assert (m1["processes"], m2["processes"]) == (1, 2)
+    np.testing.assert_allclose([r["train_loss"] for r in m1["history"]], [r["train_loss"] for r in m2["history"]], rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_wav2vec2_trains_under_torchrun(tmp_path, tiny_backbone):  # noqa: F811 - the imported fixture
+    """transformers' Trainer runs DDP itself under torchrun: the run completes, rank 0 writes OUT once."""
+    data = write_synthetic_ravdess(tmp_path / "syn", speakers=4, reps=1)
+    opts = {"backbone": tiny_backbone, "max_seconds": 1.0, "batch_size": 8, "grad_accum": 1}
+    run = _train(data, tmp_path / "out", tmp_path / "cache", 2, "wav2vec2", opts, epochs=1)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _meta(tmp_path / "out")["processes"] == 2
+    assert len(_probs(tmp_path / "out")) == 32
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["model"] == "wav2vec2" and len(metrics["folds"]) == 2

@@ -5,7 +5,7 @@ As in Hugging Face's audio-classification guide: ``AutoFeatureExtractor`` +
 + ``Trainer``. No evaluation inside a fold (the fold's test speakers are never seen).
 Options (``--set``): ``backbone`` (hub id or local directory, default
 ``facebook/wav2vec2-base``), ``epochs`` (10, as in the study; ``--epochs`` wins), ``lr``
-(3e-5), ``batch_size`` (8), ``grad_accum`` (4), ``max_seconds`` (6.0: clips are cut/padded
+(3e-5), ``batch_size`` (8 clips per step, shared by the processes under ``torchrun``), ``grad_accum`` (4), ``max_seconds`` (6.0: clips are cut/padded
 to this for training), ``warmup_ratio`` (0.1), ``freeze_feature_encoder`` (true).
 The hub cannot be reached offline: give a local directory then.
 """
@@ -22,6 +22,7 @@ import torch
 from ...errors import ModelError
 from ...models.base import EmotionModel
 from ...records import Utterance
+from .. import distributed
 from ..cache import ExtractorKey
 from . import register_recipe
 from .options import Option
@@ -82,7 +83,7 @@ class Wav2Vec2Recipe(Recipe):
         Option("backbone", "path", DEFAULT_BACKBONE, "hub id or local directory of the pretrained model"),
         Option("epochs", "int", 10, "training epochs (--epochs wins)", minimum=1),
         Option("lr", "float", 3e-5, "learning rate", minimum=0.0),
-        Option("batch_size", "int", 8, "clips per device step", minimum=1),
+        Option("batch_size", "int", 8, "clips per step (shared by the processes under torchrun)", minimum=1),
         Option("grad_accum", "int", 4, "gradient accumulation steps", minimum=1),
         Option("max_seconds", "float", 6.0, "clips are cut/padded to this for training", minimum=0.1),
         Option("warmup_ratio", "float", 0.1, "warm-up fraction of the steps", minimum=0.0),
@@ -107,10 +108,15 @@ class Wav2Vec2Recipe(Recipe):
         ds = _ClipDataset(self._waves(train, sr, ctx), ctx.label_indices(train), fe, int(float(ctx.option("max_seconds", 6.0)) * sr))
         epochs = ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 10))
         dev = ctx.torch_device
+        ranks = distributed.ranks()  # under torchrun, Trainer runs DDP itself: each rank takes its share of a step's clips
+        per_device = max(1, int(ctx.option("batch_size", 8)) // ranks.world)
+        if per_device * ranks.world != int(ctx.option("batch_size", 8)):
+            log.warning("wav2vec2: batch_size %s is not a multiple of the %d processes: %d clips per process and step",
+                        ctx.option("batch_size", 8), ranks.world, per_device)
         with tempfile.TemporaryDirectory(prefix="emomon-w2v2-") as tmp:
             args = TrainingArguments(
                 output_dir=tmp,
-                per_device_train_batch_size=int(ctx.option("batch_size", 8)),
+                per_device_train_batch_size=per_device,
                 gradient_accumulation_steps=int(ctx.option("grad_accum", 4)),
                 learning_rate=float(ctx.option("lr", 3e-5)),
                 num_train_epochs=float(epochs),
@@ -127,7 +133,7 @@ class Wav2Vec2Recipe(Recipe):
             Trainer(model=net, args=args, train_dataset=ds).train()
         net.to(dev).eval()
         model = Wav2Vec2Model.from_hf(net, fe, list(ctx.labels), backbone)
-        model.config.meta.update({"recipe": self.name, "backbone": backbone, "epochs": epochs})
+        model.config.meta.update({"recipe": self.name, "backbone": backbone, "epochs": epochs, "processes": ranks.world})
         return model.eval()
 
     def extra(self, ctx: TrainContext) -> dict[str, Any]:
