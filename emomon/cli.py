@@ -513,7 +513,8 @@ def _meta_summary(meta: dict) -> str:
 def models() -> None:
     """List the trained models shipped with emomon."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.padding import Padding
+    from rich.text import Text
 
     from .models import read_config, resolve_model_dir
 
@@ -521,17 +522,20 @@ def models() -> None:
     if not names:
         print("no shipped models (give --model a model directory)")
         return
-    table = Table(show_header=True, header_style="bold")
-    for col in ("name", "architecture", "labels", "window/hop", "about"):
-        table.add_column(col, overflow="fold")
-    for name in names:
+    console = Console()
+    for i, name in enumerate(names):  # a block per model: it reads the same on a narrow terminal as on a wide one
         try:
             cfg = read_config(resolve_model_dir(name))
         except EmomonError as exc:
-            table.add_row(name, "?", "?", "?", f"unreadable: {exc.why}")
+            console.print(Text(name, style="bold"), Text(f" unreadable: {exc.why}"))
             continue
-        table.add_row(name, cfg.architecture, f"{len(cfg.labels)}: {', '.join(cfg.labels)}", f"{cfg.window:g}s/{cfg.hop:g}s", _meta_summary(cfg.meta))
-    Console().print(table)
+        head = Text(name, style="bold")
+        head.append(f"  {cfg.architecture} · window {cfg.window:g} s, hop {cfg.hop:g} s")
+        if i:
+            console.print()
+        console.print(head)
+        console.print(Padding(Text(f"labels ({len(cfg.labels)}): {', '.join(cfg.labels)}"), (0, 0, 0, 2)))
+        console.print(Padding(Text(_meta_summary(cfg.meta)), (0, 0, 0, 2)))
 
 
 @app.command("export")

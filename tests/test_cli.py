@@ -289,6 +289,15 @@ def test_models_command(capsys):
     assert code == 0 and "default" in out and "layer-head" in out
 
 
+def test_models_fits_a_narrow_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "44")
+    code, out, _ = run(capsys, "models")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("default  layer-head")
+    assert max(len(line.rstrip()) for line in lines) <= 44
+    assert "surprised" in out and "Whisper-base encoder" in out  # words whole, not cut into columns
+
+
 def test_model_summary_names_its_corpora_and_figures():
     from emomon.cli import _meta_summary
 
