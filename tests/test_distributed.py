@@ -51,7 +51,7 @@ def test_two_processes_match_one(tmp_path):
     data = write_synthetic_ravdess(tmp_path / "syn", speakers=4, reps=2)
     one = _train(data, tmp_path / "one", tmp_path / "cache", 1)
     assert one.returncode == 0, one.stderr[-2000:]
-    two = _train(data, tmp_path / "two", tmp_path / "cache", 2)
+    two = _train(data, tmp_path / "two", tmp_path / "cache2", 2)  # its own cache: the two processes share the features' extraction
     assert two.returncode == 0, two.stderr[-3000:]
     p1, p2 = _probs(tmp_path / "one"), _probs(tmp_path / "two")
     assert set(p1) == set(p2) and len(p1) == 64  # every clip once: rank 1 wrote no rows of its own
@@ -81,7 +81,7 @@ def test_finetune_two_processes_match_one(tmp_path):
     whisper = make_tiny_whisper(tmp_path / "whisper")
     opts = {"backbone_source": whisper, "tuned_layers": 1, "attention": 8, "dropout": 0, "batch_size": 8, "lr": 1e-3,
             "head_lr": 1e-2, "crop_s": 0.3, "augment": "white:10"}  # 0.3 s crops: every clip is longer, one crop length
-    runs = {n: _train(data, tmp_path / f"p{n}", tmp_path / "cache", n, "finetune", opts, epochs=3) for n in (1, 2)}
+    runs = {n: _train(data, tmp_path / f"p{n}", tmp_path / f"cache{n}", n, "finetune", opts, epochs=3) for n in (1, 2)}
     for n, run in runs.items():
         assert run.returncode == 0, (n, run.stderr[-3000:])
     p1, p2 = _probs(tmp_path / "p1"), _probs(tmp_path / "p2")

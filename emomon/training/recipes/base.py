@@ -144,7 +144,18 @@ def cached_features(
     sample_rate: int,
     ctx: TrainContext,
 ) -> list[np.ndarray]:
-    """``extract(decode_audio(path, sample_rate))`` for each clip, through ``ctx.cache``."""
+    """``extract(decode_audio(path, sample_rate))`` for each clip, through ``ctx.cache``.
+
+    Under ``torchrun`` (with the cache on) each process first computes its share of the missing
+    clips, and all then read them from the cache: the work is split, not repeated.
+    """
+    from .. import distributed
+
+    ranks = distributed.ranks()
+    if ranks.world > 1 and ctx.cache.enabled:
+        for u in distributed.local_part(list(utts), ranks):
+            ctx.cache.get_or_compute(u.path, key, lambda u=u: extract(decode_audio(u.path, sample_rate)))
+        distributed.barrier()
     out = []
     for u in progress(utts, ctx, f"features {key.name}"):
         out.append(ctx.cache.get_or_compute(u.path, key, lambda u=u: extract(decode_audio(u.path, sample_rate))))
