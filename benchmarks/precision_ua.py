@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""What a bf16 encoder does to accuracy: UA on the EmoBox RAVDESS folds, fp32 vs bf16 features.
+"""What a bf16 (or int8) encoder does to accuracy: UA on the EmoBox RAVDESS folds, fp32 vs bf16 features.
 
     python benchmarks/precision_ua.py                 # all six folds, 1,440 clips
     python benchmarks/precision_ua.py --folds 1       # quicker: fold 1's 240 test clips in bf16
+    python benchmarks/precision_ua.py --precision onnx-int8   # the int8 ONNX graph (emomon export --quantize int8)
 
 Per fold a head (standardisation + logistic regression on layers 2-6 mean+std, the default
 model's features) is trained on the training actors' **fp32** features, as every shipped head
@@ -44,12 +45,23 @@ def features(utts, precision: str):
 
     params = {"backbone": "whisper-base", "source": None, "pooling": "meanstd"}
     key = ExtractorKey("layer-pool", params if precision == "fp32" else {**params, "precision": precision}, version="1")
-    cache, bb = FeatureCache(), load_backbone("whisper-base")
+    cache = FeatureCache()
+    if precision.startswith("onnx-"):  # the exported graph on onnxruntime (the shipped default's layers are LAYERS)
+        from emomon.models.onnx_model import load_onnx_model
 
-    def extract(path) -> np.ndarray:
-        x = torch.from_numpy(decode_audio(path, 16000))
-        with backbone_autocast(precision, torch.device("cpu")):
-            return all_layer_features(bb, x).float().numpy().astype(np.float32)
+        onnx = load_onnx_model("default", compute="cpu", quantize=None if precision == "onnx-fp32" else precision[5:])
+        assert tuple(onnx.layers) == LAYERS, onnx.layers
+
+        def extract(path) -> np.ndarray:  # already the chosen layers' rows, in all_layer_features' order
+            rows = onnx.features(decode_audio(path, 16000))[0].reshape(len(LAYERS), -1)
+            return np.concatenate([np.zeros((min(LAYERS), rows.shape[1]), np.float32), rows])
+    else:
+        bb = load_backbone("whisper-base")
+
+        def extract(path) -> np.ndarray:
+            x = torch.from_numpy(decode_audio(path, 16000))
+            with backbone_autocast(precision, torch.device("cpu")):
+                return all_layer_features(bb, x).float().numpy().astype(np.float32)
 
     out = []
     for i, u in enumerate(utts):
@@ -69,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(SHARED / "ravdess-speech"))
     ap.add_argument("--folds", default=None, help="comma list of fold ids to score (default all); only their test clips run in bf16")
-    ap.add_argument("--precision", default="bf16", help="the precision compared with fp32")
+    ap.add_argument("--precision", default="bf16", help="what is compared with fp32 torch: bf16 (autocast), onnx-int8 or onnx-fp32 "
+                                                        "(the shipped default's exported graph on onnxruntime)")
     args = ap.parse_args(argv)
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
