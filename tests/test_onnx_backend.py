@@ -157,6 +157,11 @@ def test_onnx_probabilities_match_torch(onnx_model, adaptive_model):
     np.testing.assert_allclose(onnx_model.features(x), ref, atol=1e-4, rtol=1e-4)
 
 
+def test_the_session_keeps_no_memory_arena(onnx_model):
+    """Without onnxruntime's CPU arena, memory is returned after each shape (emomon file feeds many)."""
+    assert onnx_model.graph.session.get_session_options().enable_cpu_mem_arena is False
+
+
 def test_inputs_longer_than_30_s_are_chunked_as_torch_does(onnx_model, adaptive_model):
     x = np.concatenate([_speech(20.0, 1), _speech(25.0, 3), _speech(21.0, 2)])[None]  # 66 s: three encoder chunks
     np.testing.assert_allclose(onnx_model.predict_proba(x), adaptive_model.predict_proba(x), atol=PROBA_ATOL)
