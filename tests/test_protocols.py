@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 from pathlib import Path
 
@@ -102,6 +104,27 @@ def test_random_is_labelled_speaker_dependent():
     assert len(set(ids)) == len(utts)
     # speakers appear on both sides (that is what speaker-dependent means)
     assert set(folds[0].test_speakers) & set(folds[0].train_speakers)
+
+
+def test_random_folds_are_stratified_by_emotion():
+    utts = [u for u in fake_ravdess(24) if not (u.emotion == "neutral" and u.id.split("-")[5] == "02")]  # 24 neutral, 48 of the others
+    assert Counter(u.emotion for u in utts)["neutral"] == 24
+    for fold in make_folds("random", utts, k=5, seed=3):
+        counts = Counter(u.emotion for u in fold.test)
+        totals = Counter(u.emotion for u in utts)
+        assert all(abs(counts[e] - totals[e] / 5) <= 1 for e in totals), counts  # 1/5 of each emotion, give or take one
+
+
+def test_validation_split_by_speakers_or_stratified_clips():
+    from emomon.training.loop import validation_split
+
+    utts = fake_ravdess(10)
+    tr, va = validation_split(utts, 0.2, "speakers", seed=1)
+    assert len({u.speaker for u in va}) == 2 and not {u.speaker for u in va} & {u.speaker for u in tr}
+    tr, va = validation_split(utts, 0.25, "clips", seed=1)
+    assert len(va) == 8 * 5 and Counter(u.emotion for u in va) == Counter({e: 5 for e in EMOTIONS})  # a quarter of each
+    assert {u.speaker for u in va} & {u.speaker for u in tr} and not {u.id for u in va} & {u.id for u in tr}
+    assert validation_split(utts, 0.0, "clips") == (utts, [])
 
 
 def test_overlap_assertion_fires():

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import copy
 import logging
+import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..records import Utterance
 from . import distributed
 from .recipes.base import TrainContext, progress
 
@@ -53,6 +55,35 @@ class LoopResult:
     def meta(self) -> dict[str, Any]:
         """What a model's ``config.meta`` records of its training."""
         return {"best_epoch": self.best_epoch, "history": self.history, "processes": self.processes}
+
+
+def validation_split(utts: Sequence[Utterance], fraction: float, by: str = "speakers", seed: int = 0) -> tuple[list[Utterance], list[Utterance]]:
+    """(train, validation) for early stopping, from a fold's *training* side: ``fraction`` of its
+    speakers (``by="speakers"``), or a stratified ``fraction`` of its clips (``"clips"``: for the
+    speaker-dependent ``random`` protocol). ``fraction`` 0: no validation."""
+    return (_validation_clips if by == "clips" else _validation_speakers)(utts, fraction, seed)
+
+
+def _validation_clips(utts: Sequence[Utterance], fraction: float, seed: int) -> tuple[list[Utterance], list[Utterance]]:
+    """(train, validation): ``fraction`` of each emotion's clips held out (speaker-dependent)."""
+    if fraction <= 0:
+        return list(utts), []
+    rng = random.Random(seed)
+    held: set[int] = set()
+    for emotion in sorted({u.emotion for u in utts}):
+        members = [i for i, u in enumerate(utts) if u.emotion == emotion]
+        held.update(rng.sample(members, int(round(fraction * len(members)))))
+    return [u for i, u in enumerate(utts) if i not in held], [u for i, u in enumerate(utts) if i in held]
+
+
+def _validation_speakers(utts: Sequence[Utterance], fraction: float, seed: int) -> tuple[list[Utterance], list[Utterance]]:
+    """(train, validation): ``fraction`` of the speakers (at least one) held out, if >= 3 speakers."""
+    speakers = sorted({u.speaker for u in utts})
+    if fraction <= 0 or len(speakers) < 3:
+        return list(utts), []
+    n_val = max(1, int(round(fraction * len(speakers))))
+    val = set(random.Random(seed).sample(speakers, n_val))
+    return [u for u in utts if u.speaker not in val], [u for u in utts if u.speaker in val]
 
 
 class _Step(nn.Module):

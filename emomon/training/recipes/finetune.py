@@ -40,11 +40,11 @@ from ...models.base import EmotionModel
 from ...models.finetuned_whisper import FinetunedWhisperModel
 from ...records import Utterance
 from ..cache import ExtractorKey
+from ..loop import validation_split
 from ..noise import noisy_copies, parse_augmentations
 from . import register_recipe
 from .base import Recipe, TrainContext, cached_features
 from .options import Option
-from .transformer import split_validation_clips, split_validation_speakers
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,7 @@ class FinetuneRecipe(Recipe):
 
         torch.manual_seed(ctx.seed)
         model = self.template(ctx).to(ctx.torch_device)
-        split = split_validation_clips if ctx.option("val_split", "speakers") == "clips" else split_validation_speakers
-        tr, va = split(train, float(ctx.option("val_fraction", 0.15)), ctx.seed)
+        tr, va = validation_split(train, float(ctx.option("val_fraction", 0.15)), str(ctx.option("val_split", "speakers")), ctx.seed)
         variants = self._variants(tr, model.first, ctx)
         y_tr = ctx.label_indices(tr)
         val = (self.lower_states(va, model.first, ctx), ctx.label_indices(va)) if va else None

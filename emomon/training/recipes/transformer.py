@@ -14,7 +14,6 @@ training clips, for the speaker-dependent ``random`` protocol as the study ran i
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import replace
 from typing import Any, Sequence
 
@@ -26,33 +25,12 @@ from ...models.base import EmotionModel
 from ...models.transformer import DEFAULT_PARAMS, SEED_FRONTEND, SeedTransformer
 from ...records import Utterance
 from ..cache import ExtractorKey
+from ..loop import validation_split
 from . import register_recipe
 from .options import Option
-from .base import Recipe, TrainContext, cached_features, progress, speaker_normalised
+from .base import Recipe, TrainContext, cached_features, speaker_normalised
 
 log = logging.getLogger(__name__)
-
-
-def split_validation_clips(utts: Sequence[Utterance], fraction: float, seed: int) -> tuple[list[Utterance], list[Utterance]]:
-    """(train, validation): ``fraction`` of each emotion's clips held out (speaker-dependent)."""
-    if fraction <= 0:
-        return list(utts), []
-    rng = random.Random(seed)
-    held: set[int] = set()
-    for emotion in sorted({u.emotion for u in utts}):
-        members = [i for i, u in enumerate(utts) if u.emotion == emotion]
-        held.update(rng.sample(members, int(round(fraction * len(members)))))
-    return [u for i, u in enumerate(utts) if i not in held], [u for i, u in enumerate(utts) if i in held]
-
-
-def split_validation_speakers(utts: Sequence[Utterance], fraction: float, seed: int) -> tuple[list[Utterance], list[Utterance]]:
-    """(train, validation): ``fraction`` of the speakers (at least one) held out, if >= 3 speakers."""
-    speakers = sorted({u.speaker for u in utts})
-    if fraction <= 0 or len(speakers) < 3:
-        return list(utts), []
-    n_val = max(1, int(round(fraction * len(speakers))))
-    val = set(random.Random(seed).sample(speakers, n_val))
-    return [u for u in utts if u.speaker not in val], [u for u in utts if u.speaker in val]
 
 
 @register_recipe("transformer")
@@ -105,8 +83,7 @@ class TransformerRecipe(Recipe):
     def fit(self, train: Sequence[Utterance], ctx: TrainContext) -> EmotionModel:
         torch.manual_seed(ctx.seed)
         model = self.template(ctx)
-        split = split_validation_clips if ctx.option("val_split", "speakers") == "clips" else split_validation_speakers
-        tr, va = split(train, float(ctx.option("val_fraction", 0.1)), ctx.seed)
+        tr, va = validation_split(train, float(ctx.option("val_fraction", 0.1)), str(ctx.option("val_split", "speakers")), ctx.seed)
         x_tr = np.stack(self.features(model, tr, ctx))
         y_tr = ctx.label_indices(tr)
         x_va = np.stack(self.features(model, va, ctx)) if va else None
