@@ -30,6 +30,9 @@ def comparable(metrics: dict) -> dict:
     """metrics.json without its timings and creation time (what two runs of one seed share)."""
     m = {k: v for k, v in metrics.items() if k not in VOLATILE}
     m["folds"] = [{k: v for k, v in f.items() if k != "train_seconds"} for f in m["folds"]]
+    for f in m["folds"]:  # a neural recipe's training curve: every epoch's figures but its seconds
+        if "history" in f:
+            f["history"] = [{k: v for k, v in e.items() if k != "seconds"} for e in f["history"]]
     return m
 
 

@@ -133,6 +133,11 @@ def test_transformer_recipe_learns_and_saves(tmp_path, corpus):
     p_direct = np.stack([loaded.predict(u.path).scores[EMOTIONS[0]] for u in corpus[:3]])
     np.testing.assert_allclose(p_direct, p_recipe[:, 0], atol=3e-3)  # the cache stores float16 mel
     assert "history" in json.loads((tmp_path / "out" / "model" / "config.json").read_text())["meta"]
+    folds_out = json.loads((tmp_path / "out" / "metrics.json").read_text())["folds"]
+    for row in folds_out:  # each fold's training curve, in metrics.json and in the fold's resume file
+        assert [e["epoch"] for e in row["history"]][:2] == [1, 2] and all(e["seconds"] > 0 for e in row["history"])
+        saved = json.loads((tmp_path / "out" / "folds" / f"{row['fold']}.json").read_text())["outcome"]["history"]
+        assert [e["train_loss"] for e in saved] == pytest.approx([e["train_loss"] for e in row["history"]])
 
 
 # -- eGeMAPS -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..records import Utterance
 from . import distributed
+from .results import EpochRecord
 from .recipes.base import TrainContext, progress
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,22 @@ class LoopOptions:
 
 @dataclass
 class LoopResult:
-    """Per-epoch ``history`` rows (epoch, train_loss, seconds, val_loss and val_ua when validated),
+    """Per-epoch ``history`` (:class:`~emomon.training.results.EpochRecord`),
     the ``best_epoch`` whose weights the model ends with (the last one without validation) and the
     number of ``processes`` that trained it (``torchrun``'s world size)."""
 
-    history: list[dict[str, Any]]
+    history: list[EpochRecord]
     best_epoch: int
     processes: int = 1
 
     def meta(self) -> dict[str, Any]:
-        """What a model's ``config.meta`` records of its training."""
-        return {"best_epoch": self.best_epoch, "history": self.history, "processes": self.processes}
+        """What a model's ``config.meta`` records of its training (read back by :func:`history_of`)."""
+        return {"best_epoch": self.best_epoch, "history": [e.to_dict() for e in self.history], "processes": self.processes}
+
+
+def history_of(meta: dict[str, Any]) -> list[EpochRecord]:
+    """The training curve a model's ``config.meta`` holds (empty for models trained without the loop)."""
+    return [EpochRecord.parse(e) for e in meta.get("history") or () if isinstance(e, dict)]
 
 
 def validation_split(utts: Sequence[Utterance], fraction: float, by: str = "speakers", seed: int = 0) -> tuple[list[Utterance], list[Utterance]]:
@@ -106,7 +112,7 @@ def train_epochs(model: nn.Module, loss_sum: LossSum, n: int, opt: torch.optim.O
     step = distributed.wrap(_Step(model, loss_sum))
     rng = np.random.default_rng(opts.seed)
     best: tuple[float, dict[str, torch.Tensor] | None, int] = (float("inf"), None, -1)
-    history: list[dict[str, Any]] = []
+    history: list[EpochRecord] = []
     bar = progress(range(opts.epochs), ctx, f"{opts.name}: epochs")
     for epoch in bar:
         t0 = time.perf_counter()
@@ -125,16 +131,16 @@ def train_epochs(model: nn.Module, loss_sum: LossSum, n: int, opt: torch.optim.O
             if scheduler is not None:
                 scheduler.step()
             total += float(loss_local.detach()) if weight else 0.0
-        row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": distributed.all_sum(total) / n}
+        row = EpochRecord(epoch + 1, distributed.all_sum(total) / n)
         if evaluate is not None:
-            row["val_loss"], row["val_ua"] = evaluate(model)
-            if row["val_loss"] < best[0]:
-                best = (row["val_loss"], copy.deepcopy(model.state_dict()), epoch + 1)
-        row["seconds"] = round(time.perf_counter() - t0, 2)
+            row.val_loss, row.val_ua = evaluate(model)
+            if row.val_loss < best[0]:
+                best = (row.val_loss, copy.deepcopy(model.state_dict()), epoch + 1)
+        row.seconds = round(time.perf_counter() - t0, 2)
         history.append(row)
-        log.info("%s epoch %s", opts.name, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+        log.info("%s epoch %s", opts.name, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.to_dict().items()})
         if hasattr(bar, "set_postfix"):
-            bar.set_postfix({k: round(v, 3) for k, v in row.items() if k not in ("epoch", "seconds")})
+            bar.set_postfix({k: round(v, 3) for k, v in row.to_dict().items() if k not in ("epoch", "seconds")})
         if evaluate is not None and epoch + 1 - best[2] >= opts.patience:
             break
     if best[1] is not None:

@@ -147,6 +147,27 @@ class NoiseFigures:
 
 
 @dataclass
+class EpochRecord:
+    """One epoch of a neural recipe's training: its mean training loss, seconds, and the validation
+    loss and UA (held-out training speakers or clips) when it validated."""
+
+    epoch: int
+    train_loss: float
+    seconds: float | None = None
+    val_loss: float | None = None
+    val_ua: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in (("epoch", self.epoch), ("train_loss", self.train_loss), ("seconds", self.seconds),
+                                  ("val_loss", self.val_loss), ("val_ua", self.val_ua)) if v is not None}
+
+    @classmethod
+    def parse(cls, v: Mapping[str, Any]) -> "EpochRecord":
+        return cls(int(v.get("epoch", 0)), float(_num(v.get("train_loss")) or 0.0), _num(v.get("seconds")),
+                   _num(v.get("val_loss")), _num(v.get("val_ua")))
+
+
+@dataclass
 class FoldResult:
     """One fold: its sides, whole-clip metrics and the other decisions' rows."""
 
@@ -165,6 +186,7 @@ class FoldResult:
     noise: dict[str, Row] = field(default_factory=dict)  # "white@10dB"
     corpora: dict[str, Row] = field(default_factory=dict)  # per test corpus
     online: dict[str, Row] = field(default_factory=dict)  # per curve point ("0", "5", ..., "all")
+    history: list[EpochRecord] = field(default_factory=list)  # neural recipes: the fold's training curve
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"fold": self.fold, "test_speakers": self.test_speakers, "n_train": self.n_train, "n_test": self.n_test,
@@ -176,6 +198,8 @@ class FoldResult:
         for key in ("noise", "corpora", "online"):
             if getattr(self, key):
                 d[key] = {k: r.to_dict() for k, r in getattr(self, key).items()}
+        if self.history:
+            d["history"] = [e.to_dict() for e in self.history]
         return d
 
     @classmethod
@@ -192,6 +216,7 @@ class FoldResult:
             noise={str(k): Row.parse(x) for k, x in (v.get("noise") or {}).items()},
             corpora={str(k): Row.parse(x) for k, x in (v.get("corpora") or {}).items()},
             online={str(k): Row.parse(x) for k, x in (v.get("online") or {}).items()},
+            history=[EpochRecord.parse(e) for e in v.get("history") or () if isinstance(e, Mapping)],
         )
 
 

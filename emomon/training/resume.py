@@ -34,6 +34,7 @@ from ..errors import DataError
 from ..records import Utterance
 from .cache import file_digest
 from .protocols import Fold
+from .results import EpochRecord
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class FoldOutcome:
     ``decisions``: per decision (``streamed``, ``file``) the predicted label index of each clip
     (-1: no answer). ``num_parameters``: the fold's model's size; ``cpu_ms_*``: measured on the
     last fold's model when the run trains no final model (then they and its size are reported).
+    ``history``: the training curve of a neural recipe's model (empty for the others).
     """
 
     fold: str
@@ -128,6 +130,7 @@ class FoldOutcome:
     num_parameters: int | None = None
     cpu_ms_per_clip: float | None = None
     cpu_ms_per_window: float | None = None
+    history: list[EpochRecord] = field(default_factory=list)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from ..models.base import CONFIG_NAME, EmotionModel
 from ..records import Utterance, dumps
 from ..atomic import atomic_write_bytes
 from . import distributed
+from .loop import history_of
 from .calibration import ece_floor, expected_calibration_error
 from .figures import plot_confusion
 from .noise import noisy_copies
@@ -232,7 +233,8 @@ def run_fold(recipe: Recipe, fold: Fold, ctx: TrainContext, noise: Sequence[tupl
     seconds = time.perf_counter() - t0
     probs = np.asarray(recipe.predict_proba(model, list(fold.test), ctx))
     outcome = FoldOutcome(fold.id, [u.id for u in fold.test], _rows(probs, fold), seconds,
-                          decisions=_measure_decisions(recipe, model, fold, ctx), num_parameters=int(model.num_parameters()))
+                          decisions=_measure_decisions(recipe, model, fold, ctx), num_parameters=int(model.num_parameters()),
+                          history=history_of(model.config.meta))
     if ctx.mode == "strict":
         outcome.online = _measure_online(recipe, model, fold, ctx)
     if noise:
@@ -300,7 +302,7 @@ def tally_fold(name: str, fold: Fold, outcome: FoldOutcome, ctx: TrainContext, t
     tally.whole.append(m)
     row = FoldResult(fold.id, list(fold.test_speakers), len(fold.train), len(fold.test), *[_r(v) for v in (m.ua, m.wa, m.f1)],
                      per_class_recall={k: _r(v) for k, v in m.per_class_recall.items()}, train_seconds=round(outcome.train_seconds, 3),
-                     ece=_r(ece), ece_floor=_r(ece_floor(probs)))
+                     ece=_r(ece), ece_floor=_r(ece_floor(probs)), history=list(outcome.history))
     _tally_corpora(fold, probs, y_true, tally, row)
     _tally_decisions(name, fold, outcome, y_true, tally, row)
     _tally_online(name, fold, outcome, y_true, tally, row)
