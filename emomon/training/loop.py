@@ -105,8 +105,7 @@ class _Step(nn.Module):
 
 
 def train_epochs(model: nn.Module, loss_sum: LossSum, n: int, opt: torch.optim.Optimizer, opts: LoopOptions, ctx: TrainContext,
-                 evaluate: Callable[[nn.Module], tuple[float, float]] | None = None,
-                 scheduler: Any = None) -> LoopResult:
+                 evaluate: Callable[[nn.Module], tuple[float, float]] | None = None) -> LoopResult:
     """Train ``model`` on ``n`` clips; ``evaluate(model)`` → (validation loss, UA) after each epoch."""
     r = distributed.ranks()
     step = distributed.wrap(_Step(model, loss_sum))
@@ -128,8 +127,6 @@ def train_epochs(model: nn.Module, loss_sum: LossSum, n: int, opt: torch.optim.O
             opt.zero_grad()
             (loss_local * weight).backward()
             opt.step()
-            if scheduler is not None:
-                scheduler.step()
             total += float(loss_local.detach()) if weight else 0.0
         row = EpochRecord(epoch + 1, distributed.all_sum(total) / n)
         if evaluate is not None:
