@@ -212,7 +212,7 @@ def train(
         progress=progress,
         options=opts,
     )
-    noise_dir = ctx.cache.root.parent / "noisy" if ctx.cache.enabled else None
+    noise_dir = ctx.noise_dir if ctx.cache.enabled else None
     try:
         return run_protocol(
             recipe, utts, all_folds, out, ctx, protocol=protocol, data=data_description(specs, corpus), final=final, force=force,

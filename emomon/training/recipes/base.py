@@ -30,6 +30,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
@@ -81,6 +82,11 @@ class TrainContext:
     @property
     def torch_device(self) -> torch.device:
         return torch.device(self.device)
+
+    @property
+    def noise_dir(self) -> Path:
+        """Where noisy copies of clips are written (beside the feature cache: ``~/.cache/emomon/noisy``)."""
+        return self.cache.root.parent / "noisy"
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:

@@ -109,9 +109,8 @@ class FinetuneRecipe(Recipe):
     def _variants(self, train: Sequence[Utterance], first: int, ctx: TrainContext) -> list[list[np.ndarray]]:
         """The clean states of ``train`` and those of each noisy copy (``augment``), clip for clip."""
         out = [self.lower_states(train, first, ctx)]
-        noise_dir = ctx.cache.root.parent / "noisy"
         for kind, snr in parse_augmentations(str(ctx.option("augment", DEFAULT_AUGMENT) or ""), kinds=("white", "pink")):
-            out.append(self.lower_states(noisy_copies(train, kind, snr, noise_dir, seed=ctx.seed), first, ctx))
+            out.append(self.lower_states(noisy_copies(train, kind, snr, ctx.noise_dir, seed=ctx.seed), first, ctx))
         return out
 
     # -- training ----------------------------------------------------------------------------------

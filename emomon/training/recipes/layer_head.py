@@ -280,7 +280,7 @@ class LayerHeadRecipe(Recipe):
         return out, np.array(src, dtype=np.int64)
 
     def _noise_dir(self, ctx: TrainContext):
-        return ctx.cache.root.parent / "noisy"
+        return ctx.noise_dir
 
     def _calibration_partitions(self, speakers: np.ndarray, ctx: TrainContext) -> list[list[np.ndarray]]:
         """The calibration splits, each a list of held-out parts (boolean masks over the training
