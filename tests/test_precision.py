@@ -84,9 +84,9 @@ def test_the_front_end_stays_fp32_under_autocast():
     seen = {}
     orig = bb.encoder.forward
 
-    def spy(mel):
+    def spy(mel, upto=None):  # the encoder's signature: mel frames, and optionally the last state wanted
         seen["mel"] = mel
-        return orig(mel)
+        return orig(mel, upto)
 
     bb.encoder.forward = spy
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
