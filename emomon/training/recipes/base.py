@@ -160,7 +160,8 @@ def cached_features(
     ranks = distributed.ranks()
     if ranks.world > 1 and ctx.cache.enabled:
         for u in distributed.local_part(list(utts), ranks):
-            ctx.cache.get_or_compute(u.path, key, lambda u=u: extract(decode_audio(u.path, sample_rate)))
+            if not ctx.cache.path_for(u.path, key).is_file():  # a hit is read once, below, not twice
+                ctx.cache.put(u.path, key, extract(decode_audio(u.path, sample_rate)))
         distributed.barrier()
     out = []
     for u in progress(utts, ctx, f"features {key.name}"):
