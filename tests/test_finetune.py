@@ -90,20 +90,59 @@ def test_model_config_errors(tiny_whisper_dir):
         FinetunedWhisperModel(cfg)
 
 
-def test_recipe_learns_saves_and_reloads(tmp_path, corpus, tiny_whisper_dir):
-    c = TrainContext(cache=FeatureCache(tmp_path / "cache" / "features"), epochs=25, options=tiny_options(tiny_whisper_dir))
+@pytest.mark.parametrize("pooling", ["layers", "weighted"])
+def test_recipe_learns_saves_and_reloads(tmp_path, corpus, tiny_whisper_dir, pooling):
+    c = TrainContext(cache=FeatureCache(tmp_path / "cache" / "features"), epochs=25,
+                     options=tiny_options(tiny_whisper_dir, pooling=pooling))
     folds = make_folds("kfold-speaker", corpus, k=2)
     res = run_protocol(get_recipe("finetune"), corpus, folds, tmp_path / "out", c, protocol="kfold-speaker")
     assert res.metrics["ua"]["mean"] > 0.3  # chance 0.125
     meta = json.loads((tmp_path / "out" / "model" / "config.json").read_text())["meta"]
-    assert meta["history"][0]["seconds"] > 0 and 1 <= meta["best_epoch"] <= len(meta["history"])
-    assert len(meta["layer_weights"]) == 2 and abs(sum(meta["layer_weights"]) - 1) < 1e-3
+    history = meta["history"]
+    assert all(r["seconds"] > 0 for r in history) and meta["best_epoch"] in [r["epoch"] for r in history]
+    if pooling == "layers":  # the linear probe is validated first, as epoch 0, before any step
+        assert meta["probe"] and history[0]["epoch"] == 0 and "train_loss" not in history[0] and "val_loss" in history[0]
+        assert "layer_weights" not in meta
+    else:
+        assert not meta["probe"] and history[0]["epoch"] == 1
+        assert len(meta["layer_weights"]) == 2 and abs(sum(meta["layer_weights"]) - 1) < 1e-3
+    assert meta["temperature"] != 1.0  # fitted on the validation speakers
     assert list((tmp_path / "cache" / "noisy").iterdir())  # the white:10 copies were made and used
     loaded = load_model(tmp_path / "out" / "model", device="cpu")
-    assert isinstance(loaded, FinetunedWhisperModel)
+    assert isinstance(loaded, FinetunedWhisperModel) and loaded.pooling == pooling
+    assert float(loaded.temperature) == pytest.approx(meta["temperature"], abs=1e-4)
     p_recipe = get_recipe("finetune").predict_proba(res.final_model, corpus[:4], c)
     p_direct = np.stack([list(loaded.predict(u.path).scores.values()) for u in corpus[:4]])
     np.testing.assert_allclose(p_direct, p_recipe, atol=2e-3)  # the cache stores float16 states
+
+
+def test_probe_is_the_start_of_fine_tuning(tmp_path, corpus, tiny_whisper_dir):
+    """With nothing trained (both learning rates 0) the model is the linear probe: a standardised
+    logistic regression on the frozen model's pooled features of the training clips."""
+    from emomon.training.recipes.base import fit_standardised_logreg
+
+    train = [u for u in corpus if u.speaker != corpus[0].speaker]
+    opts = tiny_options(tiny_whisper_dir, lr=0.0, head_lr=0.0, dropout=0.0, val_fraction=0.0, calibrate=False, augment="")
+    c = TrainContext(cache=FeatureCache(tmp_path / "cache"), epochs=1, options=opts)
+    recipe = get_recipe("finetune")
+    model = recipe.fit(train, c)
+    frozen = recipe.template(c)
+    with torch.inference_mode():
+        x = np.stack([frozen.pooled(torch.from_numpy(h.astype(np.float32))[None])[0].numpy() for h in recipe.lower_states(train, 1, c)])
+    fit = fit_standardised_logreg(x, c.label_indices(train), len(EMOTIONS), 1.0)
+    test = [u for u in corpus if u.speaker == corpus[0].speaker]
+    with torch.inference_mode():
+        xt = np.stack([frozen.pooled(torch.from_numpy(h.astype(np.float32))[None])[0].numpy() for h in recipe.lower_states(test, 1, c)])
+    expected = ((xt - fit["mean"]) / fit["std"]) @ fit["coef"].T + fit["intercept"]
+    got = np.log(recipe.predict_proba(model, test, c))
+    np.testing.assert_allclose(got - got.mean(1, keepdims=True), expected - expected.mean(1, keepdims=True), atol=1e-3)
+    assert model.config.meta["probe"] and float(model.temperature) == 1.0
+
+
+def test_pooling_must_be_known(tiny_whisper_dir):
+    cfg = FinetunedWhisperModel.make_config(EMOTIONS, backbone_source=str(tiny_whisper_dir), tuned_layers=1, pooling="max")
+    with pytest.raises(ModelError, match="params.pooling"):
+        FinetunedWhisperModel(cfg)
 
 
 def test_recipe_refuses_babble_and_other_backbones(tmp_path, corpus, tiny_whisper_dir):

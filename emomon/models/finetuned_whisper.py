@@ -2,12 +2,18 @@
 and a linear head (architecture ``whisper-finetune``; trained by the ``finetune`` recipe).
 
 ``forward``: waveforms ``(batch, samples)`` → the backbone's hidden states ``h0 .. hL`` (its top
-``tuned_layers`` blocks and final layer norm are the fine-tuned ones) → the softmax-weighted sum
-of ``h_{L-tuned} .. h_L`` ``(batch, time, d)`` → attentive (or plain) statistics pooling
-``(batch, 2 * d)`` → dropout → linear → logits / temperature ``(batch, labels)``.
+``tuned_layers`` blocks and final layer norm are the fine-tuned ones) → the states ``h_{L-tuned}
+.. h_L`` pooled to ``(batch, width)`` → standardised (the training statistics) → dropout → linear →
+logits / temperature ``(batch, labels)``. Two poolings (``params.pooling``):
+
+- ``layers``: each state's mean and standard deviation over time, concatenated, ``width = 2 * d *
+  (tuned + 1)``: the default model's features on the tuned states, so the head can start as the
+  default's logistic head on them (a linear probe, then fine-tuning: LP-FT).
+- ``weighted``: a learnt softmax weighting of the states (s3prl's featurizer) ``(batch, time, d)``,
+  then attentive (``attention > 0``) or plain statistics pooling, ``width = 2 * d``.
 
 Only what training changed is saved: the tuned blocks, the final layer norm, the layer weights,
-the pooling and the head. The frozen lower layers come from the backbone registry (the stock
+the pooling, the standardisation and the head. The frozen lower layers come from the backbone registry (the stock
 weights), so two tuned blocks of Whisper-base weigh 25 MB rather than the encoder's 80.
 """
 
@@ -25,13 +31,16 @@ from .base import EmotionModel, InputNeeds, ModelConfig
 from .pooling import LayerWeighting, StatsPool
 from .registry import register_architecture
 
+POOLINGS = ("layers", "weighted")
+
 
 @register_architecture("whisper-finetune")
 class FinetunedWhisperModel(EmotionModel):
     """See the module docstring. ``config.params``: ``backbone`` (a ``whisper-*`` registry name),
     ``backbone_source`` (path or hub id, ``None``: the default resolution), ``tuned_layers`` (top
-    blocks fine-tuned, 1 to all), ``attention`` (units of the pooling's scorer; 0: mean and std),
-    ``dropout`` (before the head)."""
+    blocks fine-tuned, 1 to all), ``pooling`` (``layers`` or ``weighted``; a config without it is
+    ``weighted``, the only pooling before there were two), ``attention`` (``weighted`` only: units
+    of the pooling's scorer; 0: mean and std), ``dropout`` (before the head)."""
 
     frozen_prefixes = ("backbone.",)
     label_outputs = {"head.weight": 0, "head.bias": 0}
@@ -54,16 +63,24 @@ class FinetunedWhisperModel(EmotionModel):
             raise ModelError(config.architecture, f"params.tuned_layers: {self.tuned} is not between 1 and the encoder's {n_blocks} blocks")
         self.first = n_blocks - self.tuned  # index of the state the tuned blocks start from
         d = backbone.hidden_size
-        self.mix = LayerWeighting(self.tuned + 1)
-        self.pool = StatsPool(d, int(p.get("attention", 128)))
+        self.pooling = str(p.get("pooling", "weighted"))
+        if self.pooling not in POOLINGS:
+            raise ModelError(config.architecture, f"params.pooling: {self.pooling!r} is not one of {', '.join(POOLINGS)}")
+        weighted = self.pooling == "weighted"
+        self.mix = LayerWeighting(self.tuned + 1) if weighted else None
+        self.pool = StatsPool(d, int(p.get("attention", 128)) if weighted else 0)
+        width = 2 * d * (1 if weighted else self.tuned + 1)
+        self.register_buffer("feat_mean", torch.zeros(width))
+        self.register_buffer("feat_std", torch.ones(width))
         self.dropout = nn.Dropout(float(p.get("dropout", 0.1)))
-        self.head = nn.Linear(2 * d, len(config.labels))
+        self.head = nn.Linear(width, len(config.labels))
         self.register_buffer("temperature", torch.ones(()))
         self.set_trainable(False)
 
     @classmethod
     def make_config(cls, labels: Sequence[str], tuned_layers: int = 2, backbone: str = "whisper-base",
-                    backbone_source: str | None = None, attention: int = 128, dropout: float = 0.1, **meta: Any) -> ModelConfig:
+                    backbone_source: str | None = None, pooling: str = "layers", attention: int = 128, dropout: float = 0.1,
+                    **meta: Any) -> ModelConfig:
         """A config (16 kHz, the Whisper front end, the default stream window and hop)."""
         from .backbones import WHISPER_FRONT
 
@@ -73,7 +90,7 @@ class FinetunedWhisperModel(EmotionModel):
             sample_rate=16000,
             frontend=WHISPER_FRONT.to_dict(),
             params={"backbone": backbone, "backbone_source": backbone_source, "tuned_layers": int(tuned_layers),
-                    "attention": int(attention), "dropout": float(dropout)},
+                    "pooling": pooling, "attention": int(attention), "dropout": float(dropout)},
             window=defaults.WINDOW_S,
             hop=defaults.HOP_S,
             meta=dict(meta),
@@ -114,12 +131,28 @@ class FinetunedWhisperModel(EmotionModel):
         with backbone_autocast(self.precision, waveforms.device):
             return self.backbone(waveforms, upto=self.first)[-1].float()
 
-    def classify_state(self, h: torch.Tensor) -> torch.Tensor:
-        """``h_first (batch, time, d)`` → logits ``(batch, labels)``: the tuned blocks, the layer
-        weighting, the pooling and the head (what training runs on cached lower states)."""
+    def pooled(self, h: torch.Tensor) -> torch.Tensor:
+        """``h_first (batch, time, d)`` → the head's features before standardisation ``(batch, width)``:
+        the tuned blocks, then the pooling of their input and outputs."""
         states = [h, *self.backbone.encoder.run_blocks(h, self.first, self.backbone.num_layers - 1)]
-        pooled = self.pool(self.mix(states))
-        return self.head(self.dropout(pooled)) / self.temperature
+        if self.mix is not None:
+            return self.pool(self.mix(states))
+        return torch.cat([self.pool(s) for s in states], dim=-1)
+
+    def set_head(self, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        """Standardisation ``(width,)`` and head ``(labels, width)``, ``(labels,)``, e.g. a linear probe's."""
+        with torch.no_grad():
+            for dst, src in ((self.feat_mean, mean), (self.feat_std, std), (self.head.weight, weight), (self.head.bias, bias)):
+                dst.copy_(torch.as_tensor(src, dtype=dst.dtype))
+
+    def logits_of_state(self, h: torch.Tensor) -> torch.Tensor:
+        """``h_first (batch, time, d)`` → logits before the temperature ``(batch, labels)``."""
+        return self.head(self.dropout((self.pooled(h) - self.feat_mean) / self.feat_std))
+
+    def classify_state(self, h: torch.Tensor) -> torch.Tensor:
+        """``h_first (batch, time, d)`` → logits ``(batch, labels)``: the tuned blocks, the pooling,
+        the standardisation, the head and the temperature (what training runs on cached lower states)."""
+        return self.logits_of_state(h) / self.temperature
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if lengths is None:

@@ -41,6 +41,7 @@ class LoopOptions:
     patience: int
     seed: int = 0
     name: str = "train"
+    validate_start: bool = False  # validate before the first step too (epoch 0), so a good start can win
 
 
 @dataclass
@@ -112,6 +113,14 @@ def train_epochs(model: nn.Module, loss_sum: LossSum, n: int, opt: torch.optim.O
     rng = np.random.default_rng(opts.seed)
     best: tuple[float, dict[str, torch.Tensor] | None, int] = (float("inf"), None, -1)
     history: list[EpochRecord] = []
+    if evaluate is not None and opts.validate_start:
+        t0 = time.perf_counter()
+        start = EpochRecord(0, None)
+        start.val_loss, start.val_ua = evaluate(model)
+        start.seconds = round(time.perf_counter() - t0, 2)
+        best = (start.val_loss, copy.deepcopy(model.state_dict()), 0)
+        history.append(start)
+        log.info("%s start %s", opts.name, start.to_dict())
     bar = progress(range(opts.epochs), ctx, f"{opts.name}: epochs")
     for epoch in bar:
         t0 = time.perf_counter()

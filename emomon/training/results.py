@@ -149,10 +149,11 @@ class NoiseFigures:
 @dataclass
 class EpochRecord:
     """One epoch of a neural recipe's training: its mean training loss, seconds, and the validation
-    loss and UA (held-out training speakers or clips) when it validated."""
+    loss and UA (held-out training speakers or clips) when it validated. Epoch 0, when there is
+    one, is the starting point validated before any step (e.g. a linear probe): no training loss."""
 
     epoch: int
-    train_loss: float
+    train_loss: float | None
     seconds: float | None = None
     val_loss: float | None = None
     val_ua: float | None = None
@@ -163,7 +164,7 @@ class EpochRecord:
 
     @classmethod
     def parse(cls, v: Mapping[str, Any]) -> "EpochRecord":
-        return cls(int(v.get("epoch", 0)), float(_num(v.get("train_loss")) or 0.0), _num(v.get("seconds")),
+        return cls(int(v.get("epoch", 0)), _num(v.get("train_loss")), _num(v.get("seconds")),
                    _num(v.get("val_loss")), _num(v.get("val_ua")))
 
 

@@ -3,10 +3,20 @@
 The study's third approach (fine-tuning a pretrained speech encoder) with the encoder emomon has
 offline. The lower ``L - tuned_layers`` blocks stay frozen, so their output ``h_first (frames,
 d)`` is computed once per clip (and per noisy copy) and cached (float16); training runs only the
-tuned blocks, the learnt layer weighting, attentive statistics pooling and the linear head
+tuned blocks, the pooling, the standardisation and the linear head
 (:class:`~emomon.models.finetuned_whisper.FinetunedWhisperModel`), in a plain PyTorch loop
 (:mod:`..loop`: AdamW, early stopping on held-out *training* speakers, data-parallel under
-``torchrun``). A plain loop rather than transformers' ``Trainer``: the inputs are cached states
+``torchrun``).
+
+Linear probe, then fine-tuning (LP-FT, Kumar et al. 2022): with ``pooling=layers`` (each tuned
+state's mean and std, concatenated) the head starts as the default model's head does, a
+standardised logistic regression (``C``) on the *frozen* states of the whole training clips and
+their noisy copies; the probe is validated as epoch 0, and fine-tuning only replaces it if it
+lowers the validation loss. A head learnt from scratch at the blocks' pace lags the probe by many
+points (59 % against 78 % UA on EmoBox fold 1), which is why the probe comes first. After training,
+a temperature is fitted on the validation speakers (``calibrate``); with it on, epochs are also
+compared by their validation loss at each one's best temperature, so that fine-tuning does not
+win merely by being less over-confident than the probe. A plain loop rather than transformers' ``Trainer``: the inputs are cached states
 rather than audio, the batches are random crops, and the loop is forty lines that the
 transformer recipe shares.
 
@@ -18,7 +28,9 @@ whole clean clips. With ``tuned_layers`` equal to the encoder's depth, the cache
 convolutional front's output and every block is fine-tuned (a GPU's job).
 
 Options (``--set``): ``backbone`` (``whisper-base``), ``backbone_source``, ``tuned_layers`` (2),
-``attention`` (128; 0: plain mean and std pooling), ``dropout`` (0.1), ``epochs`` (15; ``--epochs``
+``pooling`` (``layers``; ``weighted``: a learnt layer weighting and attentive pooling, no probe),
+``probe`` (true), ``C`` (1.0), ``calibrate`` (true), ``attention`` (``weighted``: 128; 0: plain
+mean and std), ``dropout`` (0.1), ``epochs`` (15; ``--epochs``
 wins), ``batch_size`` (16), ``lr`` (5e-5, the tuned blocks), ``head_lr`` (1e-3: weighting,
 pooling, head), ``weight_decay`` (0.01), ``patience`` (3), ``val_fraction`` (0.15 of the
 training speakers), ``crop_s`` (3.0), ``masks`` (2), ``augment`` (``white:10,pink:10``).
@@ -37,13 +49,14 @@ from ... import defaults
 from ...errors import DataError
 from ...models.backbones import load_backbone
 from ...models.base import EmotionModel
-from ...models.finetuned_whisper import FinetunedWhisperModel
+from ...models.finetuned_whisper import POOLINGS, FinetunedWhisperModel
 from ...records import Utterance
 from ..cache import ExtractorKey
+from ..calibration import fit_temperature, softmax
 from ..loop import validation_split
 from ..noise import noisy_copies, parse_augmentations
 from . import register_recipe
-from .base import Recipe, TrainContext, cached_features
+from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg
 from .options import Option
 
 log = logging.getLogger(__name__)
@@ -61,7 +74,13 @@ class FinetuneRecipe(Recipe):
         Option("backbone", "str", "whisper-base", "a whisper-* backbone registry name"),
         Option("backbone_source", "path", None, "local directory or hub id of the backbone (default: the offline packages)"),
         Option("tuned_layers", "int", 2, "top encoder blocks fine-tuned (the rest frozen, their output cached)", minimum=1),
-        Option("attention", "int", 128, "units of the attentive pooling's scorer (0: plain mean and std)", minimum=0),
+        Option("pooling", "str", "layers", "each tuned state's mean and std (layers), or a learnt weighting of the states "
+               "and attentive pooling (weighted)", choices=POOLINGS),
+        Option("probe", "bool", True, "pooling=layers: start the head as a logistic regression on the frozen states"),
+        Option("C", "float", 1.0, "inverse regularisation of the probe", minimum=1e-9),
+        Option("calibrate", "bool", True, "fit a temperature on the validation speakers (and compare epochs at their best "
+               "temperature)"),
+        Option("attention", "int", 128, "pooling=weighted: units of the attentive pooling's scorer (0: plain mean and std)", minimum=0),
         Option("dropout", "float", 0.1, "dropout before the head", minimum=0.0),
         Option("epochs", "int", 15, "training epochs at most (--epochs wins)", minimum=1),
         Option("batch_size", "int", 16, "clips per step", minimum=1),
@@ -89,7 +108,8 @@ class FinetuneRecipe(Recipe):
     def template(self, ctx: TrainContext) -> FinetunedWhisperModel:
         cfg = FinetunedWhisperModel.make_config(
             ctx.labels, tuned_layers=int(ctx.option("tuned_layers", 2)), backbone=str(ctx.option("backbone", "whisper-base")),
-            backbone_source=ctx.option("backbone_source"), attention=int(ctx.option("attention", 128)),
+            backbone_source=ctx.option("backbone_source"), pooling=str(ctx.option("pooling", "layers")),
+            attention=int(ctx.option("attention", 128)),
             dropout=float(ctx.option("dropout", 0.1)),
         )
         return FinetunedWhisperModel(cfg)
@@ -123,6 +143,9 @@ class FinetuneRecipe(Recipe):
         variants = self._variants(tr, model.first, ctx)
         y_tr = ctx.label_indices(tr)
         val = (self.lower_states(va, model.first, ctx), ctx.label_indices(va)) if va else None
+        probe = model.pooling == "layers" and bool(ctx.option("probe", True))
+        if probe:
+            self._probe(model, variants, y_tr, ctx)
         frames = max(2, int(round(float(ctx.option("crop_s", defaults.WINDOW_S)) * model.backbone.frame_rate)))
         batch = _CropBatches(variants, y_tr, frames, int(ctx.option("masks", 2)), ctx.seed, ctx.torch_device)
         model.set_trainable(True)
@@ -132,12 +155,32 @@ class FinetuneRecipe(Recipe):
                                  {"params": head, "lr": float(ctx.option("head_lr", 1e-3))}],
                                 weight_decay=float(ctx.option("weight_decay", 0.01)))
         epochs = ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 15))
-        opts = LoopOptions(epochs, int(ctx.option("batch_size", 16)), int(ctx.option("patience", 3)), ctx.seed, "finetune")
-        evaluate = (lambda m: _evaluate(m, *val)) if val is not None else None
+        opts = LoopOptions(epochs, int(ctx.option("batch_size", 16)), int(ctx.option("patience", 3)), ctx.seed, "finetune",
+                           validate_start=probe)
+        calibrate = bool(ctx.option("calibrate", True))
+        evaluate = (lambda m: _evaluate(m, *val, calibrated=calibrate)) if val is not None else None
         result = train_epochs(model, batch.loss_sum, len(tr), opt, opts, ctx, evaluate)
         model.set_trainable(False)
-        model.config.meta.update({"recipe": self.name, **result.meta(), "layer_weights": [round(w, 4) for w in model.mix.weights]})
+        if val is not None and calibrate:
+            logits = _logits(model, val[0])
+            model.temperature.fill_(fit_temperature(logits, val[1]))
+        meta: dict[str, Any] = {"recipe": self.name, **result.meta(), "probe": probe, "temperature": round(float(model.temperature), 4)}
+        if model.mix is not None:
+            meta["layer_weights"] = [round(w, 4) for w in model.mix.weights]
+        model.config.meta.update(meta)
         return model.eval()
+
+    def _probe(self, model: FinetunedWhisperModel, variants: list[list[np.ndarray]], y: np.ndarray, ctx: TrainContext) -> None:
+        """The head and standardisation set to a logistic regression (``C``) on the frozen model's
+        pooled features of every training clip, clean and noisy ``(clips * variants, width)``."""
+        model.eval()
+        with torch.inference_mode():
+            x = np.concatenate([np.stack([model.pooled(torch.from_numpy(h.astype(np.float32))[None].to(model.device))[0].cpu().numpy()
+                                          for h in states]) for states in variants])
+        fit = fit_standardised_logreg(x, np.tile(y, len(variants)), len(model.labels), float(ctx.option("C", 1.0)), ctx.seed)
+        model.set_head(torch.from_numpy(fit["mean"]), torch.from_numpy(fit["std"]), torch.from_numpy(fit["coef"]),
+                       torch.from_numpy(fit["intercept"]))
+        log.info("finetune: linear probe on %d rows of %d features", *x.shape)
 
     def predict_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
         """Whole clean clips from their cached lower states ``(clips, labels)``."""
@@ -146,7 +189,7 @@ class FinetuneRecipe(Recipe):
         return _probabilities(model, states)
 
     def extra(self, ctx: TrainContext) -> dict[str, Any]:
-        return {"tuned_layers": int(ctx.option("tuned_layers", 2)), "augment": str(ctx.option("augment", DEFAULT_AUGMENT)),
+        return {"tuned_layers": int(ctx.option("tuned_layers", 2)), "pooling": str(ctx.option("pooling", "layers")), "augment": str(ctx.option("augment", DEFAULT_AUGMENT)),
                 "epochs": ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 15))}
 
 
@@ -185,22 +228,33 @@ class _CropBatches:
         return h
 
 
-def _probabilities(model: FinetunedWhisperModel, states: Sequence[np.ndarray]) -> np.ndarray:
-    """``(clips, labels)`` probabilities of whole clips from their lower states, one pass per clip."""
+def _logits(model: FinetunedWhisperModel, states: Sequence[np.ndarray], temperature: bool = False) -> np.ndarray:
+    """``(clips, labels)`` logits of whole clips from their lower states (divided by the model's
+    temperature only if ``temperature``), one pass per clip."""
     model.eval()
     rows = []
     with torch.inference_mode():
         for h in states:
             x = torch.from_numpy(h.astype(np.float32))[None].to(model.device)
-            rows.append(torch.softmax(model.classify_state(x).float(), dim=-1)[0].cpu().numpy())
+            out = model.classify_state(x) if temperature else model.logits_of_state(x)
+            rows.append(out.float()[0].cpu().numpy())
     return np.stack(rows) if rows else np.zeros((0, len(model.labels)), dtype=np.float32)
 
 
-def _evaluate(model: FinetunedWhisperModel, states: Sequence[np.ndarray], y: np.ndarray) -> tuple[float, float]:
-    """(mean cross-entropy, UA) of whole clean validation clips."""
+def _probabilities(model: FinetunedWhisperModel, states: Sequence[np.ndarray]) -> np.ndarray:
+    """``(clips, labels)`` probabilities of whole clips from their lower states."""
+    logits = _logits(model, states, temperature=True)
+    return softmax(logits, 1.0) if len(logits) else logits
+
+
+def _evaluate(model: FinetunedWhisperModel, states: Sequence[np.ndarray], y: np.ndarray, calibrated: bool = True) -> tuple[float, float]:
+    """(mean cross-entropy, UA) of whole clean validation clips. ``calibrated``: the cross-entropy at
+    the temperature that suits these logits best, so that an epoch is chosen for separating the
+    emotions better, not for being less over-confident than the linear probe it started from."""
     from ..metrics import compute_metrics
 
-    probs = _probabilities(model, states)
+    logits = _logits(model, states)
+    probs = softmax(logits, fit_temperature(logits, y) if calibrated else 1.0)
     loss = float(-np.mean(np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))))
     ua = compute_metrics(y, probs.argmax(axis=1), [str(i) for i in range(probs.shape[1])]).ua
     return loss, float(ua)
