@@ -27,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def tiny_options(whisper: Path, **kw) -> dict:
     return {"backbone_source": str(whisper), "tuned_layers": 1, "augment": "white:10", "val_fraction": 0.34,
-            "batch_size": 4, "lr": 1e-3, "head_lr": 1e-2, "attention": 0, "masks": 0, **kw}
+            "batch_size": 4, "lr": 1e-3, "head_lr": 1e-2, "attention": 0, "masks": 0, "layers": [0, 1, 2], **kw}
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,8 @@ def corpus(tmp_path_factory):
     return read_ravdess(write_synthetic_ravdess(tmp_path_factory.mktemp("syn"), speakers=4, reps=2))
 
 
-def tiny_model(whisper: Path, tuned: int = 1) -> FinetunedWhisperModel:
-    cfg = FinetunedWhisperModel.make_config(EMOTIONS, tuned_layers=tuned, backbone_source=str(whisper), attention=8)
+def tiny_model(whisper: Path, tuned: int = 1, layers: list[int] | None = None) -> FinetunedWhisperModel:
+    cfg = FinetunedWhisperModel.make_config(EMOTIONS, tuned_layers=tuned, backbone_source=str(whisper), attention=8, layers=layers)
     torch.manual_seed(0)
     return FinetunedWhisperModel(cfg).eval()
 
@@ -46,15 +46,22 @@ def test_recipe_is_registered():
 
 
 def test_model_from_audio_equals_model_from_lower_state(tiny_whisper_dir):
-    m = tiny_model(tiny_whisper_dir)
+    m = tiny_model(tiny_whisper_dir, layers=[0, 1, 2])
     wav = torch.from_numpy(np.stack([synth_speechlike(1.0, seed=i) for i in range(2)]))
     with torch.inference_mode():
         direct = m(wav)
-        via_state = m.classify_state(m.lower_state(wav))
+        h, frozen = m.lower(wav)
+        via_state = m.classify_state(h, frozen)
         every = m.backbone(wav)  # all states: the lower state is the one the tuned blocks start from
-    assert m.first == 1 and torch.equal(m.lower_state(wav), every[1])
+        pooled = m.pooled(h, frozen)
+    assert m.first == 1 and m.frozen_layers == [0] and torch.equal(h, every[1])
+    from emomon.models.layer_head import pool_states  # the default model's pooling, on every layer
+
+    torch.testing.assert_close(pooled, pool_states(every, [0, 1, 2]))
     torch.testing.assert_close(direct, via_state)
     assert direct.shape == (2, len(EMOTIONS))
+    with pytest.raises(ValueError, match="frozen"):
+        m.pooled(h)
 
 
 def test_only_tuned_blocks_train_and_are_saved(tmp_path, tiny_whisper_dir):
@@ -128,26 +135,35 @@ def test_probe_is_the_start_of_fine_tuning(tmp_path, corpus, tiny_whisper_dir):
     model = recipe.fit(train, c)
     frozen = recipe.template(c)
     with torch.inference_mode():
-        x = np.stack([frozen.pooled(torch.from_numpy(h.astype(np.float32))[None])[0].numpy() for h in recipe.lower_states(train, 1, c)])
+        lower = recipe.lower_states(train, frozen, c)
+        x = np.stack([frozen.pooled(*lower.batch([i], torch.device("cpu")))[0].numpy() for i in range(len(train))])
     fit = fit_standardised_logreg(x, c.label_indices(train), len(EMOTIONS), 1.0)
     test = [u for u in corpus if u.speaker == corpus[0].speaker]
     with torch.inference_mode():
-        xt = np.stack([frozen.pooled(torch.from_numpy(h.astype(np.float32))[None])[0].numpy() for h in recipe.lower_states(test, 1, c)])
+        lower = recipe.lower_states(test, frozen, c)
+        xt = np.stack([frozen.pooled(*lower.batch([i], torch.device("cpu")))[0].numpy() for i in range(len(test))])
     expected = ((xt - fit["mean"]) / fit["std"]) @ fit["coef"].T + fit["intercept"]
     got = np.log(recipe.predict_proba(model, test, c))
     np.testing.assert_allclose(got - got.mean(1, keepdims=True), expected - expected.mean(1, keepdims=True), atol=1e-3)
     assert model.config.meta["probe"] and float(model.temperature) == 1.0
 
 
-def test_pooling_must_be_known(tiny_whisper_dir):
+def test_pooling_and_layers_must_be_known(tiny_whisper_dir):
     cfg = FinetunedWhisperModel.make_config(EMOTIONS, backbone_source=str(tiny_whisper_dir), tuned_layers=1, pooling="max")
     with pytest.raises(ModelError, match="params.pooling"):
         FinetunedWhisperModel(cfg)
+    for layers in ([2, 3, 4, 5, 6], [2, 1], []):  # the tiny encoder has states 0..2
+        cfg = FinetunedWhisperModel.make_config(EMOTIONS, backbone_source=str(tiny_whisper_dir), tuned_layers=1, layers=layers)
+        with pytest.raises(ModelError, match="params.layers"):
+            FinetunedWhisperModel(cfg)
+    assert tiny_model(tiny_whisper_dir).layers == [1, 2]  # none given: the tuned blocks' input and outputs
 
 
 def test_recipe_refuses_babble_and_other_backbones(tmp_path, corpus, tiny_whisper_dir):
     folds = make_folds("kfold-speaker", corpus, k=2)
-    for opts, match in (({"augment": "babble:0"}, "KIND white or pink"), ({"backbone": "wav2vec2-base"}, "whisper")):
+    for opts, match in (({"augment": "babble:0"}, "KIND white or pink"), ({"backbone": "wav2vec2-base"}, "whisper"),
+                        ({"layers": [2, 3, 4, 5, 6]}, "params.layers: .* between 0 and 2"),
+                        ({"tuned_layers": 3}, "tuned_layers")):
         c = TrainContext(cache=FeatureCache(tmp_path / "cache"), options=tiny_options(tiny_whisper_dir, **opts))
         with pytest.raises(DataError, match=match):
             run_protocol(get_recipe("finetune"), corpus, folds, tmp_path / "out", c, protocol="kfold-speaker")

@@ -6,9 +6,10 @@ and a linear head (architecture ``whisper-finetune``; trained by the ``finetune`
 .. h_L`` pooled to ``(batch, width)`` → standardised (the training statistics) → dropout → linear →
 logits / temperature ``(batch, labels)``. Two poolings (``params.pooling``):
 
-- ``layers``: each state's mean and standard deviation over time, concatenated, ``width = 2 * d *
-  (tuned + 1)``: the default model's features on the tuned states, so the head can start as the
-  default's logistic head on them (a linear probe, then fine-tuning: LP-FT).
+- ``layers``: the mean and standard deviation over time of each state in ``params.layers``
+  (frozen lower ones too, e.g. ``[2, 3, 4, 5, 6]`` as the default model pools), concatenated,
+  ``width = 2 * d * len(layers)``: the default model's features, with the top blocks tuned, so the
+  head can start as the default's logistic head (a linear probe, then fine-tuning: LP-FT).
 - ``weighted``: a learnt softmax weighting of the states (s3prl's featurizer) ``(batch, time, d)``,
   then attentive (``attention > 0``) or plain statistics pooling, ``width = 2 * d``.
 
@@ -39,7 +40,8 @@ class FinetunedWhisperModel(EmotionModel):
     """See the module docstring. ``config.params``: ``backbone`` (a ``whisper-*`` registry name),
     ``backbone_source`` (path or hub id, ``None``: the default resolution), ``tuned_layers`` (top
     blocks fine-tuned, 1 to all), ``pooling`` (``layers`` or ``weighted``; a config without it is
-    ``weighted``, the only pooling before there were two), ``attention`` (``weighted`` only: units
+    ``weighted``, the only pooling before there were two), ``layers`` (``layers`` pooling: the
+    states pooled, ascending; none given: the tuned blocks' input and outputs), ``attention`` (``weighted`` only: units
     of the pooling's scorer; 0: mean and std), ``dropout`` (before the head)."""
 
     frozen_prefixes = ("backbone.",)
@@ -67,9 +69,11 @@ class FinetunedWhisperModel(EmotionModel):
         if self.pooling not in POOLINGS:
             raise ModelError(config.architecture, f"params.pooling: {self.pooling!r} is not one of {', '.join(POOLINGS)}")
         weighted = self.pooling == "weighted"
+        self.layers = [] if weighted else self._pooled_layers(p.get("layers"), n_blocks)
+        self.frozen_layers = [i for i in self.layers if i < self.first]  # pooled from the frozen part
         self.mix = LayerWeighting(self.tuned + 1) if weighted else None
         self.pool = StatsPool(d, int(p.get("attention", 128)) if weighted else 0)
-        width = 2 * d * (1 if weighted else self.tuned + 1)
+        width = 2 * d * (1 if weighted else len(self.layers))
         self.register_buffer("feat_mean", torch.zeros(width))
         self.register_buffer("feat_std", torch.ones(width))
         self.dropout = nn.Dropout(float(p.get("dropout", 0.1)))
@@ -77,10 +81,19 @@ class FinetunedWhisperModel(EmotionModel):
         self.register_buffer("temperature", torch.ones(()))
         self.set_trainable(False)
 
+    def _pooled_layers(self, layers: Sequence[int] | None, n_blocks: int) -> list[int]:
+        """The states the ``layers`` pooling pools: ``layers`` checked, or the tuned blocks' input and outputs."""
+        if layers is None:
+            return list(range(self.first, n_blocks + 1))
+        out = [int(i) for i in layers]
+        if not out or out != sorted(set(out)) or out[0] < 0 or out[-1] > n_blocks:
+            raise ModelError(self.config.architecture, f"params.layers: {layers!r} must be ascending states between 0 and {n_blocks}")
+        return out
+
     @classmethod
     def make_config(cls, labels: Sequence[str], tuned_layers: int = 2, backbone: str = "whisper-base",
-                    backbone_source: str | None = None, pooling: str = "layers", attention: int = 128, dropout: float = 0.1,
-                    **meta: Any) -> ModelConfig:
+                    backbone_source: str | None = None, pooling: str = "layers", layers: Sequence[int] | None = None,
+                    attention: int = 128, dropout: float = 0.1, **meta: Any) -> ModelConfig:
         """A config (16 kHz, the Whisper front end, the default stream window and hop)."""
         from .backbones import WHISPER_FRONT
 
@@ -90,7 +103,8 @@ class FinetunedWhisperModel(EmotionModel):
             sample_rate=16000,
             frontend=WHISPER_FRONT.to_dict(),
             params={"backbone": backbone, "backbone_source": backbone_source, "tuned_layers": int(tuned_layers),
-                    "pooling": pooling, "attention": int(attention), "dropout": float(dropout)},
+                    "pooling": pooling, "layers": None if layers is None else [int(i) for i in layers],
+                    "attention": int(attention), "dropout": float(dropout)},
             window=defaults.WINDOW_S,
             hop=defaults.HOP_S,
             meta=dict(meta),
@@ -122,22 +136,29 @@ class FinetunedWhisperModel(EmotionModel):
         name = self.config.params.get("backbone", "whisper-base")
         return InputNeeds((int(self.backbone.sample_rate),), self.backbone.min_samples, f"the {name} backbone")
 
-    def lower_state(self, waveforms: torch.Tensor) -> torch.Tensor:
-        """``h_first (batch, time, d)``: the frozen layers' output the tuned blocks start from (fp32)."""
+    def lower(self, waveforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The frozen part, in fp32: ``h_first (batch, time, d)``, the state the tuned blocks start
+        from, and the pooled frozen ``layers`` ``(batch, 2 * d * len(frozen_layers))`` (``None``: none pooled)."""
         if self.precision == "fp32":
-            return self.backbone(waveforms, upto=self.first)[-1]
-        from .precision import backbone_autocast
+            states = self.backbone(waveforms, upto=self.first)
+        else:
+            from .precision import backbone_autocast
 
-        with backbone_autocast(self.precision, waveforms.device):
-            return self.backbone(waveforms, upto=self.first)[-1].float()
+            with backbone_autocast(self.precision, waveforms.device):
+                states = [s.float() for s in self.backbone(waveforms, upto=self.first)]
+        frozen = torch.cat([self.pool(states[i]) for i in self.frozen_layers], dim=-1) if self.frozen_layers else None
+        return states[-1], frozen
 
-    def pooled(self, h: torch.Tensor) -> torch.Tensor:
-        """``h_first (batch, time, d)`` → the head's features before standardisation ``(batch, width)``:
-        the tuned blocks, then the pooling of their input and outputs."""
+    def pooled(self, h: torch.Tensor, frozen: torch.Tensor | None = None) -> torch.Tensor:
+        """``h_first (batch, time, d)`` (and the pooled frozen layers, :meth:`lower`) → the head's
+        features before standardisation ``(batch, width)``: the tuned blocks, then the pooling."""
         states = [h, *self.backbone.encoder.run_blocks(h, self.first, self.backbone.num_layers - 1)]
         if self.mix is not None:
             return self.pool(self.mix(states))
-        return torch.cat([self.pool(s) for s in states], dim=-1)
+        if self.frozen_layers and frozen is None:
+            raise ValueError(f"layers {self.frozen_layers} are frozen: their pooled states must be given")
+        tuned = [self.pool(states[i - self.first]) for i in self.layers if i >= self.first]
+        return torch.cat(([frozen] if self.frozen_layers else []) + tuned, dim=-1)
 
     def set_head(self, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
         """Standardisation ``(width,)`` and head ``(labels, width)``, ``(labels,)``, e.g. a linear probe's."""
@@ -145,16 +166,17 @@ class FinetunedWhisperModel(EmotionModel):
             for dst, src in ((self.feat_mean, mean), (self.feat_std, std), (self.head.weight, weight), (self.head.bias, bias)):
                 dst.copy_(torch.as_tensor(src, dtype=dst.dtype))
 
-    def logits_of_state(self, h: torch.Tensor) -> torch.Tensor:
-        """``h_first (batch, time, d)`` → logits before the temperature ``(batch, labels)``."""
-        return self.head(self.dropout((self.pooled(h) - self.feat_mean) / self.feat_std))
+    def logits_of_state(self, h: torch.Tensor, frozen: torch.Tensor | None = None) -> torch.Tensor:
+        """``h_first (batch, time, d)`` (and the pooled frozen layers) → logits before the temperature ``(batch, labels)``."""
+        return self.head(self.dropout((self.pooled(h, frozen) - self.feat_mean) / self.feat_std))
 
-    def classify_state(self, h: torch.Tensor) -> torch.Tensor:
-        """``h_first (batch, time, d)`` → logits ``(batch, labels)``: the tuned blocks, the pooling,
-        the standardisation, the head and the temperature (what training runs on cached lower states)."""
-        return self.logits_of_state(h) / self.temperature
+    def classify_state(self, h: torch.Tensor, frozen: torch.Tensor | None = None) -> torch.Tensor:
+        """``h_first (batch, time, d)`` (and the pooled frozen layers) → logits ``(batch, labels)``: the
+        tuned blocks, the pooling, the standardisation, the head and the temperature (what training
+        runs on cached lower states)."""
+        return self.logits_of_state(h, frozen) / self.temperature
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if lengths is None:
-            return self.classify_state(self.lower_state(waveforms))
-        return torch.cat([self.classify_state(self.lower_state(w[: int(n)].unsqueeze(0))) for w, n in zip(waveforms, lengths)])
+            return self.classify_state(*self.lower(waveforms))
+        return torch.cat([self.classify_state(*self.lower(w[: int(n)].unsqueeze(0))) for w, n in zip(waveforms, lengths)])

@@ -8,8 +8,9 @@ tuned blocks, the pooling, the standardisation and the linear head
 (:mod:`..loop`: AdamW, early stopping on held-out *training* speakers, data-parallel under
 ``torchrun``).
 
-Linear probe, then fine-tuning (LP-FT, Kumar et al. 2022): with ``pooling=layers`` (each tuned
-state's mean and std, concatenated) the head starts as the default model's head does, a
+Linear probe, then fine-tuning (LP-FT, Kumar et al. 2022): with ``pooling=layers`` (the mean and
+std of each state in ``layers``, concatenated: the default model's features; those of the frozen
+lower states come from the default recipe's cache of whole clips) the head starts as the default model's head does, a
 standardised logistic regression (``C``) on the *frozen* states of the whole training clips and
 their noisy copies; the probe is validated as epoch 0, and fine-tuning only replaces it if it
 lowers the validation loss. A head learnt from scratch at the blocks' pace lags the probe by many
@@ -22,23 +23,28 @@ transformer recipe shares.
 
 Augmentation: each epoch, every clip is drawn clean or as one of its noisy copies (``augment``,
 white or pink noise at the given SNRs), cropped at random to ``crop_s`` seconds (the stream's
-window), then masked SpecAugment-style on the cached state: ``masks`` time bands of up to 10
-frames and as many channel bands of up to 32 dimensions are zeroed. Validation and testing see
+window), then, with ``masks`` > 0, masked SpecAugment-style on the cached state: ``masks`` time
+bands of up to 10 frames and as many channel bands of up to 32 dimensions are zeroed. Masks are off
+by default: a zeroed band of a Whisper state is far from anything the probe was fitted on (on EmoBox
+fold 1, a probe on states 4-6 has a loss on training crops of 0.19 without masks and 4.25 with two, and 2.6 even
+with the bands filled with the clip's mean), so the first epochs were spent undoing the probe. Validation and testing see
 whole clean clips. With ``tuned_layers`` equal to the encoder's depth, the cached state is the
 convolutional front's output and every block is fine-tuned (a GPU's job).
 
 Options (``--set``): ``backbone`` (``whisper-base``), ``backbone_source``, ``tuned_layers`` (2),
 ``pooling`` (``layers``; ``weighted``: a learnt layer weighting and attentive pooling, no probe),
+``layers`` (``[2, 3, 4, 5, 6]``, as the default model),
 ``probe`` (true), ``C`` (1.0), ``calibrate`` (true), ``attention`` (``weighted``: 128; 0: plain
 mean and std), ``dropout`` (0.1), ``epochs`` (15; ``--epochs``
 wins), ``batch_size`` (16), ``lr`` (5e-5, the tuned blocks), ``head_lr`` (1e-3: weighting,
 pooling, head), ``weight_decay`` (0.01), ``patience`` (3), ``val_fraction`` (0.15 of the
-training speakers), ``crop_s`` (3.0), ``masks`` (2), ``augment`` (``white:10,pink:10``).
+training speakers), ``crop_s`` (3.0), ``masks`` (0), ``augment`` (``white:10,pink:10``).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -46,7 +52,7 @@ import torch
 import torch.nn.functional as F
 
 from ... import defaults
-from ...errors import DataError
+from ...errors import DataError, ModelError
 from ...models.backbones import load_backbone
 from ...models.base import EmotionModel
 from ...models.finetuned_whisper import POOLINGS, FinetunedWhisperModel
@@ -57,6 +63,7 @@ from ..loop import validation_split
 from ..noise import noisy_copies, parse_augmentations
 from . import register_recipe
 from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg
+from .layer_head import DEFAULT_LAYERS, layer_pool
 from .options import Option
 
 log = logging.getLogger(__name__)
@@ -76,6 +83,8 @@ class FinetuneRecipe(Recipe):
         Option("tuned_layers", "int", 2, "top encoder blocks fine-tuned (the rest frozen, their output cached)", minimum=1),
         Option("pooling", "str", "layers", "each tuned state's mean and std (layers), or a learnt weighting of the states "
                "and attentive pooling (weighted)", choices=POOLINGS),
+        Option("layers", "ints", DEFAULT_LAYERS, "pooling=layers: the states pooled (frozen lower ones too; 0 = the "
+               "input embedding)"),
         Option("probe", "bool", True, "pooling=layers: start the head as a logistic regression on the frozen states"),
         Option("C", "float", 1.0, "inverse regularisation of the probe", minimum=1e-9),
         Option("calibrate", "bool", True, "fit a temperature on the validation speakers (and compare epochs at their best "
@@ -91,7 +100,7 @@ class FinetuneRecipe(Recipe):
         Option("val_fraction", "float", 0.15, "training speakers (or clips) held out for early stopping", minimum=0.0),
         Option("val_split", "str", "speakers", "what validation holds out: speakers, or clips (speaker-dependent)", choices=("speakers", "clips")),
         Option("crop_s", "float", defaults.WINDOW_S, "training crops (seconds; clips shorter than this are used whole)", minimum=0.1),
-        Option("masks", "int", 2, "time and channel masks per training crop", minimum=0),
+        Option("masks", "int", 0, "time and channel masks per training crop (zeroed bands of the cached state)", minimum=0),
         Option("augment", "str", DEFAULT_AUGMENT, "noisy copies KIND:SNR,... (white, pink); empty for none"),
     )
 
@@ -103,20 +112,26 @@ class FinetuneRecipe(Recipe):
             raise DataError(what, why) from None
         if not str(ctx.option("backbone", "whisper-base")).startswith("whisper"):
             raise DataError("--set backbone", "finetune tunes a Whisper encoder's blocks: use a whisper-* backbone")
+        self.template(ctx)  # tuned_layers and layers fit the backbone, before any feature is computed
 
     # -- cached lower states -----------------------------------------------------------------------
     def template(self, ctx: TrainContext) -> FinetunedWhisperModel:
+        pooling = str(ctx.option("pooling", "layers"))
         cfg = FinetunedWhisperModel.make_config(
             ctx.labels, tuned_layers=int(ctx.option("tuned_layers", 2)), backbone=str(ctx.option("backbone", "whisper-base")),
-            backbone_source=ctx.option("backbone_source"), pooling=str(ctx.option("pooling", "layers")),
-            attention=int(ctx.option("attention", 128)),
-            dropout=float(ctx.option("dropout", 0.1)),
+            backbone_source=ctx.option("backbone_source"), pooling=pooling,
+            layers=ctx.option("layers", DEFAULT_LAYERS) if pooling == "layers" else None,
+            attention=int(ctx.option("attention", 128)), dropout=float(ctx.option("dropout", 0.1)),
         )
-        return FinetunedWhisperModel(cfg)
+        try:
+            return FinetunedWhisperModel(cfg)
+        except ModelError as exc:
+            raise DataError("--set", exc.why) from None
 
-    def lower_states(self, utts: Sequence[Utterance], first: int, ctx: TrainContext) -> list[np.ndarray]:
-        """Per clip ``(frames, d)`` float16: the frozen blocks' output ``h_first``, cached."""
-        name, source = str(ctx.option("backbone", "whisper-base")), ctx.option("backbone_source")
+    def lower_states(self, utts: Sequence[Utterance], model: FinetunedWhisperModel, ctx: TrainContext) -> _Lower:
+        """The frozen part of ``utts``, cached: per clip ``(frames, d)`` float16, the frozen blocks'
+        output ``h_first``, and the pooled frozen layers over the whole clip (the default recipe's cache)."""
+        name, source, first = str(ctx.option("backbone", "whisper-base")), ctx.option("backbone_source"), model.first
         key = ExtractorKey("whisper-state", {"backbone": name, "source": source, "layer": first}, "1")
         backbone = load_backbone(name, source)
 
@@ -124,13 +139,15 @@ class FinetuneRecipe(Recipe):
             with torch.inference_mode():
                 return backbone(torch.from_numpy(samples)[None, :], upto=first)[-1][0].numpy().astype(np.float16)
 
-        return cached_features(utts, key, extract, backbone.sample_rate, ctx)
+        states = cached_features(utts, key, extract, backbone.sample_rate, ctx)
+        frozen = layer_pool(utts, ctx)[:, model.frozen_layers].reshape(len(utts), -1) if model.frozen_layers else None
+        return _Lower(states, frozen)
 
-    def _variants(self, train: Sequence[Utterance], first: int, ctx: TrainContext) -> list[list[np.ndarray]]:
-        """The clean states of ``train`` and those of each noisy copy (``augment``), clip for clip."""
-        out = [self.lower_states(train, first, ctx)]
+    def _variants(self, train: Sequence[Utterance], model: FinetunedWhisperModel, ctx: TrainContext) -> list[_Lower]:
+        """The clean frozen part of ``train`` and that of each noisy copy (``augment``), clip for clip."""
+        out = [self.lower_states(train, model, ctx)]
         for kind, snr in parse_augmentations(str(ctx.option("augment", DEFAULT_AUGMENT) or ""), kinds=("white", "pink")):
-            out.append(self.lower_states(noisy_copies(train, kind, snr, ctx.noise_dir, seed=ctx.seed), first, ctx))
+            out.append(self.lower_states(noisy_copies(train, kind, snr, ctx.noise_dir, seed=ctx.seed), model, ctx))
         return out
 
     # -- training ----------------------------------------------------------------------------------
@@ -140,14 +157,14 @@ class FinetuneRecipe(Recipe):
         torch.manual_seed(ctx.seed)
         model = self.template(ctx).to(ctx.torch_device)
         tr, va = validation_split(train, float(ctx.option("val_fraction", 0.15)), str(ctx.option("val_split", "speakers")), ctx.seed)
-        variants = self._variants(tr, model.first, ctx)
+        variants = self._variants(tr, model, ctx)
         y_tr = ctx.label_indices(tr)
-        val = (self.lower_states(va, model.first, ctx), ctx.label_indices(va)) if va else None
+        val = (self.lower_states(va, model, ctx), ctx.label_indices(va)) if va else None
         probe = model.pooling == "layers" and bool(ctx.option("probe", True))
         if probe:
             self._probe(model, variants, y_tr, ctx)
         frames = max(2, int(round(float(ctx.option("crop_s", defaults.WINDOW_S)) * model.backbone.frame_rate)))
-        batch = _CropBatches(variants, y_tr, frames, int(ctx.option("masks", 2)), ctx.seed, ctx.torch_device)
+        batch = _CropBatches(variants, y_tr, frames, int(ctx.option("masks", 0)), ctx.seed, ctx.torch_device)
         model.set_trainable(True)
         tuned = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone.")]
         head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
@@ -162,21 +179,20 @@ class FinetuneRecipe(Recipe):
         result = train_epochs(model, batch.loss_sum, len(tr), opt, opts, ctx, evaluate)
         model.set_trainable(False)
         if val is not None and calibrate:
-            logits = _logits(model, val[0])
-            model.temperature.fill_(fit_temperature(logits, val[1]))
+            model.temperature.fill_(fit_temperature(_logits(model, val[0]), val[1]))
         meta: dict[str, Any] = {"recipe": self.name, **result.meta(), "probe": probe, "temperature": round(float(model.temperature), 4)}
         if model.mix is not None:
             meta["layer_weights"] = [round(w, 4) for w in model.mix.weights]
         model.config.meta.update(meta)
         return model.eval()
 
-    def _probe(self, model: FinetunedWhisperModel, variants: list[list[np.ndarray]], y: np.ndarray, ctx: TrainContext) -> None:
+    def _probe(self, model: FinetunedWhisperModel, variants: list[_Lower], y: np.ndarray, ctx: TrainContext) -> None:
         """The head and standardisation set to a logistic regression (``C``) on the frozen model's
         pooled features of every training clip, clean and noisy ``(clips * variants, width)``."""
         model.eval()
         with torch.inference_mode():
-            x = np.concatenate([np.stack([model.pooled(torch.from_numpy(h.astype(np.float32))[None].to(model.device))[0].cpu().numpy()
-                                          for h in states]) for states in variants])
+            x = np.concatenate([np.stack([model.pooled(*v.batch([i], model.device))[0].cpu().numpy() for i in range(len(v))])
+                                for v in variants])
         fit = fit_standardised_logreg(x, np.tile(y, len(variants)), len(model.labels), float(ctx.option("C", 1.0)), ctx.seed)
         model.set_head(torch.from_numpy(fit["mean"]), torch.from_numpy(fit["std"]), torch.from_numpy(fit["coef"]),
                        torch.from_numpy(fit["intercept"]))
@@ -185,20 +201,40 @@ class FinetuneRecipe(Recipe):
     def predict_proba(self, model: EmotionModel, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
         """Whole clean clips from their cached lower states ``(clips, labels)``."""
         assert isinstance(model, FinetunedWhisperModel)
-        states = self.lower_states(utts, model.first, ctx)
-        return _probabilities(model, states)
+        return _probabilities(model, self.lower_states(utts, model, ctx))
 
     def extra(self, ctx: TrainContext) -> dict[str, Any]:
-        return {"tuned_layers": int(ctx.option("tuned_layers", 2)), "pooling": str(ctx.option("pooling", "layers")), "augment": str(ctx.option("augment", DEFAULT_AUGMENT)),
+        return {"tuned_layers": int(ctx.option("tuned_layers", 2)), "pooling": str(ctx.option("pooling", "layers")),
+                "augment": str(ctx.option("augment", DEFAULT_AUGMENT)),
                 "epochs": ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 15))}
+
+
+@dataclass
+class _Lower:
+    """The frozen part of some clips: ``states`` per clip ``(frames, d)`` (``h_first``, float16) and
+    the pooled frozen layers over each whole clip ``(clips, width_frozen)`` (``None``: none pooled)."""
+
+    states: list[np.ndarray]
+    frozen: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def batch(self, idx: Sequence[int], device: torch.device, crops: Sequence[np.ndarray] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(h (batch, frames, d), frozen (batch, width_frozen) or None)`` of clips ``idx`` as float32
+        tensors: their whole states, or the given ``crops`` of them."""
+        h = np.stack(crops) if crops is not None else np.stack([self.states[i] for i in idx]).astype(np.float32)
+        frozen = None if self.frozen is None else torch.from_numpy(self.frozen[list(idx)].astype(np.float32)).to(device)
+        return torch.from_numpy(h).to(device), frozen
 
 
 class _CropBatches:
     """A training batch from clip indices: each clip drawn clean or noisy, cropped to ``frames`` (all
     to the batch's shortest clip when one is shorter), masked; the draws depend only on (seed, step,
-    clip), so every rank of a distributed run makes the same ones."""
+    clip), so every rank of a distributed run makes the same ones. The pooled frozen layers are
+    those of the whole clip (not of its crop): the cache holds whole clips'."""
 
-    def __init__(self, variants: list[list[np.ndarray]], labels: np.ndarray, frames: int, masks: int, seed: int,
+    def __init__(self, variants: list[_Lower], labels: np.ndarray, frames: int, masks: int, seed: int,
                  device: torch.device) -> None:
         self.variants, self.labels, self.frames, self.masks = variants, labels, frames, masks
         self.seed, self.device, self.step = seed, device, 0
@@ -206,15 +242,20 @@ class _CropBatches:
     def loss_sum(self, model: FinetunedWhisperModel, idx: np.ndarray) -> torch.Tensor:
         self.step += 1
         rngs = [np.random.default_rng([self.seed, self.step, int(i)]) for i in idx]
-        picked = [self.variants[int(r.integers(len(self.variants)))][int(i)] for r, i in zip(rngs, idx)]
+        picks = [int(r.integers(len(self.variants))) for r in rngs]
+        picked = [self.variants[v].states[int(i)] for v, i in zip(picks, idx)]
         n = min(self.frames, *(len(p) for p in picked))
         crops = []
         for r, p in zip(rngs, picked):
             start = int(r.integers(len(p) - n + 1))
             crops.append(self._mask(p[start : start + n].astype(np.float32), r))
         x = torch.from_numpy(np.stack(crops)).to(self.device)
+        frozen = None
+        if self.variants[0].frozen is not None:
+            rows = np.stack([self.variants[v].frozen[int(i)] for v, i in zip(picks, idx)]).astype(np.float32)  # type: ignore[index]
+            frozen = torch.from_numpy(rows).to(self.device)
         y = torch.from_numpy(self.labels[idx]).to(self.device)
-        return F.cross_entropy(model.classify_state(x), y, reduction="sum")
+        return F.cross_entropy(model.classify_state(x, frozen), y, reduction="sum")
 
     def _mask(self, h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """SpecAugment-style: ``masks`` time bands and channel bands of ``h (frames, d)`` zeroed."""
@@ -228,32 +269,32 @@ class _CropBatches:
         return h
 
 
-def _logits(model: FinetunedWhisperModel, states: Sequence[np.ndarray], temperature: bool = False) -> np.ndarray:
-    """``(clips, labels)`` logits of whole clips from their lower states (divided by the model's
+def _logits(model: FinetunedWhisperModel, lower: _Lower, temperature: bool = False) -> np.ndarray:
+    """``(clips, labels)`` logits of whole clips from their frozen part (divided by the model's
     temperature only if ``temperature``), one pass per clip."""
     model.eval()
     rows = []
     with torch.inference_mode():
-        for h in states:
-            x = torch.from_numpy(h.astype(np.float32))[None].to(model.device)
-            out = model.classify_state(x) if temperature else model.logits_of_state(x)
+        for i in range(len(lower)):
+            h, frozen = lower.batch([i], model.device)
+            out = model.classify_state(h, frozen) if temperature else model.logits_of_state(h, frozen)
             rows.append(out.float()[0].cpu().numpy())
     return np.stack(rows) if rows else np.zeros((0, len(model.labels)), dtype=np.float32)
 
 
-def _probabilities(model: FinetunedWhisperModel, states: Sequence[np.ndarray]) -> np.ndarray:
-    """``(clips, labels)`` probabilities of whole clips from their lower states."""
-    logits = _logits(model, states, temperature=True)
+def _probabilities(model: FinetunedWhisperModel, lower: _Lower) -> np.ndarray:
+    """``(clips, labels)`` probabilities of whole clips from their frozen part."""
+    logits = _logits(model, lower, temperature=True)
     return softmax(logits, 1.0) if len(logits) else logits
 
 
-def _evaluate(model: FinetunedWhisperModel, states: Sequence[np.ndarray], y: np.ndarray, calibrated: bool = True) -> tuple[float, float]:
+def _evaluate(model: FinetunedWhisperModel, lower: _Lower, y: np.ndarray, calibrated: bool = True) -> tuple[float, float]:
     """(mean cross-entropy, UA) of whole clean validation clips. ``calibrated``: the cross-entropy at
     the temperature that suits these logits best, so that an epoch is chosen for separating the
     emotions better, not for being less over-confident than the linear probe it started from."""
     from ..metrics import compute_metrics
 
-    logits = _logits(model, states)
+    logits = _logits(model, lower)
     probs = softmax(logits, fit_temperature(logits, y) if calibrated else 1.0)
     loss = float(-np.mean(np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))))
     ua = compute_metrics(y, probs.argmax(axis=1), [str(i) for i in range(probs.shape[1])]).ua

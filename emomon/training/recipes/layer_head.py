@@ -70,6 +70,28 @@ def window_batch(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.stack([w.samples for w in clip_windows(samples, sample_rate, STREAM_WINDOW, STREAM_HOP)])
 
 
+def _layer_pool_key(ctx: TrainContext) -> ExtractorKey:
+    name, source = ctx.option("backbone", "whisper-base"), ctx.options.get("backbone_source")
+    return ExtractorKey("layer-pool", {"backbone": name, "source": source, "pooling": "meanstd"}, version="1")
+
+
+def _layer_pool_extractor(ctx: TrainContext):
+    """(the backbone of ``ctx``'s ``backbone`` / ``backbone_source`` options, samples → ``(layers_total, 2 * hidden)``)."""
+    backbone = load_backbone(ctx.option("backbone", "whisper-base"), ctx.options.get("backbone_source"))
+
+    def extract(samples: np.ndarray) -> np.ndarray:
+        return all_layer_features(backbone, torch.from_numpy(samples)).numpy().astype(np.float32)
+
+    return backbone, extract
+
+
+def layer_pool(utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
+    """``(n, layers_total, 2 * hidden)``: every layer of the backbone (``ctx``'s ``backbone`` options)
+    pooled to mean and std over each whole clip; cached, the features this recipe trains on."""
+    backbone, extract = _layer_pool_extractor(ctx)
+    return np.stack(cached_features(utts, _layer_pool_key(ctx), extract, backbone.sample_rate, ctx))
+
+
 @register_recipe("default")
 class LayerHeadRecipe(Recipe):
     """Whisper-encoder layers + a trained, calibrated linear head (emomon's default model)."""
@@ -109,17 +131,10 @@ class LayerHeadRecipe(Recipe):
         return ctx.option("backbone", "whisper-base"), ctx.options.get("backbone_source")
 
     def _key(self, ctx: TrainContext) -> ExtractorKey:
-        name, source = self._backbone_spec(ctx)
-        return ExtractorKey("layer-pool", {"backbone": name, "source": source, "pooling": "meanstd"}, version="1")
+        return _layer_pool_key(ctx)
 
     def _extract(self, ctx: TrainContext):
-        name, source = self._backbone_spec(ctx)
-        backbone = load_backbone(name, source)
-
-        def extract(samples: np.ndarray) -> np.ndarray:
-            return all_layer_features(backbone, torch.from_numpy(samples)).numpy().astype(np.float32)
-
-        return backbone, extract
+        return _layer_pool_extractor(ctx)
 
     def features(self, utts: Sequence[Utterance], ctx: TrainContext) -> np.ndarray:
         """``(n, layers_total, 2 * hidden)`` pooled features (speaker-normalised in that mode)."""
