@@ -241,3 +241,23 @@ def test_sigkill_then_rerun_gives_the_metrics_of_an_uninterrupted_run(tmp_path, 
     second = json.loads((out / "metrics.json").read_text())
     assert comparable(second) == comparable(first)
     assert (out / "predictions.jsonl").read_text() == (whole / "predictions.jsonl").read_text()
+
+
+def test_a_finished_run_of_some_folds_is_extended_by_a_run_of_all(tmp_path, corpus, caplog):
+    """A quick ``--fold 1`` run, then the same command for every fold: fold 1 is reused, not refused
+    nor trained again, and the outputs hold every fold; a rerun of all is then a finished run."""
+    whole = run(CountingRecipe(), corpus, tmp_path / "whole", tmp_path, final=False)
+    out = tmp_path / "out"
+    folds = make_folds("loso", corpus)
+    quick = CountingRecipe()
+    run_protocol(quick, corpus, folds[:1], out, ctx_for(tmp_path), protocol="loso", data="syn", final=False)
+    assert quick.fits == 1 and len(json.loads((out / "metrics.json").read_text())["folds"]) == 1
+    rest = CountingRecipe()
+    with caplog.at_level("INFO", logger="emomon.training"):
+        res = run(rest, corpus, out, tmp_path, final=False)
+    assert rest.fits == 3 and "fold ravdess:01: reusing" in caplog.text
+    assert comparable(res.metrics) == comparable(whole.metrics)
+    with pytest.raises(DataError, match="already holds metrics.json of a finished run"):
+        run(CountingRecipe(), corpus, out, tmp_path, final=False)
+    with pytest.raises(DataError, match="already holds metrics.json"):  # a subset of a finished run's folds: nothing to add
+        run_protocol(CountingRecipe(), corpus, folds[:2], out, ctx_for(tmp_path), protocol="loso", data="syn", final=False)

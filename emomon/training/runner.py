@@ -36,7 +36,8 @@ from .noise import noisy_copies
 from .metrics import FoldMetrics, aggregate, compute_metrics, mean_std
 from .adaptation import ONLINE_POINTS, point_name
 from .protocols import SPEAKER_DEPENDENT_LABEL, Fold
-from .resume import SETTINGS_NAME, STATE_DIRNAME, FoldOutcome, NoiseOutcome, OnlinePointOutcome, RunSettings, RunState, data_digest, has_state
+from .resume import (SETTINGS_NAME, STATE_DIRNAME, FoldOutcome, NoiseOutcome, OnlinePointOutcome, RunSettings, RunState, data_digest,
+                     fold_filename, has_state)
 from .results import ONLINE_MODE, FoldResult, Figures, NoiseFigures, OnlineAdaptive, OnlinePointFigures, Row, RunResults, Score, _r
 from .recipes.base import Recipe, TrainContext, progress
 
@@ -75,15 +76,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def check_out_dir(out_dir: Path, force: bool) -> None:
+def check_out_dir(out_dir: Path, force: bool, folds: Sequence[Fold] | None = None) -> None:
     """Refuse an OUT that already holds results unless ``force``: a finished run (metrics.json),
-    or outputs (predictions, confusion.png, model/) with no run state to resume (OUT/folds)."""
+    or outputs (predictions, confusion.png, model/) with no run state to resume (OUT/folds).
+
+    A finished run that did not train all of ``folds`` (e.g. a quick ``--fold 1``) is extended
+    rather than refused: its state is resumed when the settings match, its folds reused, and its
+    outputs written again with every fold. With ``folds`` unknown (``None``) such a run passes,
+    to be checked again once they are known."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(str(out_dir), "exists and is not a directory")
     if force:
         return
-    if (out_dir / METRICS_NAME).exists():
+    if (out_dir / METRICS_NAME).exists() and not _extends(out_dir, folds):
         raise DataError(str(out_dir), f"already holds {METRICS_NAME} of a finished run (use --force to run again over it)")
     if has_state(out_dir):
         return  # an unfinished run: resumed when the settings match (RunState.open)
@@ -91,6 +97,15 @@ def check_out_dir(out_dir: Path, force: bool) -> None:
     if made:
         raise DataError(str(out_dir), f"already holds {', '.join(made)} with no run to resume (no {STATE_DIRNAME}/{SETTINGS_NAME}); "
                                       "use --force to overwrite")
+
+
+def _extends(out_dir: Path, folds: Sequence[Fold] | None) -> bool:
+    """Whether a finished run in ``out_dir`` lacks some of ``folds`` (any, when ``folds`` is ``None``)."""
+    if not has_state(out_dir):
+        return False
+    if folds is None:
+        return True
+    return any(not (out_dir / STATE_DIRNAME / fold_filename(f.id)).is_file() for f in folds)
 
 
 def measure_cpu_ms(model: EmotionModel, *input_sets: Sequence[np.ndarray]) -> list[float | None]:
@@ -487,7 +502,7 @@ def run_protocol(
     after an interruption reuses them; ``force`` starts again.
     """
     out = Path(out_dir)
-    check_out_dir(out, force)
+    check_out_dir(out, force, folds)
     if ctx.mode == "speaker-norm" and not recipe.supports_speaker_norm:
         raise DataError(recipe.name, "this recipe does not support --normalize speaker")
     if not folds:

@@ -36,7 +36,7 @@ Options (``--set``): ``backbone`` (``whisper-base``), ``backbone_source``, ``tun
 ``layers`` (``[2, 3, 4, 5, 6]``, as the default model),
 ``probe`` (true), ``C`` (1.0), ``calibrate`` (true), ``attention`` (``weighted``: 128; 0: plain
 mean and std), ``dropout`` (0.1), ``epochs`` (15; ``--epochs``
-wins), ``batch_size`` (16), ``lr`` (5e-5, the tuned blocks), ``head_lr`` (1e-3: weighting,
+wins), ``batch_size`` (16), ``lr`` (1e-5, the tuned blocks), ``head_lr`` (1e-4: weighting,
 pooling, head), ``weight_decay`` (0.01), ``patience`` (3), ``val_fraction`` (0.15 of the
 training speakers), ``crop_s`` (3.0), ``masks`` (0), ``augment`` (``white:10,pink:10``).
 """
@@ -93,8 +93,9 @@ class FinetuneRecipe(Recipe):
         Option("dropout", "float", 0.1, "dropout before the head", minimum=0.0),
         Option("epochs", "int", 15, "training epochs at most (--epochs wins)", minimum=1),
         Option("batch_size", "int", 16, "clips per step", minimum=1),
-        Option("lr", "float", 5e-5, "learning rate of the tuned blocks", minimum=0.0),
-        Option("head_lr", "float", 1e-3, "learning rate of the layer weighting, pooling and head", minimum=0.0),
+        Option("lr", "float", 1e-5, "learning rate of the tuned blocks", minimum=0.0),
+        Option("head_lr", "float", 1e-4, "learning rate of the layer weighting, pooling and head (from scratch, "
+               "pooling=weighted: 1e-3)", minimum=0.0),
         Option("weight_decay", "float", 0.01, "AdamW weight decay", minimum=0.0),
         Option("patience", "int", 3, "epochs without a lower validation loss before stopping", minimum=1),
         Option("val_fraction", "float", 0.15, "training speakers (or clips) held out for early stopping", minimum=0.0),
@@ -168,8 +169,8 @@ class FinetuneRecipe(Recipe):
         model.set_trainable(True)
         tuned = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone.")]
         head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
-        opt = torch.optim.AdamW([{"params": tuned, "lr": float(ctx.option("lr", 5e-5))},
-                                 {"params": head, "lr": float(ctx.option("head_lr", 1e-3))}],
+        opt = torch.optim.AdamW([{"params": tuned, "lr": float(ctx.option("lr", 1e-5))},
+                                 {"params": head, "lr": float(ctx.option("head_lr", 1e-4))}],
                                 weight_decay=float(ctx.option("weight_decay", 0.01)))
         epochs = ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 15))
         opts = LoopOptions(epochs, int(ctx.option("batch_size", 16)), int(ctx.option("patience", 3)), ctx.seed, "finetune",
