@@ -14,8 +14,9 @@ logits / temperature ``(batch, labels)``. Two poolings (``params.pooling``):
   then attentive (``attention > 0``) or plain statistics pooling, ``width = 2 * d``.
 
 Only what training changed is saved: the tuned blocks, the final layer norm, the layer weights,
-the pooling, the standardisation and the head. The frozen lower layers come from the backbone registry (the stock
-weights), so two tuned blocks of Whisper-base weigh 25 MB rather than the encoder's 80.
+the pooling, the standardisation and the head. The frozen lower layers come from the backbone
+registry (the stock weights), so two tuned blocks of Whisper-base weigh 25 MB rather than the
+encoder's 80.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ class FinetunedWhisperModel(EmotionModel):
     ``backbone_source`` (path or hub id, ``None``: the default resolution), ``tuned_layers`` (top
     blocks fine-tuned, 1 to all), ``pooling`` (``layers`` or ``weighted``; a config without it is
     ``weighted``, the only pooling before there were two), ``layers`` (``layers`` pooling: the
-    states pooled, ascending; none given: the tuned blocks' input and outputs), ``attention`` (``weighted`` only: units
-    of the pooling's scorer; 0: mean and std), ``dropout`` (before the head)."""
+    states pooled, ascending; none given: the tuned blocks' input and outputs), ``attention``
+    (``weighted`` only: units of the pooling's scorer; 0: mean and std), ``dropout`` (before the
+    head)."""
 
     frozen_prefixes = ("backbone.",)
     label_outputs = {"head.weight": 0, "head.bias": 0}
