@@ -79,8 +79,8 @@ def test_finetune_two_processes_match_one(tmp_path):
     on the rank: with dropout off, two processes take the steps of one."""
     data = write_synthetic_ravdess(tmp_path / "syn", speakers=4, reps=2)
     whisper = make_tiny_whisper(tmp_path / "whisper")
-    opts = {"backbone_source": whisper, "tuned_layers": 1, "attention": 8, "dropout": 0, "batch_size": 8, "lr": 1e-3,
-            "head_lr": 1e-2, "crop_s": 0.3, "augment": "white:10"}  # 0.3 s crops: every clip is longer, one crop length
+    opts = {"backbone_source": whisper, "tuned_layers": 1, "layers": [0, 1, 2], "dropout": 0, "batch_size": 8, "lr": 1e-3,
+            "head_lr": 1e-2, "crop_s": 0.3, "augment": "white:10"}  # layers: the tiny encoder's states, one of them frozen  # 0.3 s crops: every clip is longer, one crop length
     runs = {n: _train(data, tmp_path / f"p{n}", tmp_path / f"cache{n}", n, "finetune", opts, epochs=3) for n in (1, 2)}
     for n, run in runs.items():
         assert run.returncode == 0, (n, run.stderr[-3000:])

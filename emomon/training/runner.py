@@ -503,6 +503,7 @@ def run_protocol(
     """
     out = Path(out_dir)
     check_out_dir(out, force, folds)
+    distributed.barrier()  # every rank has looked at OUT before rank 0 writes to it (open_state)
     if ctx.mode == "speaker-norm" and not recipe.supports_speaker_norm:
         raise DataError(recipe.name, "this recipe does not support --normalize speaker")
     if not folds:
