@@ -287,8 +287,7 @@ def _logits(model: FinetunedWhisperModel, lower: _Lower, temperature: bool = Fal
 
 def _probabilities(model: FinetunedWhisperModel, lower: _Lower) -> np.ndarray:
     """``(clips, labels)`` probabilities of whole clips from their frozen part."""
-    logits = _logits(model, lower, temperature=True)
-    return softmax(logits, 1.0) if len(logits) else logits
+    return softmax(_logits(model, lower, temperature=True))
 
 
 def _evaluate(model: FinetunedWhisperModel, lower: _Lower, y: np.ndarray, calibrated: bool = True) -> tuple[float, float]:
