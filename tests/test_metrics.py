@@ -54,3 +54,40 @@ def test_aggregate_population_std():
     assert s.confusion.tolist() == (f1.confusion + f2.confusion).tolist()
     assert np.isnan(s.per_class_recall["c"].mean)
     assert mean_std([1.0, float("nan"), 3.0]).mean == pytest.approx(2.0)
+
+
+# -- collapse: how much the answers pile onto one class ------------------------------------------
+LABELS4 = ["neutral", "happy", "sad", "angry"]
+
+
+def test_collapse_of_answers_onto_one_class():
+    # 40 clips, 10 per class; 28 answered "angry" whatever was said
+    y_true = np.repeat(np.arange(4), 10)
+    y_pred = np.array([3] * 28 + [0] * 4 + [1] * 4 + [2] * 4)
+    c = compute_metrics(y_true, y_pred, LABELS4).collapse
+    assert c.label == "angry" and c.share == pytest.approx(0.7)
+    p = np.array([0.7, 0.1, 0.1, 0.1])
+    assert c.entropy == pytest.approx(float(-(p * np.log2(p)).sum()))
+    assert c.entropy_max == pytest.approx(2.0)
+
+
+def test_collapse_of_perfect_and_single_label_answers():
+    y_true = np.repeat(np.arange(4), 5)
+    perfect = compute_metrics(y_true, y_true, LABELS4).collapse
+    assert perfect.share == pytest.approx(0.25) and perfect.entropy == pytest.approx(2.0)
+    one = compute_metrics(y_true, np.zeros(20, dtype=int), LABELS4).collapse
+    assert one.label == "neutral" and one.share == 1.0 and one.entropy == 0.0
+
+
+def test_collapse_ceiling_counts_the_classes_the_test_set_has_and_ignores_unanswered():
+    # a test set of two classes (ceiling 1 bit); the unanswered clips (-1) are not answers
+    m = compute_metrics([0, 0, 1, 1, 1], [1, -1, 1, 1, -1], LABELS4)
+    assert m.collapse.entropy_max == pytest.approx(1.0)
+    assert m.collapse.label == "happy" and m.collapse.share == 1.0
+
+
+def test_aggregate_collapse_pools_the_folds():
+    a = compute_metrics([0, 1, 2, 3], [0, 0, 0, 0], LABELS4)  # fold 1: all neutral
+    b = compute_metrics([0, 1, 2, 3], [0, 1, 2, 3], LABELS4)  # fold 2: spread
+    s = aggregate([a, b], LABELS4)
+    assert s.collapse.label == "neutral" and s.collapse.share == pytest.approx(5 / 8)

@@ -132,6 +132,16 @@ def test_train_loco_reports_per_corpus_rows(tmp_path, dirs):
     present = [s.mean for s in emodb.per_class_recall.values() if s.mean is not None]
     assert len(present) == 6 and emodb.ua.mean == pytest.approx(np.mean(present), abs=1e-5)
     assert "emodb=" in r.data and res.results == r
+    # the collapse measure beside UA: of each held-out corpus's answers, as its predictions show
+    preds = [json.loads(line) for line in (tmp_path / "loco" / "predictions.jsonl").read_text().splitlines()]
+    for corpus, f in r.corpora.items():
+        answers = [p["pred"] for p in preds if p["corpus"] == corpus]
+        most = max(answers.count(a) for a in set(answers))
+        assert f.collapse is not None and f.collapse.share == pytest.approx(most / len(answers), abs=1e-6)
+        assert answers.count(f.collapse.label) == most and 0.0 <= f.collapse.entropy <= f.collapse.entropy_max + 1e-9
+        assert f.collapse.entropy_max == pytest.approx(np.log2(len(present) if corpus == "emodb" else
+                                                               len({p["true"] for p in preds if p["corpus"] == corpus})))
+    assert all(fr.corpora[fr.fold].collapse is not None for fr in r.folds)
 
 
 def test_train_pairs_uses_four_classes(tmp_path, dirs):

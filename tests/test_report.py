@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from conftest import default_model_available
 from emomon.errors import DataError
 from emomon.labels import EMOTIONS
 from emomon.training.cli_data import register
+from emomon.training.metrics import Collapse
 from emomon.training.report import ece_cell, load_run, make_report, pct
 from emomon.training.results import FoldResult, Figures, OnlineAdaptive, OnlinePointFigures, Row, RunResults, Score
 
@@ -358,10 +360,11 @@ def table_rows(text: str, first_cell: str) -> list[list[str]]:
 def test_per_test_corpus_and_pairs_tables(tmp_path: Path) -> None:
     adapted = fold("savee_to_ravdess", 0.412, 0.431, 0.405, 192)
     adapted.online = {"0": Row(0.41, 0.42, 0.4), "10": Row(0.633, 0.64, 0.62), "all": Row(0.671, 0.68, 0.66)}
+    adapted.collapse = Collapse("disgust", 0.7041, 1.2149, 2.0)
+    ravdess = replace(figs(0.412, ece=0.081, n=192, wa=0.431, f1=0.405), collapse=Collapse("disgust", 0.7041, 1.2149, 2.0))
     pairs = results("pairs-run", protocol="pairs",
                     folds=[adapted, fold("ravdess_to_savee", 0.523, 0.55, 0.5, 120)],
-                    corpora={"ravdess": figs(0.412, ece=0.081, n=192, wa=0.431, f1=0.405),
-                             "savee": figs(0.523, ece=0.112, n=120, wa=0.55, f1=0.5)})
+                    corpora={"ravdess": ravdess, "savee": figs(0.523, ece=0.112, n=120, wa=0.55, f1=0.5)})
     loco = results("loco-run", corpora={"ravdess": figs(0.551, 0.0, ece=0.06, n=300), "savee": figs(0.648, 0.0, ece=0.09, n=300),
                                         "emodb": figs(0.702, 0.021, ece=0.05, n=200)})
     old = write_run(tmp_path / "runs", "old-run", 0.45, 0.46, 0.44)
@@ -369,14 +372,17 @@ def test_per_test_corpus_and_pairs_tables(tmp_path: Path) -> None:
     md = make_report(runs, tmp_path / "rep", progress=False).markdown.read_text()
     corpora = section(md, "## Per test corpus")
     table = section(corpora, "## Per test corpus")[: corpora.index("### Cross-corpus pairs")]
-    assert table_rows(table, "pairs-run") == [["pairs-run", "ravdess", "192", "41.2 ± 0.0", "43.1 ± 0.0", "40.5 ± 0.0", "8.1 ± 1.0"],
-                                              ["pairs-run", "savee", "120", "52.3 ± 0.0", "55.0 ± 0.0", "50.0 ± 0.0", "11.2 ± 1.0"]]
-    assert [r[1:4] + r[6:] for r in table_rows(table, "loco-run")] == [
+    # the collapse columns: the largest predicted class with its share, entropy against its ceiling; – when not recorded
+    assert table_rows(table, "pairs-run") == [["pairs-run", "ravdess", "192", "41.2 ± 0.0", "43.1 ± 0.0", "40.5 ± 0.0", "8.1 ± 1.0",
+                                               "disgust 70.4", "1.21 / 2.00"],
+                                              ["pairs-run", "savee", "120", "52.3 ± 0.0", "55.0 ± 0.0", "50.0 ± 0.0", "11.2 ± 1.0", "–", "–"]]
+    assert [r[1:4] + r[6:7] for r in table_rows(table, "loco-run")] == [
         ["ravdess", "300", "55.1 ± 0.0", "6.0 ± 1.0"], ["savee", "300", "64.8 ± 0.0", "9.0 ± 1.0"], ["emodb", "200", "70.2 ± 2.1", "5.0 ± 1.0"]]
     assert table_rows(corpora, "old-run") == []  # no per-corpus figures in an old metrics.json: not listed
     pair_rows = table_rows(section(md, "### Cross-corpus pairs"), "pairs-run")
-    assert pair_rows == [["pairs-run", "savee_to_ravdess", "savee", "ravdess", "192", "41.2", "43.1", "40.5", "5.0", "63.3", "67.1"],
-                         ["pairs-run", "ravdess_to_savee", "ravdess", "savee", "120", "52.3", "55.0", "50.0", "5.0", "–", "–"]]
+    assert pair_rows == [["pairs-run", "savee_to_ravdess", "savee", "ravdess", "192", "41.2", "43.1", "40.5", "5.0",
+                          "disgust 70.4", "1.21 / 2.00", "63.3", "67.1"],
+                         ["pairs-run", "ravdess_to_savee", "ravdess", "savee", "120", "52.3", "55.0", "50.0", "5.0", "–", "–", "–", "–"]]
     assert table_rows(section(md, "### Cross-corpus pairs"), "loco-run") == []  # only the pairs protocol has that table
     assert md_row(md, "loco-run", "## Summary")[6] == "60.0 ± 5.0"
 
@@ -406,7 +412,7 @@ def test_online_adaptive_section_is_labelled_and_separate(tmp_path: Path) -> Non
     online = section(md, heading)
     assert "seeded random order" in online and "clips before it only" in online and "`online-adaptive`" in online
     curve = section(online, heading)[: online.index("### ")]
-    assert table_rows(curve, "adapt-run") == [
+    assert [r[:4] for r in table_rows(curve, "adapt-run")] == [
         ["adapt-run", "0", "55.3 ± 3.0", "9.0 ± 1.0"], ["adapt-run", "5", "58.1 ± 3.0", "8.0 ± 1.0"],
         ["adapt-run", "10", "60.4 ± 3.0", "7.0 ± 1.0"], ["adapt-run", "20", "62.7 ± 3.0", "6.0 ± 1.0"],
         ["adapt-run", "all", "61.2 ± 3.0", "5.0 ± 1.0"]]

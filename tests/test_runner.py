@@ -199,3 +199,16 @@ def test_metrics_and_predictions_are_strict_json(tmp_path):
     text = dumps({"ua": {"mean": float("nan"), "std": float("inf")}, "folds": [{"ece": -float("inf")}]}, indent=2)
     assert _json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in strict JSON")) == {
         "ua": {"mean": None, "std": None}, "folds": [{"ece": None}]}
+
+
+def test_results_carry_the_collapse_measure_through_json():
+    from emomon.training.metrics import Collapse, compute_metrics
+    from emomon.training.results import FoldResult, Row
+
+    m = compute_metrics([0, 1, 2, 3, 0, 1], [2, 2, 2, 2, 2, 1], ["neutral", "happy", "sad", "angry"])
+    row = Row.of(m)
+    back = Row.parse(json.loads(json.dumps(row.to_dict())))
+    assert back.collapse == Collapse("sad", round(5 / 6, 6), round(m.collapse.entropy, 6), 2.0)
+    fold = FoldResult("f", ["s"], 10, 6, 0.1, 0.2, 0.1, collapse=m.collapse)
+    assert FoldResult.parse(json.loads(json.dumps(fold.to_dict()))).collapse.label == "sad"
+    assert Row.parse({"ua": 0.5}).collapse is None  # a metrics.json written before the measure

@@ -4,7 +4,11 @@
   true labels;
 * WA — weighted accuracy = plain accuracy;
 * F1 — macro F1 over the classes present in the true or the predicted labels;
-* per-class recall and the confusion matrix (rows = true label, columns = predicted).
+* per-class recall and the confusion matrix (rows = true label, columns = predicted);
+* collapse — how much the answers pile onto one class, whatever the truth: the share of the most
+  often predicted class among the answered clips, and the entropy (bits) of the histogram of
+  predicted labels beside its ceiling, ``log2`` of the number of classes the test set has (a
+  model that answers one label for everything has entropy 0 and share 1).
 """
 
 from __future__ import annotations
@@ -26,6 +30,35 @@ class MeanStd:
         return {"mean": self.mean, "std": self.std}
 
 
+@dataclass(frozen=True)
+class Collapse:
+    """How far a set of answers piles onto one class (module docstring).
+
+    ``label``/``share``: the most often predicted class and its share of the answered clips;
+    ``entropy``: of the predicted-label histogram, in bits; ``entropy_max``: ``log2`` of the
+    classes present in the true labels (what answers spread like the truth of a balanced set
+    reach)."""
+
+    label: str | None
+    share: float
+    entropy: float
+    entropy_max: float
+
+    @classmethod
+    def of_confusion(cls, cm: np.ndarray, labels: Sequence[str]) -> "Collapse":
+        """The collapse of a confusion matrix ``(labels, labels)`` (rows true, columns predicted)."""
+        cm = np.asarray(cm, dtype=np.float64)
+        predicted, support = cm.sum(axis=0), cm.sum(axis=1)
+        total = predicted.sum()
+        present = int((support > 0).sum())
+        ceiling = float(np.log2(present)) if present > 1 else 0.0
+        if total <= 0:
+            return cls(None, float("nan"), float("nan"), ceiling)
+        p = predicted[predicted > 0] / total
+        top = int(predicted.argmax())
+        return cls(str(labels[top]), float(predicted[top] / total), float(-(p * np.log2(p)).sum()) + 0.0, ceiling)
+
+
 @dataclass
 class FoldMetrics:
     """Metrics of one test set. Fractions in ``[0, 1]``; recall is ``nan`` for an absent class."""
@@ -37,6 +70,7 @@ class FoldMetrics:
     confusion: np.ndarray  # (labels, labels) int64, rows = true, cols = predicted
     n: int = 0
     unanswered: int = 0  # clips given no answer (counted wrong, not in the confusion matrix)
+    collapse: Collapse | None = None
 
 
 @dataclass
@@ -49,6 +83,7 @@ class Summary:
     per_class_recall: dict[str, MeanStd]
     confusion: np.ndarray
     folds: list[FoldMetrics] = field(default_factory=list)
+    collapse: Collapse | None = None  # of the summed confusion: every fold's answers pooled
 
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> np.ndarray:
@@ -83,6 +118,7 @@ def metrics_from_confusion(cm: np.ndarray, labels: Sequence[str], unanswered: np
         confusion=cm,
         n=total,
         unanswered=int(missed.sum()),
+        collapse=Collapse.of_confusion(cm, labels),
     )
 
 
@@ -109,11 +145,13 @@ def aggregate(folds: Sequence[FoldMetrics], labels: Sequence[str]) -> Summary:
     """Mean ± population std of each metric over ``folds``; confusion summed over folds."""
     if not folds:
         raise ValueError("no folds to aggregate")
+    confusion = np.sum([f.confusion for f in folds], axis=0)
     return Summary(
         ua=mean_std([f.ua for f in folds]),
         wa=mean_std([f.wa for f in folds]),
         f1=mean_std([f.f1 for f in folds]),
         per_class_recall={lab: mean_std([f.per_class_recall[lab] for f in folds]) for lab in labels},
-        confusion=np.sum([f.confusion for f in folds], axis=0),
+        confusion=confusion,
         folds=list(folds),
+        collapse=Collapse.of_confusion(confusion, labels),
     )

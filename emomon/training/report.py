@@ -38,6 +38,7 @@ from ..atomic import atomic_write_text
 from ..errors import DataError
 from ..labels import EMOTIONS
 from . import figures
+from .metrics import Collapse
 from .results import ONLINE_MODE, Figures, FoldResult, NoiseFigures, OnlineAdaptive, OnlinePointFigures, RunResults, Score
 
 if TYPE_CHECKING:  # torch-free at import time: the model modules are imported inside functions
@@ -626,9 +627,22 @@ def _pair_sides(fold_id: str) -> tuple[str, str]:
     return (train, test) if sep and train and test else ("–", "–")
 
 
+def collapse_cells(c: Collapse | None) -> list[str]:
+    """``["disgust 70.4", "1.21 / 2.81"]``: the most often predicted class with its share % of the
+    answers, and the entropy of the predicted labels against its ceiling (bits); ``–`` when not recorded."""
+    if c is None or c.label is None:
+        return ["–", "–"]
+    return [f"{c.label} {100 * c.share:.1f}", f"{c.entropy:.2f} / {c.entropy_max:.2f}"]
+
+
+COLLAPSE_HEADERS = ["largest predicted class, % of clips", "predicted-label entropy / ceiling (bits)"]
+
+
 def _corpus_rows(runs: Sequence[Run]) -> list[list[str]]:
-    """One row per run and test corpus: clips, UA/WA/F1/ECE % (mean ± std over the folds testing on it)."""
-    return [[r.name, corpus, _text(f.n), pct(f.ua), pct(f.wa), pct(f.f1), ece_cell(f.ece, f.ece_pooled, f.ece_floor)]
+    """One row per run and test corpus: clips, UA/WA/F1/ECE % (mean ± std over the folds testing on it)
+    and the collapse of its answers (:func:`collapse_cells`)."""
+    return [[r.name, corpus, _text(f.n), pct(f.ua), pct(f.wa), pct(f.f1), ece_cell(f.ece, f.ece_pooled, f.ece_floor),
+             *collapse_cells(f.collapse)]
             for r in runs for corpus, f in r.corpora.items()]
 
 
@@ -645,7 +659,7 @@ def _pairs_rows(runs: Sequence[Run]) -> list[list[str]]:
 
     return [[r.name, f.fold, *_pair_sides(f.fold), _text(f.n_test), pct(f.ua), pct(f.wa), pct(f.f1),
              pct(f.ece) + (f" (floor {pct(f.ece_floor)})" if f.ece_floor is not None else ""),
-             *[online(f, h) for h in PAIR_ONLINE_POINTS]]
+             *collapse_cells(f.collapse), *[online(f, h) for h in PAIR_ONLINE_POINTS]]
             for r in runs if r.protocol == PAIRS for f in r.folds or ()]
 
 
@@ -662,9 +676,12 @@ def _corpora_section(doc: Doc, runs: Sequence[Run]) -> None:
     rows = _corpus_rows(runs)
     if rows:
         doc.p("Each run's test clips split by the corpus they come from: UA, WA, F1 and ECE of that corpus's clips, "
-              "mean ± std over the folds that test on it (a corpus tested in one fold only has std 0). Runs that did not "
+              "mean ± std over the folds that test on it (a corpus tested in one fold only has std 0). The last two "
+              "columns say whether the answers collapse onto one class whatever was said: the most often predicted "
+              "class and its share of the corpus's clips, and the entropy of the predicted labels beside its ceiling "
+              "(log2 of the classes the corpus has). Runs that did not "
               "record per-corpus figures (a model, a metrics.json written before them) are not listed.")
-        doc.table(["run", "test corpus", "clips", "UA %", "WA %", "F1 %", "ECE %"], rows)
+        doc.table(["run", "test corpus", "clips", "UA %", "WA %", "F1 %", "ECE %", *COLLAPSE_HEADERS], rows)
     pairs = _pairs_rows(runs)
     if pairs:
         doc.h(3, "Cross-corpus pairs")
@@ -673,7 +690,7 @@ def _corpora_section(doc: Doc, runs: Sequence[Run]) -> None:
               f"`{ONLINE_MODE}` mode (an adaptive model only; – otherwise): UA after 10 clips of the test speaker, and "
               "with all the speaker's clips before each.")
         doc.table(["run", "fold", "train corpus", "test corpus", "test clips", "UA %", "WA %", "F1 %", "ECE %",
-                   f"UA % after 10 clips ({ONLINE_MODE})", f"UA % after all ({ONLINE_MODE})"], pairs)
+                   *COLLAPSE_HEADERS, f"UA % after 10 clips ({ONLINE_MODE})", f"UA % after all ({ONLINE_MODE})"], pairs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -701,7 +718,8 @@ def _heard_order(heard: str) -> tuple[int, int, str]:
 def _curve_rows(name: str, points: Sequence[OnlinePointFigures], corpus: str | None = None) -> list[list[str]]:
     """Rows of one curve, in order of clips heard: ``[name, (corpus,) heard, UA %, ECE %]``."""
     lead = [name] if corpus is None else [name, corpus]
-    return [[*lead, p.heard, pct(p.figures.ua), ece_cell(p.figures.ece, p.figures.ece_pooled, p.figures.ece_floor)]
+    return [[*lead, p.heard, pct(p.figures.ua), ece_cell(p.figures.ece, p.figures.ece_pooled, p.figures.ece_floor),
+             *collapse_cells(p.figures.collapse)]
             for p in sorted(points, key=lambda p: _heard_order(p.heard))]
 
 
@@ -720,12 +738,12 @@ def _online_section(doc: Doc, runs: Sequence[Run]) -> None:
         return
     doc.h(2, ONLINE_HEADING)
     doc.p(ONLINE_EXPLAINED)
-    doc.table(["run", "clips heard", f"UA % ({ONLINE_MODE})", f"ECE % ({ONLINE_MODE})"], rows)
+    doc.table(["run", "clips heard", f"UA % ({ONLINE_MODE})", f"ECE % ({ONLINE_MODE})", *COLLAPSE_HEADERS], rows)
     per_corpus = _online_corpus_rows(runs)
     if per_corpus:
         doc.h(3, "Online-adaptive mode per test corpus")
         doc.p(f"The same `{ONLINE_MODE}` curve over each test corpus's clips (ECE: – where the run did not record it per corpus).")
-        doc.table(["run", "test corpus", "clips heard", f"UA % ({ONLINE_MODE})", f"ECE % ({ONLINE_MODE})"], per_corpus)
+        doc.table(["run", "test corpus", "clips heard", f"UA % ({ONLINE_MODE})", f"ECE % ({ONLINE_MODE})", *COLLAPSE_HEADERS], per_corpus)
 
 
 # ----------------------------------------------------------------------------------------------

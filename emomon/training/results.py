@@ -5,12 +5,15 @@ The runner builds a :class:`RunResults` and writes :meth:`RunResults.to_dict`; t
 contract) is::
 
     {model, protocol, speaker_independent, mode, labels, data, n_utterances,
-     ua/wa/f1/ece: {mean, std}, ece_pooled, ece_floor, per_class_recall: {label: {mean, std}}, folds: [FoldResult...],
+     ua/wa/f1/ece: {mean, std}, ece_pooled, ece_floor, collapse, per_class_recall: {label: {mean, std}}, folds: [FoldResult...],
      confusion, num_parameters, train_seconds, wall_seconds, cpu_ms_per_clip, cpu_ms_per_window,
      final_model, created, emomon_version, extra,
      streamed/file: Figures (other decisions), noise: [NoiseFigures...],
      corpora: {corpus: Figures} (per test corpus), online_adaptive: OnlineAdaptive (a labelled mode)}
 
+``collapse`` (``{label, share, entropy, entropy_max}``, :class:`~emomon.training.metrics.Collapse`)
+is beside every set of figures (the run, each decision, test corpus and curve point: all its
+folds' answers pooled) and every fold row: how much the answers pile onto one class.
 Fractions are in ``[0, 1]``; ``std`` is the population std over folds; ``None`` = not measured.
 ``ece`` is the mean ± std of each fold's ECE; ``ece_pooled`` the ECE of all the folds' test clips
 together, and ``ece_floor`` what a perfectly calibrated model would show on those clips (ECE is
@@ -25,7 +28,7 @@ from typing import Any, Mapping
 
 from ..errors import DataError
 from ..records import rounded
-from .metrics import FoldMetrics, MeanStd, Summary
+from .metrics import Collapse, FoldMetrics, MeanStd, Summary
 
 
 def _r(x: float | None) -> float | None:
@@ -59,6 +62,27 @@ class Score:
         return cls(_num(v)) if _num(v) is not None else None
 
 
+def rounded_collapse(c: Collapse | None) -> Collapse | None:
+    """``c`` with its figures rounded as JSON keeps them (:func:`_r`), so results read back compare equal."""
+    if c is None:
+        return None
+    return Collapse(c.label, *(float("nan") if _r(v) is None else float(_r(v)) for v in (c.share, c.entropy, c.entropy_max)))
+
+
+def collapse_dict(c: Collapse) -> dict[str, Any]:
+    """``{"label", "share", "entropy", "entropy_max"}`` (rounded; JSON's form of a :class:`Collapse`)."""
+    return {"label": c.label, "share": _r(c.share), "entropy": _r(c.entropy), "entropy_max": _r(c.entropy_max)}
+
+
+def parse_collapse(v: Any) -> Collapse | None:
+    """A :class:`Collapse` from its JSON form; ``None`` when absent (a file written before it) or malformed."""
+    if not isinstance(v, Mapping) or _num(v.get("share")) is None:
+        return None
+    entropy, ceiling = _num(v.get("entropy")), _num(v.get("entropy_max"))
+    return Collapse(str(v["label"]) if v.get("label") is not None else None, float(v["share"]),
+                    float("nan") if entropy is None else entropy, float("nan") if ceiling is None else ceiling)
+
+
 @dataclass
 class Row:
     """Metrics of one test set (a fold, a fold's decision, a fold's test corpus)."""
@@ -68,10 +92,11 @@ class Row:
     f1: float | None
     n: int | None = None
     unanswered: int | None = None
+    collapse: Collapse | None = None
 
     @classmethod
     def of(cls, m: FoldMetrics, unanswered: bool = False) -> "Row":
-        return cls(_r(m.ua), _r(m.wa), _r(m.f1), m.n, m.unanswered if unanswered else None)
+        return cls(_r(m.ua), _r(m.wa), _r(m.f1), m.n, m.unanswered if unanswered else None, rounded_collapse(m.collapse))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"ua": self.ua, "wa": self.wa, "f1": self.f1}
@@ -79,6 +104,8 @@ class Row:
             d["n"] = self.n
         if self.unanswered is not None:
             d["unanswered"] = self.unanswered
+        if self.collapse is not None:
+            d["collapse"] = collapse_dict(self.collapse)
         return d
 
     @classmethod
@@ -86,7 +113,7 @@ class Row:
         v = v if isinstance(v, Mapping) else {}
         n, un = v.get("n"), v.get("unanswered")
         return cls(_num(v.get("ua")), _num(v.get("wa")), _num(v.get("f1")), int(n) if _num(n) is not None else None,
-                   int(un) if _num(un) is not None else None)
+                   int(un) if _num(un) is not None else None, parse_collapse(v.get("collapse")))
 
 
 @dataclass
@@ -103,10 +130,12 @@ class Figures:
     n: int | None = None
     ece_pooled: float | None = None  # ECE of all the folds' test clips together
     ece_floor: float | None = None  # what a perfectly calibrated model would show on them (ECE's noise floor)
+    collapse: Collapse | None = None  # of all the folds' answers pooled
 
     @classmethod
     def of(cls, s: Summary, **kw: Any) -> "Figures":
-        return cls(Score.of(s.ua), Score.of(s.wa), Score.of(s.f1), {k: Score.of(v) for k, v in s.per_class_recall.items()}, **kw)
+        return cls(Score.of(s.ua), Score.of(s.wa), Score.of(s.f1), {k: Score.of(v) for k, v in s.per_class_recall.items()},
+                   collapse=rounded_collapse(s.collapse), **kw)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"ua": self.ua.to_dict(), "wa": self.wa.to_dict(), "f1": self.f1.to_dict(),
@@ -119,6 +148,8 @@ class Figures:
         for key in ("ece_pooled", "ece_floor"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
+        if self.collapse is not None:
+            d["collapse"] = collapse_dict(self.collapse)
         return d
 
     @classmethod
@@ -131,7 +162,7 @@ class Figures:
         return cls(Score.parse(v.get("ua")) or empty, Score.parse(v.get("wa")) or empty, Score.parse(v.get("f1")) or empty, recall,
                    Score.parse(v.get("ece")), int(un) if _num(un) is not None else None,
                    str(v["what"]) if v.get("what") else None, int(n) if _num(n) is not None else None,
-                   _num(v.get("ece_pooled")), _num(v.get("ece_floor")))
+                   _num(v.get("ece_pooled")), _num(v.get("ece_floor")), parse_collapse(v.get("collapse")))
 
 
 @dataclass
@@ -188,6 +219,7 @@ class FoldResult:
     corpora: dict[str, Row] = field(default_factory=dict)  # per test corpus
     online: dict[str, Row] = field(default_factory=dict)  # per curve point ("0", "5", ..., "all")
     history: list[EpochRecord] = field(default_factory=list)  # neural recipes: the fold's training curve
+    collapse: Collapse | None = None  # of the fold's whole-clip answers
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"fold": self.fold, "test_speakers": self.test_speakers, "n_train": self.n_train, "n_test": self.n_test,
@@ -195,6 +227,8 @@ class FoldResult:
                              "train_seconds": self.train_seconds, "ece": self.ece}
         if self.ece_floor is not None:
             d["ece_floor"] = self.ece_floor
+        if self.collapse is not None:
+            d["collapse"] = collapse_dict(self.collapse)
         d.update({k: r.to_dict() for k, r in self.decisions.items()})
         for key in ("noise", "corpora", "online"):
             if getattr(self, key):
@@ -218,6 +252,7 @@ class FoldResult:
             corpora={str(k): Row.parse(x) for k, x in (v.get("corpora") or {}).items()},
             online={str(k): Row.parse(x) for k, x in (v.get("online") or {}).items()},
             history=[EpochRecord.parse(e) for e in v.get("history") or () if isinstance(e, Mapping)],
+            collapse=parse_collapse(v.get("collapse")),
         )
 
 
@@ -300,6 +335,7 @@ class RunResults:
     corpora: dict[str, Figures] = field(default_factory=dict)
     online_adaptive: OnlineAdaptive | None = None
     protocol_label: str | None = None
+    collapse: Collapse | None = None  # of every fold's whole-clip answers pooled
 
     @property
     def streamed(self) -> Figures | None:
@@ -325,6 +361,8 @@ class RunResults:
         for key in ("ece_pooled", "ece_floor"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
+        if self.collapse is not None:
+            d["collapse"] = collapse_dict(self.collapse)
         d.update({k: f.to_dict() for k, f in self.decisions.items()})
         if self.noise:
             d["noise"] = [n.to_dict() for n in self.noise]
@@ -374,4 +412,5 @@ class RunResults:
             noise=noise, corpora={str(k): f for k, v in (m.get("corpora") or {}).items() if (f := Figures.parse(v)) is not None},
             online_adaptive=OnlineAdaptive.parse(m.get("online_adaptive")),
             protocol_label=str(m["protocol_label"]) if m.get("protocol_label") else None,
+            collapse=parse_collapse(m.get("collapse")),
         )

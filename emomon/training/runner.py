@@ -38,7 +38,7 @@ from .adaptation import ONLINE_POINTS, point_name
 from .protocols import SPEAKER_DEPENDENT_LABEL, Fold
 from .resume import (SETTINGS_NAME, STATE_DIRNAME, FoldOutcome, NoiseOutcome, OnlinePointOutcome, RunSettings, RunState, data_digest,
                      fold_filename, has_state)
-from .results import ONLINE_MODE, FoldResult, Figures, NoiseFigures, OnlineAdaptive, OnlinePointFigures, Row, RunResults, Score, _r
+from .results import ONLINE_MODE, FoldResult, Figures, NoiseFigures, OnlineAdaptive, OnlinePointFigures, Row, RunResults, Score, _r, rounded_collapse
 from .recipes.base import Recipe, TrainContext, progress
 
 log = logging.getLogger(__name__)
@@ -265,6 +265,9 @@ def _tally_corpora(fold: Fold, probs: np.ndarray, y_true: np.ndarray, tally: _Ta
         m, _ = tally.scores(("corpus", c), probs[sel], y_true[sel])
         tally.corpora.setdefault(c, []).append(m)
         row.corpora[c] = Row.of(m)
+        if m.collapse is not None and m.collapse.label is not None:
+            log.info("fold %s, test corpus %s: UA %.3f; largest predicted class %s (%.1f %% of %d clips), entropy %.2f of %.2f bits",
+                     fold.id, c, m.ua, m.collapse.label, 100 * m.collapse.share, m.n, m.collapse.entropy, m.collapse.entropy_max)
 
 
 def _tally_decisions(name: str, fold: Fold, outcome: FoldOutcome, y_true: np.ndarray, tally: _Tally, row: FoldResult) -> None:
@@ -317,7 +320,7 @@ def tally_fold(name: str, fold: Fold, outcome: FoldOutcome, ctx: TrainContext, t
     tally.whole.append(m)
     row = FoldResult(fold.id, list(fold.test_speakers), len(fold.train), len(fold.test), *[_r(v) for v in (m.ua, m.wa, m.f1)],
                      per_class_recall={k: _r(v) for k, v in m.per_class_recall.items()}, train_seconds=round(outcome.train_seconds, 3),
-                     ece=_r(ece), ece_floor=_r(ece_floor(probs)), history=list(outcome.history))
+                     ece=_r(ece), ece_floor=_r(ece_floor(probs)), history=list(outcome.history), collapse=rounded_collapse(m.collapse))
     _tally_corpora(fold, probs, y_true, tally, row)
     _tally_decisions(name, fold, outcome, y_true, tally, row)
     _tally_online(name, fold, outcome, y_true, tally, row)
@@ -388,6 +391,7 @@ def collect_results(tally: _Tally, recipe: Recipe, ctx: TrainContext, *, protoco
         corpora=per_corpus,
         online_adaptive=_online_section(tally),
         protocol_label=None if speaker_independent else SPEAKER_DEPENDENT_LABEL,
+        collapse=rounded_collapse(summary.collapse),
     )
 
 
