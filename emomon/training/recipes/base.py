@@ -213,9 +213,11 @@ def speaker_normalised(
 
 
 def fit_standardised_logreg(
-    x: np.ndarray, y: np.ndarray, n_labels: int, c: float = 1.0, seed: int = 0, max_iter: int = 2000
+    x: np.ndarray, y: np.ndarray, n_labels: int, c: float = 1.0, seed: int = 0, max_iter: int = 2000,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Multinomial logistic regression on standardised ``x (n, d)``.
+    """Multinomial logistic regression on standardised ``x (n, d)``; ``sample_weight (n,)`` weighs
+    each row's loss (e.g. :func:`~emomon.training.balance.balanced_weights`), ``None`` all alike.
 
     Returns ``{"mean": (d,), "std": (d,), "coef": (labels, d), "intercept": (labels,)}``; a
     label absent from ``y`` gets a zero coefficient and a very low intercept (never predicted).
@@ -233,7 +235,7 @@ def fit_standardised_logreg(
         intercept[present[0]] = 0.0
     else:
         clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
-        clf.fit(z, y)
+        clf.fit(z, y, sample_weight=sample_weight)
         if len(present) == 2:  # sklearn's binary form: one row for the positive class
             coef[present[1]], intercept[present[1]] = clf.coef_[0], clf.intercept_[0]
             intercept[present[0]] = 0.0

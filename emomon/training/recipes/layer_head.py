@@ -49,6 +49,7 @@ from ..cache import ExtractorKey
 from ..calibration import fit_shift_exponent, fit_temperature, mean_square_z
 from . import register_recipe
 from .options import Option
+from ..balance import BALANCE_CHOICES, balanced_weights, corpus_of
 from ..adaptation import OnlinePoint, SpeakerNorm, fit_speaker_norm, online_points, partial_speaker_norm
 from ..noise import noisy_copies, parse_augmentations
 from ..normalize import normalize_by_speaker
@@ -61,6 +62,7 @@ STREAM_WINDOW = defaults.WINDOW_S
 STREAM_HOP = defaults.HOP_S
 DEFAULT_AUGMENT = "white:20,white:10,pink:10,pink:0,babble:10,babble:0"
 DEFAULT_PRIOR_WEIGHT = 20.0  # windows (10 s of speech at the 0.5 s hop)
+DEFAULT_BALANCE = "none"
 CALIB_PARTIAL_CLIPS = 10  # calib_heard=partial: the clips of each held-out speaker their statistics come from
 
 
@@ -116,6 +118,8 @@ class LayerHeadRecipe(Recipe):
         Option("silence_db", "float", defaults.SILENCE_DB, "energy VAD threshold (dBFS)"),
         Option("adapt", "bool", False, "standardise each training speaker with their own statistics; the model adapts online"),
         Option("prior_weight", "float", DEFAULT_PRIOR_WEIGHT, "windows the training prior is worth when adapting", minimum=0.0),
+        Option("balance", "str", DEFAULT_BALANCE, "weigh the training rows so that each corpus, each class, or each corpus "
+               "and within it each of its classes counts alike", choices=BALANCE_CHOICES),
         Option("unadapted_head", "bool", True, "an adaptive model also keeps a head without speaker standardisation and mixes "
                "the two by how much it has heard (the unadapted one alone for a new voice)"),
     )
@@ -333,7 +337,8 @@ class LayerHeadRecipe(Recipe):
         logits = [np.zeros((len(y), len(ctx.labels))) for _ in forms for _ in partitions]
         for i, parts in enumerate(partitions):
             for held in parts:
-                head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
+                head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed, max_iter=500,
+                                               sample_weight=self._weights(y[~held], speakers[~held], ctx))
                 for j, rows in enumerate(forms):
                     logits[j * len(partitions) + i][held] = (rows[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
         return fit_temperature(np.concatenate(logits), np.tile(y, len(logits)))
@@ -353,7 +358,8 @@ class LayerHeadRecipe(Recipe):
         logits, dist = [], []
         for corpus in sorted(set(corpora)):
             held = corpora == corpus
-            head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=float(ctx.option("C", 1.0)), seed=ctx.seed, max_iter=500)
+            head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=float(ctx.option("C", 1.0)), seed=ctx.seed, max_iter=500,
+                                           sample_weight=self._weights(y[~held], speakers[~held], ctx))
             logits.append((x[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"])
             dist.append(mean_square_z(x[held], head["mean"], head["std"]))
         d0 = float(np.median(mean_square_z(x, x.mean(axis=0), np.maximum(x.std(axis=0), 1e-8))))
@@ -362,11 +368,18 @@ class LayerHeadRecipe(Recipe):
         log.info("calib_shift: d0 %.3f, b %.3f", d0, b)
         return {"d0": round(d0, 6), "b": round(b, 6)}
 
+    def _weights(self, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext) -> np.ndarray | None:
+        """``balance``: each training row's weight (:func:`~emomon.training.balance.balanced_weights`
+        over the rows' corpora and classes); ``None`` (every row alike) for ``none``."""
+        how = str(ctx.option("balance", DEFAULT_BALANCE))
+        return None if how == "none" else balanced_weights(y, corpus_of(speakers), how)
+
     def _fit_head(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext,
                   unadapted: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], float]:
         """A standardised logistic head on ``x (rows, F)`` and its temperature (1.0 without ``calibrate``)."""
         c = float(ctx.option("C", 1.0))
-        head = fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed, max_iter=500)
+        head = fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed, max_iter=500,
+                                       sample_weight=self._weights(y, speakers, ctx))
         temperature = self._calibration_temperature(x, y, speakers, ctx, c, unadapted) if ctx.option("calibrate", True) else 1.0
         return head, temperature
 
@@ -498,6 +511,7 @@ class LayerHeadRecipe(Recipe):
             "temperatures": [round(t, 4) for t in self._temperatures.get("head", [])],
             "unadapted_temperatures": [round(t, 4) for t in self._temperatures.get("unadapted", [])] or None,
             "shifts": self._shifts if any(self._shifts) else None,
+            "balance": str(ctx.option("balance", DEFAULT_BALANCE)),
             "adapt": self._adapts(ctx),
             "prior_weight": self._prior_weight(ctx) if self._adapts(ctx) else None,
         }
