@@ -168,6 +168,6 @@ def parse_augmentations(spec: str, kinds: Sequence[str] = ("white", "pink", "bab
         except ValueError:
             level = None
         if kind not in kinds or level is None:
-            raise ValueError(f"augment={item}: expected KIND:SNR with KIND {' or '.join(kinds)} (e.g. {kinds[0]}:10)")
+            raise ValueError(f"augment={item}: expected KIND:LEVEL with KIND {' or '.join(kinds)} (e.g. {kinds[0]}:10)")
         out.append((kind, level))
     return out

@@ -52,6 +52,8 @@ from .options import Option
 from ..balance import BALANCE_CHOICES, balanced_weights, corpus_of
 from ..adaptation import OnlinePoint, SpeakerNorm, fit_speaker_norm, online_points, partial_speaker_norm
 from ..noise import noisy_copies, parse_augmentations
+from ..perturb import PERTURB_KINDS, perturbed_copies
+from ..perturb import transform as perturbation
 from ..normalize import normalize_by_speaker
 from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, speaker_normalised, speaker_statistics
 
@@ -63,6 +65,7 @@ STREAM_HOP = defaults.HOP_S
 DEFAULT_AUGMENT = "white:20,white:10,pink:10,pink:0,babble:10,babble:0"
 DEFAULT_PRIOR_WEIGHT = 20.0  # windows (10 s of speech at the 0.5 s hop)
 DEFAULT_BALANCE = "none"
+AUGMENT_KINDS = ("white", "pink", "babble", *PERTURB_KINDS)
 CALIB_PARTIAL_CLIPS = 10  # calib_heard=partial: the clips of each held-out speaker their statistics come from
 
 
@@ -112,7 +115,8 @@ class LayerHeadRecipe(Recipe):
         Option("calib_heard", "str", "all", "adaptive models: calibrate held-out speakers as fully adapted (all), as a session "
                "that has heard nothing (none), both pooled, or after 10 of their clips (partial)", choices=("all", "none", "both", "partial")),
         Option("train_windows", "bool", True, "also train on each clip's stream windows with speech"),
-        Option("augment", "str", DEFAULT_AUGMENT, "noisy copies KIND:SNR,... (white, pink, babble); empty for none"),
+        Option("augment", "str", DEFAULT_AUGMENT, "noisy copies KIND:SNR,... (white, pink, babble) and perturbed ones "
+               "(speed:FACTOR, pitch:SEMITONES); empty for none"),
         Option("vad", "str", defaults.VAD_METHOD, "which stream windows have speech", choices=("silero", "energy", "off")),
         Option("min_speech", "float", defaults.MIN_SPEECH, "speech fraction a window needs", minimum=0.0),
         Option("silence_db", "float", defaults.SILENCE_DB, "energy VAD threshold (dBFS)"),
@@ -263,14 +267,20 @@ class LayerHeadRecipe(Recipe):
         return np.concatenate(x), np.concatenate(y), np.concatenate(spk)
 
     def _augmentations(self, ctx: TrainContext) -> list[tuple[str, float]]:
-        """``augment`` option: noisy copies of the training clips, e.g. ``"white:10,pink:0,babble:0"``.
+        """``augment`` option: noisy copies of the training clips, e.g. ``"white:10,pink:0,babble:0"``
+        (KIND:SNR), and perturbed ones (:mod:`~emomon.training.perturb`: ``speed:0.9`` a factor,
+        ``pitch:2`` semitones).
 
         Babble mixes four clips of other speakers drawn from the training utterances themselves
         (never the whole corpus, which would put test speakers' voices into training), so its
         files differ per fold.
         """
         try:
-            return parse_augmentations(str(ctx.option("augment", DEFAULT_AUGMENT) or ""))
+            out = parse_augmentations(str(ctx.option("augment", DEFAULT_AUGMENT) or ""), AUGMENT_KINDS)
+            for kind, value in out:
+                if kind in PERTURB_KINDS:
+                    perturbation(kind, value)  # a factor or shift out of range fails here, before any work
+            return out
         except ValueError as exc:
             what, _, why = str(exc).partition(": ")
             raise DataError(what, why) from None
@@ -282,6 +292,8 @@ class LayerHeadRecipe(Recipe):
         from ``ctx.all_utterances``, labels unused): never a test speaker's voice, and the same
         pool, hence the same files and cache entries, whichever fold a corpus trains in whole.
         """
+        if kind in PERTURB_KINDS:
+            return perturbed_copies(utts, kind, snr, self._noise_dir(ctx)), np.arange(len(utts))
         if kind != "babble":
             return noisy_copies(utts, kind, snr, self._noise_dir(ctx), seed=ctx.seed), np.arange(len(utts))
         speakers = {u.speaker for u in utts}
