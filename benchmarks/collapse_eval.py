@@ -37,13 +37,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
+PERTURB = "speed:0.9,speed:1.1,pitch:2,pitch:-2"
 VARIANTS = {
     "plain": {},
     "balanced": {"balance": "corpus-class"},
     "corpus-norm": {"corpus_norm": True},
     "balanced+corpus-norm": {"balance": "corpus-class", "corpus_norm": True},
-    "balanced,C=0.1": {"balance": "corpus-class", "C": 0.1},
+    "balanced-C0.1": {"balance": "corpus-class", "C": 0.1},
+    "perturbed": {"augment": "+" + PERTURB},
+    "balanced+perturbed": {"balance": "corpus-class", "augment": "+" + PERTURB},
 }
+"""Training variants: options of the default recipe (``augment`` ``+X``: the default's copies and X)
+and this script's own ``corpus_norm`` (each training corpus standardised with its own statistics,
+a new voice with their average)."""
 SHRINK = 10.0
 ONLINE_CLIPS = 10
 
@@ -127,7 +133,7 @@ def main() -> None:
     from emomon.training.cache import FeatureCache
     from emomon.training.recipes import get_recipe
     from emomon.training.recipes.base import TrainContext
-    from emomon.training.recipes.layer_head import DEFAULT_LAYERS
+    from emomon.training.recipes.layer_head import DEFAULT_AUGMENT, DEFAULT_LAYERS
 
     everyone, labels, folds = load(args.protocol, data)
     ctx = TrainContext(cache=FeatureCache(), all_utterances=everyone, labels=labels, options={"adapt": False}, seed=args.seed)
@@ -138,7 +144,7 @@ def main() -> None:
     print(f"{'fold':<22}{'variant':<22}" + "".join(f"{c:>26}" for c in cols), flush=True)
     for fold in folds:
         t0 = time.perf_counter()
-        x, y, speakers = recipe.training_rows(list(fold.train), DEFAULT_LAYERS, ctx)
+        rows: dict[str, tuple] = {}
         test = list(fold.test)
         xt = recipe._select(recipe.features(test, ctx), DEFAULT_LAYERS)
         yt = ctx.label_indices(test)
@@ -146,6 +152,12 @@ def main() -> None:
         single = np.array([f"{u.speaker}/{u.emotion}" for u in test])
         order = stream_order(list(spk), args.seed)
         for name in names:
+            augment = str(VARIANTS[name].get("augment", ""))
+            augment = DEFAULT_AUGMENT + "," + augment[1:] if augment.startswith("+") else augment or DEFAULT_AUGMENT
+            if augment not in rows:
+                ctx.options["augment"] = augment
+                rows[augment] = recipe.training_rows(list(fold.train), DEFAULT_LAYERS, ctx)
+            x, y, speakers = rows[augment]
             head, norm, prior = fit_variant(x, y, speakers, VARIANTS[name], len(labels), args.seed, args.subsample)
             p = head_probs(head, norm, xt)
             cells = [scores(yt, p, labels)]
@@ -155,7 +167,7 @@ def main() -> None:
             cells += [scores(yt, session_correct(p, single, order, prior, "balance", True), labels),
                       scores(yt, session_correct(p, single, order, prior, "em", True), labels)]
             print(f"{fold.id:<22}{name:<22}" + "".join(f"{c:>26}" for c in cells), flush=True)
-        print(f"  ({time.perf_counter() - t0:.0f} s, {len(y)} training rows)", flush=True)
+        print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

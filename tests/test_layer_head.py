@@ -117,7 +117,7 @@ def test_bad_augment_spec_is_a_data_error(tmp_path, corpus, tiny_whisper, spec):
     from emomon.errors import DataError
 
     bad = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "augment": spec})
-    with pytest.raises(DataError, match="KIND:SNR"):
+    with pytest.raises(DataError, match="KIND:LEVEL"):
         get_recipe("default").training_rows(corpus[:2], [2], bad)
 
 
@@ -125,7 +125,7 @@ def test_bad_augment_spec_fails_before_any_work(tmp_path, corpus, tiny_whisper):
     from emomon.errors import DataError
 
     ctx = ctx_for(tmp_path, options={"backbone_source": tiny_whisper, "augment": "pink"})
-    with pytest.raises(DataError, match="KIND:SNR"):
+    with pytest.raises(DataError, match="KIND:LEVEL"):
         run_protocol(get_recipe("default"), corpus, make_folds("kfold-speaker", corpus, k=2), tmp_path / "out", ctx, protocol="kfold-speaker")
     assert not list(tmp_path.rglob("*.npy")) and not (tmp_path / "out").exists()  # no feature computed, no OUT made
 
