@@ -98,6 +98,8 @@ BAD_CONFIGS = [
     (_set("hop", -0.5), "hop", "positive number of seconds"),
     (_set("hop", 4.0), "hop", "4 s exceeds the window (3 s)"),
     (_set("window", 0.01), "window", "shorter than the front end takes (201 samples at 16000 Hz"),
+    (_set("class_prior", [0.5, 0.5]), "class_prior", "must be a list of 8 shares"),
+    (_set("class_prior", [0.125] * 7 + [0]), "class_prior", "every share must be a positive number"),
 ]
 
 
@@ -231,3 +233,13 @@ def test_the_config_check_knows_the_front_ends_choices():
         return out
 
     assert {name: set(values) for name, values in FRONTEND_CHOICES.items()} == {name: choices(hints[name]) for name in FRONTEND_CHOICES}
+
+
+def test_a_class_prior_reads_back_normalised(tmp_path):
+    from emomon.models.config import ModelConfig
+
+    cfg = good_config()
+    cfg["class_prior"] = [2.0] * 4 + [1.0] * 4
+    got = ModelConfig.from_dict(cfg)
+    assert got.class_prior is not None and abs(sum(got.class_prior) - 1) < 1e-12 and got.class_prior[0] == 2 * got.class_prior[-1]
+    assert ModelConfig.from_dict(good_config()).class_prior is None  # older models: unknown

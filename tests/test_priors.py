@@ -97,3 +97,38 @@ def test_default_recipe_weighs_its_rows_by_the_balance_option(tmp_path):
     w = recipe._weights(y, speakers, ctx)
     assert w[:4].sum() == pytest.approx(w[4:].sum()) and w[0] == pytest.approx(w[3] / 3)
     assert recipe._weights(y, speakers, TrainContext(cache=FeatureCache(tmp_path))) is None  # the default: every row alike
+
+
+def test_answer_balance_spreads_a_session_that_piles_onto_one_class():
+    from emomon.models.priors import AnswerBalance
+
+    train = np.array([0.25, 0.25, 0.25, 0.25])
+    piled = np.array([0.55, 0.15, 0.15, 0.15])  # a voice the model calls class 0 whatever is said
+    bal = AnswerBalance(train, history=20, weight=5.0)
+    first = bal.answer(piled)
+    np.testing.assert_allclose(first, piled)  # nothing heard yet: the model's own answer
+    for _ in range(30):
+        out = bal.answer(piled)
+    assert bal.heard == 20  # the history is bounded
+    assert out[0] < piled[0] - 0.1 and abs(out.sum() - 1) < 1e-9
+    np.testing.assert_allclose(bal.prior().sum(), 1.0)
+
+
+def test_answer_balance_refuses_bad_settings():
+    from emomon.models.priors import AnswerBalance
+
+    with pytest.raises(ValueError):
+        AnswerBalance([0.5, 0.5], history=0, weight=1.0)
+
+
+def test_balanced_answers_use_only_the_clips_before():
+    from emomon.training.adaptation import balanced_answers, stream_order
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=12)
+    sessions = ["a"] * 6 + ["b"] * 6
+    out = balanced_answers(probs, sessions, 0, np.full(4, 0.25), history=3, weight=1.0)
+    pos = stream_order(sessions, 0)
+    first = [i for i in range(12) if pos[i] == 0]
+    np.testing.assert_allclose(out[first], probs[first])  # each session's first clip is untouched
+    assert np.abs(out - probs).max() > 1e-3

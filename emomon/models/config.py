@@ -38,8 +38,10 @@ class ModelConfig:
 
     ``architecture`` is the registry name of the class; ``params`` its hyper-parameters;
     ``frontend`` the :class:`~emomon.features.FrontEnd` as a dict (``None`` when the model reads
-    raw samples); ``window``/``hop`` the stream windowing it was made for (seconds); ``meta``
-    provenance (training data, protocol, metrics, license).
+    raw samples); ``window``/``hop`` the stream windowing it was made for (seconds);
+    ``class_prior`` the share of each label in the training rows the head was fitted on (what its
+    posteriors carry; ``None`` when unknown), the target of a session's answer balance
+    (:mod:`.priors`); ``meta`` provenance (training data, protocol, metrics, license).
     """
 
     architecture: str
@@ -49,6 +51,7 @@ class ModelConfig:
     params: dict[str, Any] = field(default_factory=dict)
     window: float = defaults.WINDOW_S
     hop: float = defaults.HOP_S
+    class_prior: list[float] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +69,9 @@ class ModelConfig:
         for name in ("window", "hop"):
             if name in known:
                 known[name] = float(known[name])
+        if known.get("class_prior") is not None:
+            total = math.fsum(known["class_prior"])
+            known["class_prior"] = [float(p) / total for p in known["class_prior"]]
         return cls(**known)
 
 
@@ -97,6 +103,8 @@ def _check_fields(d: Mapping[str, Any]) -> None:
         raise _Invalid("architecture", f"must be the name of an architecture (got {_show(arch)})")
     if "labels" in d:
         _check_labels(d["labels"])
+    if d.get("class_prior") is not None:
+        _check_prior(d["class_prior"], len(d.get("labels", EMOTIONS)))
     rate = d.get("sample_rate", ModelConfig.sample_rate)
     if not _positive_int(rate):
         raise _Invalid("sample_rate", f"must be a positive whole number of Hz (got {_show(rate)})")
@@ -123,6 +131,14 @@ def _check_labels(labels: Any) -> None:
         n = labels.count(lab)
         if n > 1:
             raise _Invalid("labels", f"{lab!r} appears {'twice' if n == 2 else f'{n} times'}")
+
+
+def _check_prior(prior: Any, n_labels: int) -> None:
+    """``class_prior``: one positive finite share per label (normalised when read)."""
+    if not isinstance(prior, list) or len(prior) != n_labels:
+        raise _Invalid("class_prior", f"must be a list of {n_labels} shares, one per label (got {_show(prior)})")
+    if not all(_finite(p) and p > 0 for p in prior):
+        raise _Invalid("class_prior", f"every share must be a positive number (got {_show(prior)})")
 
 
 def _check_frontend(frontend: Any, rate: int) -> None:

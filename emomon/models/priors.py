@@ -76,3 +76,53 @@ def balance_priors(probs: np.ndarray, train_prior: np.ndarray, weight: float = 0
     ratio = (prior / np.maximum(train_prior, EPS)) ** (n / (n + weight)) if weight > 0 else prior / np.maximum(train_prior, EPS)
     out = train_prior * ratio
     return out / out.sum()
+
+
+class AnswerBalance:
+    """One session's answers kept from piling onto one class (:func:`balance_priors`, online).
+
+    It remembers the model's posteriors ``(labels,)`` of the last ``history`` answers; each new
+    answer is re-weighted (:func:`reweight`) by the prior that spreads that history's mean back to
+    ``train_prior`` (the model's ``config.class_prior``), shrunk by ``weight`` pseudo-answers, so
+    the first answers of a session are the model's own and the correction grows with what is heard.
+    Labels are never used: this is an unsupervised adaptation to the session (its own labelled
+    mode in every evaluation). Its cost is a person who really stays one emotion for the whole
+    history: their answers are pulled towards the others (measured in ``benchmarks/collapse_eval.py``'s
+    single-emotion sessions).
+    """
+
+    def __init__(self, train_prior: np.ndarray | list[float], history: int, weight: float) -> None:
+        self.train_prior = np.asarray(train_prior, dtype=np.float64) / np.sum(train_prior)
+        if history < 1 or not weight >= 0:
+            raise ValueError(f"history must be >= 1 and weight >= 0 (got {history}, {weight})")
+        self.history, self.weight = int(history), float(weight)
+        self._heard: list[np.ndarray] = []
+
+    @property
+    def heard(self) -> int:
+        """Answers in the history (at most ``history``)."""
+        return len(self._heard)
+
+    def prior(self) -> np.ndarray:
+        """The session's prior ``(labels,)`` as of now (the training prior while nothing is heard)."""
+        if not self._heard:
+            return self.train_prior.copy()
+        return balance_priors(np.stack(self._heard), self.train_prior, self.weight)
+
+    def correct(self, probs: np.ndarray) -> np.ndarray:
+        """``probs (labels,)`` or ``(n, labels)`` re-weighted by :meth:`prior`; nothing is remembered."""
+        p = np.asarray(probs, dtype=np.float64)
+        out = reweight(p.reshape(-1, len(self.train_prior)), self.train_prior, self.prior())
+        return out.reshape(p.shape)
+
+    def observe(self, probs: np.ndarray) -> None:
+        """Remember the model's own posteriors ``(labels,)`` of one answer (the oldest one beyond ``history`` forgotten)."""
+        self._heard.append(np.asarray(probs, dtype=np.float64).reshape(-1))
+        if len(self._heard) > self.history:
+            del self._heard[0]
+
+    def answer(self, probs: np.ndarray) -> np.ndarray:
+        """:meth:`correct` then :meth:`observe`: one answer of a live session."""
+        out = self.correct(probs)
+        self.observe(probs)
+        return out

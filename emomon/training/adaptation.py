@@ -146,3 +146,24 @@ def online_points(
                 probs[i], counted[i] = row[0], True
         out.append(OnlinePoint(k, probs if probs is not None else np.zeros((len(x), 0)), counted))
     return out
+
+
+def balanced_answers(probs: np.ndarray, sessions: Sequence[str], seed: int, train_prior: np.ndarray,
+                     history: int, weight: float) -> np.ndarray:
+    """``probs (n, labels)`` as a live session's answer balance would give them (its own labelled mode).
+
+    Each session's clips (``sessions (n,)``: a speaker, or a speaker and emotion) are taken in
+    :func:`stream_order`; clip ``i`` is re-weighted by :class:`~emomon.models.priors.AnswerBalance`
+    over the posteriors of the ``history`` clips before it (shrunk by ``weight`` pseudo-clips).
+    ``probs`` are what the session answered before the balance (e.g. an online-adaptive point)."""
+    from ..models.priors import AnswerBalance
+
+    pos = stream_order(sessions, seed)
+    sessions = np.asarray(sessions)
+    out = np.empty_like(np.asarray(probs, dtype=np.float64))
+    for s in np.unique(sessions):
+        idx = np.flatnonzero(sessions == s)
+        balance = AnswerBalance(train_prior, history, weight)
+        for i in idx[np.argsort(pos[idx], kind="stable")]:
+            out[i] = balance.answer(probs[i])
+    return out

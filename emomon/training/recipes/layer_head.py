@@ -415,6 +415,8 @@ class LayerHeadRecipe(Recipe):
             shift = self._shift(x, y, speakers, ctx, temperature)
         self._temperatures.setdefault("head", []).append(temperature)
         self._shifts.append(shift)
+        weights = self._weights(y, speakers, ctx)
+        counts = np.bincount(y, weights=weights, minlength=len(ctx.labels)).astype(np.float64)
         config = LayerHeadModel.make_config(
             ctx.labels, layers, backbone=name, backbone_source=source,
             head={"type": "logistic-regression", "C": float(ctx.option("C", 1.0)), "train_windows": bool(ctx.option("train_windows", True)),
@@ -422,6 +424,7 @@ class LayerHeadRecipe(Recipe):
             temperature=temperature, mode=ctx.mode, prior_weight=None if norm is None else norm.prior_weight,
             unadapted_head=base is not None, shift=shift,
         )
+        config.class_prior = [float(c) for c in np.maximum(counts, 1e-6) / np.maximum(counts, 1e-6).sum()]
         model = LayerHeadModel(config, backbone=backbone)
         model.set_head(head["mean"], head["std"], head["coef"], head["intercept"], temperature)
         if norm is not None:

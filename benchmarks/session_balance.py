@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""The shipped recipe on new voices: strict, online-adaptive, and with the session's answer balance.
+
+    python benchmarks/session_balance.py                                  # loco over ../shared's corpora
+    python benchmarks/session_balance.py --protocol emobox                # RAVDESS's six folds (in-corpus)
+    python benchmarks/session_balance.py --variants shipped --folds emodb
+
+Each fold is fitted by the default recipe exactly as ``emomon train`` does (the shipped options:
+``adapt=true``, ``calib_split=both``, and the variant's own), then its held-out clips are scored:
+
+* ``strict``: whole clips, nothing of the test speakers used (the strict figure of ``emomon train``);
+* ``online@10``: each clip standardised with the 10 clips of its speaker before it
+  (``emomon train``'s online-adaptive point 10; labelled mode);
+* ``adapt+bal``: every clip standardised with all the speaker's clips before it, then its answer
+  balanced over the posteriors of the 10 clips before it
+  (:class:`emomon.models.priors.AnswerBalance`, shrunk by 10 pseudo-clips; labelled mode: what a
+  live session with both corrections answers); ``bal@10`` the same, counting clips 10 onwards;
+* ``1-emotion``: the same two corrections where every session is one speaker in one emotion (a
+  person who stays angry must stay angry).
+
+History and shrink (10 clips each) were fixed before any measurement, not tuned.
+Cells: UA %, the largest predicted class, its share of the clips, the predicted-label entropy (bits).
+A protocol whose folds share a test corpus (emobox) ends with the mean ± std over folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO))
+
+PERTURB = "speed:0.9,speed:1.1,pitch:2,pitch:-2"
+SHIPPED = {"adapt": True, "calib_split": "both"}
+VARIANTS = {
+    "shipped": {},
+    "balanced": {"balance": "corpus-class"},
+    "balanced+perturbed": {"balance": "corpus-class", "augment": "+" + PERTURB},
+}
+"""The default recipe's options on top of the shipped ones (``augment`` ``+X``: the default copies and X)."""
+HISTORY = 10
+SHRINK = 10.0
+COLUMNS = ("strict", "online@10", "adapt+bal", "bal@10", "1-emotion")
+
+
+def cell(y: np.ndarray, probs: np.ndarray, labels) -> tuple[str, float, float]:
+    from emomon.training.metrics import compute_metrics
+
+    m = compute_metrics(y, probs.argmax(axis=1), list(labels))
+    return f"{100 * m.ua:5.1f} {m.collapse.label[:4]:>4} {100 * m.collapse.share:3.0f}% {m.collapse.entropy:4.2f}", m.ua, m.collapse.share
+
+
+def options(name: str) -> dict:
+    from emomon.training.recipes.layer_head import DEFAULT_AUGMENT
+
+    opts = {**SHIPPED, **VARIANTS[name]}
+    augment = str(opts.get("augment", ""))
+    if augment.startswith("+"):
+        opts["augment"] = DEFAULT_AUGMENT + "," + augment[1:]
+    return opts
+
+
+def measure(recipe, fold, ctx, labels) -> list[tuple[str, float, float]]:
+    """The five cells of one fitted fold (module docstring)."""
+    from emomon.training.adaptation import balanced_answers, stream_order
+
+    model = recipe.fit(list(fold.train), ctx)
+    test = list(fold.test)
+    y = ctx.label_indices(test)
+    spk = [u.speaker for u in test]
+    prior = np.asarray(model.config.class_prior)
+    points = {p.heard: p for p in recipe.online_proba(model, test, ctx)}
+    strict = recipe.predict_proba(model, test, ctx)
+    p10, pall = points[10], points[None]
+    bal = balanced_answers(pall.probs, spk, ctx.seed, prior, HISTORY, SHRINK)
+    late = stream_order(spk, ctx.seed) >= HISTORY
+    single = [dataclasses.replace(u, speaker=f"{u.speaker}/{u.emotion}") for u in test]
+    one = {p.heard: p for p in recipe.online_proba(model, single, ctx)}[None]
+    bal1 = balanced_answers(one.probs, [u.speaker for u in single], ctx.seed, prior, HISTORY, SHRINK)
+    return [cell(y, strict, labels), cell(y[p10.counted], p10.probs[p10.counted], labels),
+            cell(y, bal, labels), cell(y[late], bal[late], labels), cell(y, bal1, labels)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--protocol", default="loco", choices=("loco", "emobox", "pairs"))
+    ap.add_argument("--data", action="append", help="NAME=DIR (default: ../shared's ravdess, emodb, savee)")
+    ap.add_argument("--variants", default="shipped,balanced+perturbed", help=f"comma-separated, of {', '.join(VARIANTS)}")
+    ap.add_argument("--folds", default="", help="comma-separated fold ids (default: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    data = args.data or [f"ravdess={SHARED / 'ravdess-speech'}", f"emodb={SHARED / 'emodb'}", f"savee={SHARED / 'savee'}"]
+
+    from collapse_eval import load  # noqa: E402 (this folder)
+    from emomon.training.cache import FeatureCache
+    from emomon.training.recipes import get_recipe
+    from emomon.training.recipes.base import TrainContext
+
+    everyone, labels, folds = load(args.protocol, data)
+    wanted = [f for f in args.folds.split(",") if f]
+    folds = [f for f in folds if not wanted or f.id in wanted]
+    recipe = get_recipe("default")
+    print(f"protocol {args.protocol}; cells: UA %, largest predicted class, its share, entropy (bits)")
+    print(f"{'fold':<12}{'variant':<22}" + "".join(f"{c:>24}" for c in COLUMNS), flush=True)
+    tally: dict[str, list[list[tuple[float, float]]]] = {}
+    for name in [v for v in args.variants.split(",") if v]:
+        for fold in folds:
+            t0 = time.perf_counter()
+            ctx = TrainContext(cache=FeatureCache(), all_utterances=everyone, labels=labels, options=options(name), seed=args.seed)
+            cells = measure(recipe, fold, ctx, labels)
+            tally.setdefault(name, []).append([(ua, share) for _, ua, share in cells])
+            print(f"{fold.id:<12}{name:<22}" + "".join(f"{c:>24}" for c, _, _ in cells) + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+        if args.protocol == "emobox":
+            a = np.array(tally[name])  # (folds, columns, 2)
+            print(f"{'mean ± std':<12}{name:<22}" + "".join(
+                f"{100 * a[:, j, 0].mean():>9.1f} ± {100 * a[:, j, 0].std():4.1f} {100 * a[:, j, 1].mean():3.0f}%" for j in range(len(COLUMNS))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
