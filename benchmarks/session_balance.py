@@ -67,8 +67,9 @@ def options(name: str) -> dict:
     return opts
 
 
-def measure(recipe, fold, ctx, labels) -> list[tuple[str, float, float]]:
-    """The five cells of one fitted fold (module docstring)."""
+def measure(recipe, fold, ctx, labels, dump: Path | None = None) -> list[tuple[str, float, float]]:
+    """The five cells of one fitted fold (module docstring); ``dump``: the clips' probabilities
+    (strict, adapted, adapted on one-emotion sessions) saved there as ``.npz``."""
     from emomon.training.adaptation import balanced_answers, stream_order
 
     model = recipe.fit(list(fold.train), ctx)
@@ -84,6 +85,9 @@ def measure(recipe, fold, ctx, labels) -> list[tuple[str, float, float]]:
     single = [dataclasses.replace(u, speaker=f"{u.speaker}/{u.emotion}") for u in test]
     one = {p.heard: p for p in recipe.online_proba(model, single, ctx)}[None]
     bal1 = balanced_answers(one.probs, [u.speaker for u in single], ctx.seed, prior, HISTORY, SHRINK)
+    if dump is not None:
+        np.savez(dump, y=y, speaker=np.asarray(spk), strict=strict, adapted=pall.probs, single=one.probs,
+                 order=stream_order(spk, ctx.seed), prior=prior, labels=np.asarray(list(labels)))
     return [cell(y, strict, labels), cell(y[p10.counted], p10.probs[p10.counted], labels),
             cell(y, bal, labels), cell(y[late], bal[late], labels), cell(y, bal1, labels)]
 
@@ -95,6 +99,7 @@ def main() -> None:
     ap.add_argument("--variants", default="shipped,balanced+perturbed", help=f"comma-separated, of {', '.join(VARIANTS)}")
     ap.add_argument("--folds", default="", help="comma-separated fold ids (default: all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dump", type=Path, help="a folder for each fold's clip probabilities (FOLD-VARIANT.npz)")
     args = ap.parse_args()
     data = args.data or [f"ravdess={SHARED / 'ravdess-speech'}", f"emodb={SHARED / 'emodb'}", f"savee={SHARED / 'savee'}"]
 
@@ -114,7 +119,11 @@ def main() -> None:
         for fold in folds:
             t0 = time.perf_counter()
             ctx = TrainContext(cache=FeatureCache(), all_utterances=everyone, labels=labels, options=options(name), seed=args.seed)
-            cells = measure(recipe, fold, ctx, labels)
+            dump = None
+            if args.dump is not None:
+                args.dump.mkdir(parents=True, exist_ok=True)
+                dump = args.dump / f"{args.protocol}-{fold.id}-{name}.npz"
+            cells = measure(recipe, fold, ctx, labels, dump)
             tally.setdefault(name, []).append([(ua, share) for _, ua, share in cells])
             print(f"{fold.id:<12}{name:<22}" + "".join(f"{c:>24}" for c, _, _ in cells) + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
         if args.protocol == "emobox":

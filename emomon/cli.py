@@ -122,6 +122,8 @@ ForceOpt = typer.Option(False, "--force", help="Overwrite an existing --jsonl or
 AppendOpt = typer.Option(False, "--append", help="Append a new session (with its own header) to an existing --jsonl file.")
 NoUiOpt = typer.Option(False, "--no-ui", help="Write window records as JSON lines to stdout instead of the live screen.")
 PlotOpt = typer.Option(None, "--plot", metavar="PATH", help="Draw the emotion timeline to this picture (.png, .svg, .pdf) at the end.")
+CollapseOpt = typer.Option(defaults.COLLAPSE_CHECK, "--collapse-check/--no-collapse-check",
+                           help=f"Say 'uncertain: unfamiliar voice' while over {defaults.COLLAPSE_SPAN_S:.0f} s one class holds > {defaults.COLLAPSE_SHARE:.0%} of the answers with small margins (file: with --stream).")
 AdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker's voice as speech is heard (the default when the model can).")
 FileAdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker: the files are one session, every segment classified with the statistics of all their speech (with --stream: on by default when the model can).")
 ProfileOpt = typer.Option(None, "--profile", metavar="NAME", help="Start from the speaker profile NAME and save what is heard to it (see `emomon profiles`).")
@@ -248,6 +250,7 @@ def listen(
     no_ui: bool = NoUiOpt,
     adapt: Optional[bool] = AdaptOpt,
     profile: Optional[str] = ProfileOpt,
+    collapse_check: bool = CollapseOpt,
     compute: Compute = ComputeOpt,
     precision: PrecisionChoice = PrecisionOpt,
     backend: BackendChoice = BackendOpt,
@@ -255,6 +258,7 @@ def listen(
     """Monitor the microphone live (Ctrl-C or SIGTERM stops, exit 0: the log is flushed, the plot drawn, the profile saved;
     a device that stops delivering audio ends it with a device error, exit 1)."""
     from .stream.api import microphone_monitor
+    from .stream.familiarity import CollapseOptions
     from .stream.monitor import MonitorConfig
     from .features.windows import check_window
 
@@ -264,7 +268,8 @@ def listen(
     devs = listen_devices(device or [], profile)  # a bad --device fails before the model loads
     m = load(model, compute, window, precision, backend)
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad_options(vad, vad_threshold, min_speech, silence_db),
-                        min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
+                        min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile),
+                        collapse=CollapseOptions() if collapse_check else None)
     monitor = microphone_monitor(model=m, devices=[d.index for d in devs], config=cfg, profile=profile,
                                  stall_timeout=stall_timeout, silence_timeout=silence_timeout)
     title = f"emomon · {devs[0].name}" if len(devs) == 1 else "emomon"
@@ -315,6 +320,7 @@ def file_cmd(
     no_ui: bool = NoUiOpt,
     adapt: Optional[bool] = FileAdaptOpt,
     profile: Optional[str] = ProfileOpt,
+    collapse_check: bool = CollapseOpt,
     compute: Compute = ComputeOpt,
     precision: PrecisionChoice = PrecisionOpt,
     backend: BackendChoice = BackendOpt,
@@ -333,12 +339,12 @@ def file_cmd(
             raise EmomonError("--format/--segments", "do not apply with --stream (it writes window records: --no-ui, --jsonl)")
         failed = _stream_files(inputs, model, compute, precision=precision, backend=backend, window=window, hop=hop, smoothing=smoothing, vad_opts=vad_opts,
                                min_confidence=min_confidence, duration=duration, adapt=adapt, profile=profile, fast=fast,
-                               no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
+                               collapse_check=collapse_check, no_ui=no_ui, jsonl=jsonl, force=force, append=append, plot=plot)
         if failed:
             raise typer.Exit(1)
         return
     _stream_only(**{"--fast": fast, "--hop": hop, "--smoothing": smoothing, "--duration": duration, "--jsonl": jsonl,
-                    "--append": append, "--no-ui": no_ui})
+                    "--append": append, "--no-ui": no_ui, "--no-collapse-check": not collapse_check})
     if plot is not None and len(inputs) != 1:
         raise EmomonError("--plot", f"draws the timeline of one file (got {len(inputs)})")
     if profile is not None and not adapt:
@@ -356,11 +362,12 @@ def file_cmd(
 
 def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: Compute, *, precision: str, backend: str, window: Optional[float],
                   hop: Optional[float], smoothing: Optional[float], vad_opts: "VadOptions", min_confidence: Optional[float],
-                  duration: Optional[float], adapt: Optional[bool], profile: Optional[str], fast: bool, no_ui: bool,
+                  duration: Optional[float], adapt: Optional[bool], profile: Optional[str], fast: bool, collapse_check: bool, no_ui: bool,
                   jsonl: Optional[Path], force: bool, append: bool, plot: Optional[Path]) -> int:
     """``emomon file --stream``: the files that open stream, each one that does not (or an
     argument that names nothing) is one error line; returns how many failed (exit 130 on Ctrl-C)."""
     from .stream.api import file_monitor
+    from .stream.familiarity import CollapseOptions
     from .stream.monitor import MonitorConfig
 
     bad: list[EmomonError] = [EmomonError(arg, why) for arg, why in inputs if why is not None]
@@ -371,7 +378,8 @@ def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: 
         return len(bad)  # each one said why
     m = load(model, compute, window, precision, backend)
     cfg = MonitorConfig(window=window, hop=hop, smoothing=defaults.SMOOTHING if smoothing is None else smoothing,
-                        vad=vad_opts, min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile))
+                        vad=vad_opts, min_confidence=min_confidence, duration=duration, adapt=adaptation(m, model, adapt, profile),
+                        collapse=CollapseOptions() if collapse_check else None)
 
     def unreadable(exc: EmomonError) -> None:
         bad.append(exc)

@@ -54,6 +54,13 @@ BATCH_FILES_PER_CALL = 16  # files per call of a Ray actor (--batch-size): their
 # -- speaker adaptation (models trained with speaker standardisation) -----------------------------
 ADAPT = True  # listen / file --stream adapt to the speaker when the model can (--no-adapt: off)
 
+# -- answers that collapse into one class (a voice unlike the training ones; stream/familiarity.py) --
+COLLAPSE_CHECK = True  # listen / file --stream mark a collapsed stream's answers "uncertain: unfamiliar voice" (--no-collapse-check: off)
+COLLAPSE_SPAN_S = 60.0  # looked back over this many seconds of the stream
+COLLAPSE_SHARE = 0.7  # one class holding more than this share of the span's speech windows ...
+COLLAPSE_MARGIN = 0.3  # ... with a mean margin (top minus second probability) below this: collapsed
+COLLAPSE_MIN_WINDOWS = 30  # fewer speech windows in the span are never called collapsed (15 s at a 0.5 s hop)
+
 # -- answers ------------------------------------------------------------------------------------
 MIN_CONFIDENCE: float | None = None  # off: no answer is marked uncertain
 NO_SPEECH = "no speech"  # the reason given with label null

@@ -137,7 +137,9 @@ class WindowRecord:
     ``None`` when the window was not classified). ``dropped_s`` counts the audio the stream's
     ring buffer has dropped so far. ``adapted_s`` is the seconds of speech the stream's speaker
     adapter has heard so far, this window's included (a loaded profile's too); ``None`` when the
-    stream does not adapt.
+    stream does not adapt. ``caution`` is ``"unfamiliar voice"`` while the stream's recent answers
+    collapse into one class with small margins (:mod:`emomon.stream.familiarity`; ``uncertain``
+    is then true as well, and the label is the model's answer, not to be trusted); else ``None``.
     """
 
     t: float
@@ -154,6 +156,7 @@ class WindowRecord:
     stream: str = "0"
     time: datetime | None = None
     adapted_s: float | None = None
+    caution: str | None = None
 
     @property
     def is_speech(self) -> bool:
@@ -169,6 +172,7 @@ class WindowRecord:
             "label": self.label,
             "reason": self.reason,
             "uncertain": self.uncertain,
+            "caution": self.caution,
             "scores": round_scores(self.scores),
             "smoothed": round_scores(self.smoothed),
             "speech": rounded(self.speech, 3),

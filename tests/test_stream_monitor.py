@@ -35,7 +35,7 @@ def test_stream_file_fast(test_model, wav_file):
     assert all(r.latency_ms is None and r.compute_ms > 0 for r in recs)
     d = json.loads(json.dumps(recs[0].to_dict(), allow_nan=False))
     assert {"type", "t", "time", "label", "reason", "uncertain", "scores", "smoothed", "speech", "level_db",
-            "latency_ms", "compute_ms", "dropped_s", "adapted_s", "stream"} == set(d)
+            "latency_ms", "compute_ms", "dropped_s", "adapted_s", "caution", "stream"} == set(d)
     assert d["adapted_s"] is None  # the test model cannot adapt
     times = [datetime.fromisoformat(r.to_dict()["time"]) for r in recs]
     assert all(t.tzinfo is not None for t in times) and times == sorted(times)

@@ -25,6 +25,8 @@ _EXPORTS = {
     "Monitor": "monitor",
     "MonitorConfig": "monitor",
     "MonitorStats": "monitor",
+    "CollapseOptions": "familiarity",
+    "CollapseWatch": "familiarity",
     "Chunk": "ring",
     "RingBuffer": "ring",
     "Ema": "smoothing",

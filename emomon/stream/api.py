@@ -26,6 +26,7 @@ from ..audio import AudioSource
 from ..errors import EmomonError
 from ..features.vad import VadOptions
 from ..records import WindowRecord
+from .familiarity import CollapseOptions
 from .monitor import Monitor, MonitorConfig
 from .sources import FileSource, MicrophoneSource
 
@@ -128,15 +129,17 @@ def stream_file(
     compute: str = "auto",
     source_rate: int | None = None,
     adapt: bool = defaults.ADAPT,
+    collapse_check: bool = defaults.COLLAPSE_CHECK,
 ) -> Iterator[WindowRecord]:
     """Stream a file (path, bytes, or array with ``source_rate``) through the live pipeline.
 
     ``fast=True`` runs as fast as the model goes; ``fast=False`` paces it in real time. ``vad``:
     :class:`VadOptions` or a method name (``silero``, ``energy``, ``off``). ``adapt``: adapt to
-    the speaker when the model can.
+    the speaker when the model can. ``collapse_check``: records say ``caution="unfamiliar voice"``
+    while the answers collapse into one class (:mod:`emomon.stream.familiarity`).
     """
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
-                        duration=duration, adapt=adapt)
+                        duration=duration, adapt=adapt, collapse=CollapseOptions() if collapse_check else None)
     return file_monitor(source, model, fast=fast, config=cfg, compute=compute, source_rate=source_rate).records()
 
 
@@ -208,15 +211,17 @@ def stream_microphone(
     duration: float | None = None,
     compute: str = "auto",
     adapt: bool = defaults.ADAPT,
+    collapse_check: bool = defaults.COLLAPSE_CHECK,
     stall_timeout: float | None = defaults.STALL_TIMEOUT_S,
     silence_timeout: float | None = defaults.SILENCE_TIMEOUT_S,
 ) -> Iterator[WindowRecord]:
     """Stream the microphone (or several devices, ``devices=[...]``: their records interleaved,
     each naming its ``stream``); runs until ``duration`` seconds (wall time) or until the
     iterator is closed. A device that stalls or delivers only digital silence raises a
-    :class:`~emomon.errors.DeviceError` naming it (see :func:`microphone_monitor`)."""
+    :class:`~emomon.errors.DeviceError` naming it (see :func:`microphone_monitor`); ``collapse_check``
+    as in :func:`stream_file`."""
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
-                        duration=duration, adapt=adapt)
+                        duration=duration, adapt=adapt, collapse=CollapseOptions() if collapse_check else None)
     return microphone_monitor(device, model, devices=devices, config=cfg, compute=compute, stall_timeout=stall_timeout,
                               silence_timeout=silence_timeout).records()
 

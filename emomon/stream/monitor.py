@@ -44,6 +44,7 @@ from ..errors import EmomonError
 from ..features.vad import VadOptions, VoiceActivity, rms_dbfs
 from ..features.windows import Window, Windower
 from ..records import WindowRecord, is_uncertain
+from .familiarity import UNFAMILIAR, CollapseOptions, CollapseWatch
 from .smoothing import Ema
 from .sources import Source, StreamResampler
 from .worker import InferenceWorker, Job, Scored, WorkerFailure
@@ -70,7 +71,9 @@ class MonitorConfig:
     real-time stream's reader may fall behind before it drops the oldest unread audio;
     ``max_batch``/``max_wait``: the inference worker's dynamic batching (at most that many
     windows per forward pass; it waits up to ``max_wait`` seconds for windows of other streams
-    to join the first; files read faster than real time never wait).
+    to join the first; files read faster than real time never wait). ``collapse``: when a
+    stream's answers collapse into one class (:mod:`emomon.stream.familiarity`) its records say
+    ``caution="unfamiliar voice"``; ``None``: never checked.
     """
 
     window: float | None = None
@@ -83,6 +86,7 @@ class MonitorConfig:
     duration: float | None = None
     adapt: bool = defaults.ADAPT
     max_lag: float | None = defaults.MAX_LAG_S
+    collapse: CollapseOptions | None = field(default_factory=lambda: CollapseOptions() if defaults.COLLAPSE_CHECK else None)
 
     def resolved(self, model: EmotionModel) -> "MonitorConfig":
         """A copy with the model's window/hop filled in, checked (bad values raise EmomonError)."""
@@ -102,11 +106,14 @@ class MonitorConfig:
             raise EmomonError("max_lag", f"must be positive seconds (got {self.max_lag})")
         if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
             raise EmomonError("--min-confidence", f"must be between 0 and 1 (got {self.min_confidence})")
+        if self.collapse is not None:
+            self.collapse.check()
         return replace(self, window=window, hop=hop, adapt=bool(self.adapt and model.adaptive))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["vad"] = self.vad.to_dict()
+        d["collapse"] = None if self.collapse is None else self.collapse.to_dict()
         return d
 
 
@@ -128,6 +135,7 @@ class _Lane:
     adapted_s: float = 0.0  # seconds of speech the adapter has heard, as of the last record
     nonfinite_windows: int = 0  # windows skipped for NaN/Inf samples
     vad_skipped: int = 0  # lost samples the voice activity detector has been told of
+    watch: CollapseWatch | None = None  # whether its answers collapse into one class (None: not checked)
 
 
 @dataclass
@@ -288,6 +296,7 @@ class Monitor:
             windower=Windower(cfg.window, cfg.hop, rate, stream=src.name, realtime=src.realtime),
             vad=VoiceActivity(cfg.vad, rate),
             ema=Ema(len(self.labels), cfg.smoothing),
+            watch=CollapseWatch(cfg.collapse) if cfg.collapse is not None else None,
             resampler=StreamResampler(src.sample_rate, rate) if src.sample_rate != rate else None,
             limit=int(round(cfg.duration * rate)) if cfg.duration else None,
         )
@@ -403,10 +412,13 @@ class Monitor:
             lane.adapted_s += item.job.seconds if lane.adapter is not None else 0.0
             smoothed = lane.ema.update(np.asarray(probs, dtype=np.float64))
             label: str | None = self.labels[int(np.argmax(probs))]
+            if lane.watch is not None:
+                lane.watch.observe(win.t_end, probs)
         else:
             smoothed, label = lane.ema.value, None
         assert self.started_at is not None
         real = win.real_samples
+        caution = UNFAMILIAR if label is not None and lane.watch is not None and lane.watch.collapsed else None
         return WindowRecord(
             t=win.t_end,
             label=label,
@@ -418,10 +430,11 @@ class Monitor:
             compute_ms=item.compute_ms,
             dropped_s=lane.source.dropped_seconds,
             reason=None if label is not None else (reason or defaults.NO_SPEECH),
-            uncertain=is_uncertain(scores, self.config.min_confidence),
+            uncertain=is_uncertain(scores, self.config.min_confidence) or caution is not None,
             stream=win.stream,
             time=self.started_at + timedelta(seconds=win.capture_time - self._t0),
             adapted_s=lane.adapted_s if lane.adapter is not None else None,
+            caution=caution,
         )
 
 

@@ -52,7 +52,9 @@ class MonitorState:
     ``adapted_s`` the seconds of speech it has adapted to so far. ``reason`` is why the last
     window was not classified ("no speech", "non-finite samples", ...); ``skipped`` counts the
     windows not classified for another reason than want of speech. NaN/Inf in a record are
-    shown as 0 (a record can never break the screen).
+    shown as 0 (a record can never break the screen). ``caution`` is the last speech window's
+    (``"unfamiliar voice"`` while the stream's answers collapse into one class): the headline then
+    says so instead of the label.
     """
 
     labels: Sequence[str] = EMOTIONS
@@ -80,6 +82,7 @@ class MonitorState:
     adapted_s: float | None = None
     reason: str | None = None
     skipped: int = 0
+    caution: str | None = None
 
     def __post_init__(self) -> None:
         for lab in self.labels:
@@ -95,6 +98,7 @@ class MonitorState:
         self.reason = rec.reason
         if rec.is_speech:
             self.top = max(self.smoothed, key=self.smoothed.__getitem__)
+            self.caution = rec.caution
         elif rec.reason in (None, defaults.NO_SPEECH):
             self.quiet_windows += 1
         else:
@@ -198,8 +202,12 @@ def _headline(state: MonitorState) -> Text:
     if not state.speaking:
         why = state.reason or defaults.NO_SPEECH
         style = "bold dim" if why == defaults.NO_SPEECH else "bold red"
-        return Text.assemble((why, style), ("   last: ", "dim"), (state.top or "-", COLORS.get(state.top or "", "white")))
+        last = (f"uncertain: {state.caution}", "yellow") if state.caution else (state.top or "-", COLORS.get(state.top or "", "white"))
+        return Text.assemble((why, style), ("   last: ", "dim"), last)
     top = state.top or "-"
+    if state.caution:
+        return Text.assemble((f"UNCERTAIN: {state.caution}", "bold yellow"),
+                             (f"   (the model keeps answering {top} with small margins)", "dim"))
     head = Text.assemble(("top emotion: ", "bold"), (top.upper(), f"bold {COLORS.get(top, 'white')}"),
                          (f"  {state.smoothed.get(top, 0.0) * 100:5.1f}%", "bold"))
     if state.uncertain:
