@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Iterator, List, Optional
 
 import typer
 
-from . import __version__, defaults
+from . import defaults
+from .version import __version__
 from .errors import EmomonError, Terminated
 from .models.backend import BACKENDS, DEFAULT_BACKEND, EXPORT_FORMATS
 from .models.onnx_cache import QUANTIZATIONS
@@ -86,6 +87,33 @@ def _model_help() -> str:
 
 
 _reported = [0]  # error lines printed by this run of main()
+
+OPTION_NAMES = frozenset({
+    "window", "hop", "smoothing", "duration", "min_confidence", "vad", "vad_threshold", "min_speech", "precision",
+    "backend", "quantize", "profile", "adapt", "jsonl", "plot", "shard_size", "num_cpus", "actors", "batch_size",
+    "cpus_per_actor", "gpus_per_actor", "address",
+})
+"""The option names the library's errors use for what the command line calls ``--window`` and so on."""
+
+
+def flag_of(what: str) -> str:
+    """An error's ``what`` as the command line says it: an option name the library uses (``window``,
+    ``min_confidence``; ``precision=bf16`` with its value; several joined by ``/``) becomes its
+    flag (``--window``, ``--min-confidence``, ``--precision bf16``); anything else is as it is."""
+    parts = what.split("/")
+    flags = []
+    for part in parts:
+        name, sep, value = part.partition("=")
+        if name not in OPTION_NAMES:
+            return what
+        flags.append("--" + name.replace("_", "-") + (f" {value}" if sep else ""))
+    return "/".join(flags)
+
+
+def flag_message(message: str) -> str:
+    """``message`` (``what: why``, as a file result's error) with its ``what`` as a flag (:func:`flag_of`)."""
+    what, sep, why = message.partition(": ")
+    return f"{flag_of(what)}{sep}{why}" if sep else message
 
 
 def err(what: str, why: str) -> None:
@@ -195,10 +223,10 @@ def adaptation(m: "EmotionModel", model: str, adapt: Optional[bool], profile: Op
 
 def check_outputs(jsonl: Optional[Path], plot: Optional[Path], force: bool, append: bool) -> None:
     """Refuse, before the model loads, output files that would clobber something."""
-    from .stream.sinks import check_output_path, check_plot_path
+    from .output.files import check_output_path, check_plot_path
 
     if jsonl is not None:
-        check_output_path(jsonl, "--jsonl", force, append)
+        check_output_path(jsonl, "jsonl", force, append)
     if plot is not None:
         check_plot_path(plot, force)
 
@@ -372,7 +400,7 @@ def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: 
 
     bad: list[EmomonError] = [EmomonError(arg, why) for arg, why in inputs if why is not None]
     for exc in bad:
-        err(exc.what, exc.why)
+        err(flag_of(exc.what), exc.why)
     paths = [p for p, why in inputs if why is None]
     if not paths:
         return len(bad)  # each one said why
@@ -383,7 +411,7 @@ def _stream_files(inputs: list[tuple[str, Optional[str]]], model: str, compute: 
 
     def unreadable(exc: EmomonError) -> None:
         bad.append(exc)
-        err(exc.what, exc.why)
+        err(flag_of(exc.what), exc.why)
 
     try:
         monitor = file_monitor(paths, m, fast=fast, config=cfg, profile=profile, on_error=unreadable)
@@ -435,7 +463,7 @@ def _analyze(inputs: list[tuple[str, Optional[str]]], m: "EmotionModel", options
              plot: Optional[Path], session: bool = False, profile: Optional["Profile"] = None) -> int:
     """Analyse the inputs (each on its own, or as one adapted ``session``) and write the
     results; returns how many failed."""
-    from .timeline.output import make_writer
+    from .output.writers import make_writer
 
     writer = make_writer(fmt.value, m.labels, segments)
     failed = 0
@@ -444,11 +472,11 @@ def _analyze(inputs: list[tuple[str, Optional[str]]], m: "EmotionModel", options
         for result in results:
             if result.error is not None:
                 failed += 1
-                err(result.path, result.error)
+                err(result.path, flag_message(result.error))
             writer.write(result)
     writer.close()
     if plot is not None and not failed:
-        from .timeline.plot import plot_file
+        from .output.plot import plot_file
 
         plot_file(result, plot, labels=m.labels)
         print(f"emomon: timeline drawn to {plot}", file=sys.stderr)
@@ -763,7 +791,7 @@ def _run(argv: Optional[List[str]]) -> int:
         print(f"emomon: error: {exc.format_message()}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))
     except EmomonError as exc:
-        err(exc.what, exc.why)
+        err(flag_of(exc.what), exc.why)
         return 1
     except KeyboardInterrupt:
         return 130

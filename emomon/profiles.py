@@ -73,7 +73,7 @@ def model_fingerprint(model: "EmotionModel") -> dict[str, Any]:
     :class:`ProfileError` when the model cannot adapt."""
     adapter = model.new_adapter() if model.adaptive else None
     if adapter is None:
-        raise ProfileError("--profile", "this model cannot adapt to the speaker (it was not trained with speaker standardisation)")
+        raise ProfileError("profile", "this model cannot adapt to the speaker (it was not trained with speaker standardisation)")
     p = model.config.params
     return {
         "architecture": model.config.architecture,
@@ -137,6 +137,24 @@ def load_profile(name: str, model: "EmotionModel") -> Profile:
     except ValueError as exc:
         raise ProfileError(str(path), f"not a usable profile ({exc})") from None
     return Profile(name, fp, stats, path, updated=data.get("updated"))
+
+
+def open_profile(profile: "str | Profile | None", model: "EmotionModel") -> "Profile | None":
+    """A loaded :class:`Profile` for ``model`` (a name is loaded, or new when there is none; a
+    loaded profile and ``None`` pass as they are); :class:`ProfileError` when it does not fit the model."""
+    if profile is None or isinstance(profile, Profile):
+        return profile
+    return load_profile(check_name(profile), model)
+
+
+def check_profile_options(adapt: bool | None, profile: str | None) -> None:
+    """Refuse, before a model loads, a bad ``profile`` name or a profile with ``adapt=False``
+    (a profile is what adaptation starts from)."""
+    if profile is None:
+        return
+    check_name(profile)
+    if adapt is False:
+        raise ProfileError("profile", "needs adaptation (drop --no-adapt)")
 
 
 def save_profile(profile: Profile, stats: "FeatureStats") -> Path:

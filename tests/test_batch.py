@@ -266,7 +266,7 @@ def test_shards_are_deterministic(clips: Path) -> None:
     assert [len(s.items) for s in shards] == [3, 3, 2] and [s.name for s in shards] == [f"part-0000{i}.parquet" for i in range(3)]
     assert [it for s in shards for it in s.items] == items
     assert plan_shards(list_inputs([str(clips / "sub"), str(clips)]), 3) == shards  # the same files, the same shards
-    with pytest.raises(DataError, match="--shard-size"):
+    with pytest.raises(DataError, match="shard_size"):
         plan_shards(items, 0)
 
 

@@ -1,4 +1,4 @@
-"""Pictures of timelines (emomon.timeline.plot): drawn from hand-made records, read back as pixels."""
+"""Pictures of timelines (emomon.output.plot): drawn from hand-made records, read back as pixels."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from emomon.errors import EmomonError
 from emomon.labels import EMOTIONS
 from emomon.records import FileResult, Segment, WindowRecord
-from emomon.timeline import plot
-from emomon.timeline.plot import (
+from emomon.output import plot
+from emomon.output.plot import (
     DPI,
     PALETTE,
     Spans,
@@ -260,6 +260,6 @@ def test_time_labels() -> None:
 
 
 def test_module_import_does_not_load_matplotlib() -> None:
-    code = "import sys, emomon.timeline.plot; print('matplotlib' in sys.modules)"
+    code = "import sys, emomon.output.plot; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -154,7 +154,7 @@ def list_inputs(inputs: str | Path | Sequence[str | Path]) -> list[BatchItem]:
 def plan_shards(items: Sequence[BatchItem], shard_size: int) -> list[Shard]:
     """``items`` (sorted) cut into shards of ``shard_size`` in order (the last may be shorter)."""
     if shard_size < 1:
-        raise DataError("--shard-size", f"must be at least 1 (got {shard_size})")
+        raise DataError("shard_size", f"must be at least 1 (got {shard_size})")
     return [Shard(i, tuple(items[a:a + shard_size])) for i, a in enumerate(range(0, len(items), shard_size))]
 
 

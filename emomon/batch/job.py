@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from .. import __version__, defaults
+from .. import defaults
+from ..version import __version__
 from ..errors import EmomonError
 from .inputs import BatchItem, Shard, inputs_digest, list_inputs, plan_shards
 from .parquet import ShardMeta, check_labels, write_shard
@@ -67,13 +68,13 @@ class RayOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
 
     def __post_init__(self) -> None:
-        for name, value, low in (("--num-cpus", self.num_cpus, 1), ("--actors", self.actors, 1), ("--batch-size", self.batch_size, 1)):
+        for name, value, low in (("num_cpus", self.num_cpus, 1), ("actors", self.actors, 1), ("batch_size", self.batch_size, 1)):
             if value is not None and value < low:
                 raise EmomonError(name, f"must be at least {low} (got {value})")
         if self.cpus_per_actor <= 0 or self.gpus_per_actor < 0:
-            raise EmomonError("--cpus-per-actor/--gpus-per-actor", "CPUs must be above 0, GPUs at least 0")
+            raise EmomonError("cpus_per_actor/gpus_per_actor", "CPUs must be above 0, GPUs at least 0")
         if self.address is not None and self.num_cpus is not None:
-            raise EmomonError("--num-cpus", "sizes a local Ray; a cluster (--address) has the CPUs its nodes give it")
+            raise EmomonError("num_cpus", "sizes a local Ray; a cluster (--address) has the CPUs its nodes give it")
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def ray_session(ray: Any, options: RayOptions) -> Iterator[None]:
         log.info("using the Ray already initialised in this process")
         yield
         return
-    what = f"--address {options.address}" if options.address else "ray"
+    what = f"address={options.address}" if options.address else "ray"
     debug = log.isEnabledFor(logging.DEBUG)
     if options.address is not None:
         check_address(options.address)
@@ -175,14 +176,14 @@ def check_address(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=ADDRESS_TIMEOUT_S).close()
     except OSError as exc:
-        raise EmomonError(f"--address {address}", f"no Ray cluster answers there ({exc.strerror or exc}); "
+        raise EmomonError(f"address={address}", f"no Ray cluster answers there ({exc.strerror or exc}); "
                                                   "start one with `ray start --head` on that node") from None
 
 
 def check_model(choice: ModelChoice, options: "FileOptions") -> None:
     """Load the model once here, on the CPU, before Ray starts: a model that cannot load (or a
     ``--window`` it cannot take) is one error line now, not an actor dying on every node."""
-    from ..cli import check_window_fits
+    from ..models.open import check_window_fits
 
     check_window_fits(choice.open("cpu"), options.window)
 

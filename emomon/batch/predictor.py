@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ModelChoice:
     """Which model a job runs and how, as ``emomon file``'s ``--model``, ``--compute``,
-    ``--precision`` and ``--backend`` say (:func:`~emomon.stream.api.open_model`).
+    ``--precision`` and ``--backend`` say (:func:`~emomon.models.open.open_model`).
 
     ``model``: a shipped name, a model directory (on every node), or a loaded model (shipped to
     the actors by Ray).
@@ -48,7 +48,7 @@ class ModelChoice:
 
     def open(self, compute: str | None = None) -> "EmotionModel":
         """The model, loaded (on ``compute`` when given, else on :attr:`compute`)."""
-        from ..stream.api import open_model
+        from ..models.open import open_model
 
         return open_model(self.model, compute or self.compute, self.precision, self.backend)
 

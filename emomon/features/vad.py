@@ -83,11 +83,11 @@ class VadOptions:
 
     def __post_init__(self) -> None:
         if self.method not in defaults.VAD_METHODS:
-            raise EmomonError("--vad", f"unknown method {self.method!r} (known: {', '.join(defaults.VAD_METHODS)})")
+            raise EmomonError("vad", f"unknown method {self.method!r} (known: {', '.join(defaults.VAD_METHODS)})")
         if not 0.0 < self.threshold < 1.0:
-            raise EmomonError("--vad-threshold", f"must be between 0 and 1 (got {self.threshold})")
+            raise EmomonError("vad_threshold", f"must be between 0 and 1 (got {self.threshold})")
         if not 0.0 <= self.min_speech <= 1.0:
-            raise EmomonError("--min-speech", f"must be between 0 and 1 (got {self.min_speech})")
+            raise EmomonError("min_speech", f"must be between 0 and 1 (got {self.min_speech})")
         for name in ("min_speech_duration", "min_silence", "speech_pad"):
             if getattr(self, name) < 0:
                 raise EmomonError(name, f"must not be negative (got {getattr(self, name)})")
@@ -178,10 +178,10 @@ def silero_model_path() -> Path:
     which would halve the emotion model's speed."""
     spec = importlib.util.find_spec("silero_vad")
     if spec is None or not spec.submodule_search_locations:
-        raise EmomonError("--vad silero", "needs the silero-vad package (pip install silero-vad), or use --vad energy")
+        raise EmomonError("vad=silero", "needs the silero-vad package (pip install silero-vad), or use --vad energy")
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / SILERO_MODEL
     if not path.is_file():
-        raise EmomonError("--vad silero", f"the silero-vad package has no {SILERO_MODEL} (install silero-vad>=6.2)")
+        raise EmomonError("vad=silero", f"the silero-vad package has no {SILERO_MODEL} (install silero-vad>=6.2)")
     return path
 
 
@@ -192,7 +192,7 @@ def _silero_session() -> Any:
     try:
         import onnxruntime as ort
     except ModuleNotFoundError:
-        raise EmomonError("--vad silero", "needs the onnxruntime package (pip install onnxruntime), or use --vad energy") from None
+        raise EmomonError("vad=silero", "needs the onnxruntime package (pip install onnxruntime), or use --vad energy") from None
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1

@@ -28,7 +28,7 @@ from .. import defaults
 from ..errors import EmomonError
 
 
-def check_window(window: float | None, option: str = "--window") -> None:
+def check_window(window: float | None, option: str = "window") -> None:
     """Refuse a window (seconds; ``None``: the model's) that is not a number of seconds of at
     least :data:`~emomon.defaults.MIN_WINDOW_S` (one voice-activity frame: nothing shorter can
     hold speech). Raises :class:`~emomon.errors.EmomonError` ``(option, why)``."""

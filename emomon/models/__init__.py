@@ -23,6 +23,11 @@ _EXPORTS = {
     "load_onnx_model": "onnx_model",
     "export_onnx": "export",
     "load_with_backend": "backend",
+    "open_model": "open",
+    "check_window_fits": "open",
+    "Adaptation": "open",
+    "decide_adaptation": "open",
+    "meta_summary": "shipped",
 }
 
 __all__ = sorted(_EXPORTS)

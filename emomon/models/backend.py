@@ -40,7 +40,7 @@ def load_with_backend(name_or_path: str | Path = "default", backend: str = DEFAU
     """A shipped model or model directory loaded on ``backend`` (``quantize``: onnx only)."""
     if backend == "torch":
         if quantize is not None:
-            raise ModelError("--quantize", "applies to the onnx backend")
+            raise ModelError("quantize", "applies to the onnx backend")
         from .registry import load_model
 
         return load_model(name_or_path, device=compute)
@@ -48,4 +48,4 @@ def load_with_backend(name_or_path: str | Path = "default", backend: str = DEFAU
         from .onnx_model import load_onnx_model
 
         return load_onnx_model(name_or_path, compute=compute, quantize=quantize)
-    raise ModelError("--backend", f"unknown {backend!r} (known: {', '.join(BACKENDS)})")
+    raise ModelError("backend", f"unknown {backend!r} (known: {', '.join(BACKENDS)})")

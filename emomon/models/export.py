@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
+from ..version import __version__
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import ModelError
 from .config import CONFIG_NAME, WEIGHTS_NAME, ModelConfig

@@ -5,7 +5,8 @@ Otherwise the graph is exported once into the cache, ``$EMOMON_ONNX_CACHE``, els
 ``$XDG_CACHE_HOME/emomon/onnx``, else ``~/.cache/emomon/onnx``, under a key of what the graph
 depends on (:func:`graph_key`: the graph format, the backbone and where its weights come from,
 the quantization; not the head, so every head on one backbone shares one graph), and reused.
-Only that first export needs torch.
+Only that first export needs torch; it is :func:`emomon.models.onnx_model.graph_path`'s (this
+module imports nothing of the export, which imports this one).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def check_exportable(config: ModelConfig, where: str) -> None:
 
 def check_quantize(quantize: str | None) -> None:
     if quantize is not None and quantize not in QUANTIZATIONS:
-        raise ModelError("--quantize", f"unknown {quantize!r} (known: {', '.join(QUANTIZATIONS)})")
+        raise ModelError("quantize", f"unknown {quantize!r} (known: {', '.join(QUANTIZATIONS)})")
 
 
 def check_out(out: Path, force: bool) -> None:
@@ -119,27 +120,3 @@ def graph_quantize(config: ModelConfig) -> str | None:
     onnx_meta = config.meta.get("onnx") if isinstance(config.meta, dict) else None
     q = onnx_meta.get("quantize") if isinstance(onnx_meta, dict) else None
     return None if q in (None, "none") else str(q)
-
-
-def graph_path(directory: Path, config: ModelConfig, quantize: str | None = None, name: str = "") -> Path:
-    """The ONNX graph for the model in ``directory``: its own ``model.onnx`` (when ``quantize`` is
-    ``None`` or what that graph records), else the cached one, exported on first use (one log
-    line; needs torch). ``name``: the model as the user gave it, for that line."""
-    own = directory / GRAPH_NAME
-    if own.is_file() and (quantize is None or graph_quantize(config) == quantize):
-        return own
-    path = cached_graph(config, quantize)
-    if path.is_file():
-        return path
-    check_exportable(config, str(directory / "config.json"))
-    log.warning("model %s has no ONNX graph yet: exporting it once%s into %s (this takes a minute and needs torch)",
-                name or directory, f" ({quantize})" if quantize else "", path.parent)
-    try:
-        from .export import write_graph
-    except ImportError as exc:
-        raise ModelError(str(name or directory), f"no {GRAPH_NAME} and no torch to export one ({exc.name} is not installed): "
-                                                 "run `emomon export` where torch is, and give --model its --out") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_graph(config, path, quantize)
-    (path.parent / "key.json").write_text(json.dumps({"model": str(name or directory), "quantize": quantize or "none"}) + "\n")
-    return path

@@ -60,7 +60,7 @@ class OnnxGraph:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ModelError("--backend onnx", "onnxruntime is not installed (pip install onnxruntime)") from None
+            raise ModelError("backend=onnx", "onnxruntime is not installed (pip install onnxruntime)") from None
         opts = ort.SessionOptions()
         opts.log_severity_level = 3  # errors only
         # no CPU memory arena: the arena keeps the largest block each input shape asked for, and

@@ -7,11 +7,12 @@ of an :class:`~emomon.models.base.EmotionModel` (``labels``, ``sample_rate``, ``
 (:mod:`emomon.features.mel_numpy`) → the exported backbone graph in onnxruntime
 (:mod:`.onnx_graph`) → the chosen layers' mean and std ``(batch, F)`` → the head in numpy
 (:mod:`.numpy_head`). Neither this module nor anything it imports imports torch; only the first
-use of a model without an exported graph does (:func:`~.onnx_cache.graph_path`).
+use of a model without an exported graph does (:func:`graph_path`; the cache is :mod:`.onnx_cache`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -26,7 +27,7 @@ from ..records import Prediction
 from .adapt import SpeakerAdapter, SpeakerState
 from .config import CONFIG_NAME, WEIGHTS_NAME, InputNeeds, ModelConfig, check_fits, frontend_min_samples, read_config
 from .numpy_head import NumpyHead, softmax
-from .onnx_cache import check_exportable, check_quantize, graph_path
+from .onnx_cache import GRAPH_NAME, cached_graph, check_exportable, check_quantize, graph_quantize
 from .onnx_graph import OnnxGraph
 from .shipped import resolve_model_dir
 
@@ -133,6 +134,30 @@ def _check_parts(config: ModelConfig, head: NumpyHead, graph: OnnxGraph, layers:
         raise ModelError(str(graph.path), f"the graph's {graph.hidden}-wide states do not fit the head's {head.num_features} features")
     if front.n_mels != graph.n_mels:
         raise ModelError(str(graph.path), f"the graph takes {graph.n_mels} mels, the config's front end gives {front.n_mels}")
+
+
+def graph_path(directory: Path, config: ModelConfig, quantize: str | None = None, name: str = "") -> Path:
+    """The ONNX graph for the model in ``directory``: its own ``model.onnx`` (when ``quantize`` is
+    ``None`` or what that graph records), else the cached one, exported on first use (one log
+    line; needs torch). ``name``: the model as the user gave it, for that line."""
+    own = directory / GRAPH_NAME
+    if own.is_file() and (quantize is None or graph_quantize(config) == quantize):
+        return own
+    path = cached_graph(config, quantize)
+    if path.is_file():
+        return path
+    check_exportable(config, str(directory / "config.json"))
+    log.warning("model %s has no ONNX graph yet: exporting it once%s into %s (this takes a minute and needs torch)",
+                name or directory, f" ({quantize})" if quantize else "", path.parent)
+    try:
+        from .export import write_graph
+    except ImportError as exc:
+        raise ModelError(str(name or directory), f"no {GRAPH_NAME} and no torch to export one ({exc.name} is not installed): "
+                                                 "run `emomon export` where torch is, and give --model its --out") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_graph(config, path, quantize)
+    (path.parent / "key.json").write_text(json.dumps({"model": str(name or directory), "quantize": quantize or "none"}) + "\n")
+    return path
 
 
 def load_onnx_model(name_or_path: str | Path = "default", compute: str = "auto", quantize: str | None = None,

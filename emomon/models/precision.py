@@ -53,7 +53,7 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     """``auto`` → ``bf16`` where :func:`native_bf16`, else ``fp32``; ``fp32``/``bf16`` as given
     (an emulated bf16 is logged as a warning). Another name is an :class:`EmomonError`."""
     if requested not in PRECISIONS:
-        raise EmomonError("--precision", f"unknown {requested!r} (choose from {', '.join(PRECISIONS)})")
+        raise EmomonError("precision", f"unknown {requested!r} (choose from {', '.join(PRECISIONS)})")
     if requested == "auto":
         return "bf16" if native_bf16(device) else "fp32"
     if requested == "bf16" and not native_bf16(device):

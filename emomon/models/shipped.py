@@ -30,3 +30,24 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
         return path.parent
     shipped = ", ".join(shipped_models()) or "none"
     raise ModelError(s, f"no such model (shipped models: {shipped}; or give a directory with config.json + {WEIGHTS_NAME})")
+
+
+def meta_summary(meta: dict) -> str:
+    """One line about a model from its config's ``meta``: its description, recipe, protocol and
+    data, the corpora it was trained on, its UA/WA/F1 (a fraction as a percentage, a ``{"mean"}``
+    by its mean) and its license; ``-`` when there is nothing to say."""
+    parts = []
+    for key in ("description", "recipe", "protocol", "data"):
+        if meta.get(key):
+            parts.append(f"{key}: {meta[key]}" if key != "description" else str(meta[key]))
+    if isinstance(meta.get("corpora"), list):
+        parts.append(f"trained on: {', '.join(map(str, meta['corpora']))}")
+    for key in ("ua", "wa", "f1"):
+        v = meta.get(key)
+        if isinstance(v, dict) and "mean" in v:
+            v = v["mean"]
+        if isinstance(v, (int, float)):
+            parts.append(f"{key.upper()} {v * 100:.1f}%" if v <= 1 else f"{key.upper()} {v:.1f}")
+    if meta.get("license"):
+        parts.append(f"license: {meta['license']}")
+    return "; ".join(parts) or "-"

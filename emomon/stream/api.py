@@ -14,6 +14,9 @@ the function is called, so errors surface at once::
 Streams adapt to their speaker when the model can (``adapt``, :class:`MonitorConfig`); a
 ``profile`` (a name, or a loaded :class:`~emomon.profiles.Profile`) is where every stream's
 statistics start, and ``session_sinks`` saves it with what the session heard when it ends.
+
+:func:`open_model` (:mod:`emomon.models.open`) and :func:`open_profile` (:mod:`emomon.profiles`)
+are importable from here too, where they were first.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from .. import defaults
 from ..audio import AudioSource
 from ..errors import EmomonError
 from ..features.vad import VadOptions
+from ..models.open import open_model
+from ..profiles import open_profile
 from ..records import WindowRecord
 from .familiarity import CollapseOptions
 from .monitor import Monitor, MonitorConfig
@@ -35,36 +40,8 @@ if TYPE_CHECKING:
     from ..profiles import Profile
     from .session import Sink
 
-
-def open_model(model: "str | Path | EmotionModel" = "default", compute: str = "auto",
-               precision: str = defaults.PRECISION, backend: str = "torch") -> "EmotionModel":
-    """A loaded model: a model object as is, else a shipped name or directory loaded on
-    ``compute`` (``auto``: CUDA when available, else CPU), its backbone in ``precision``
-    (:mod:`emomon.models.precision`: ``auto`` is bf16 where the hardware has it, else fp32).
-
-    ``backend``: ``torch``, or ``onnx`` (:mod:`emomon.models.backend`: onnxruntime, torch never
-    imported; its graph runs as exported, fp32 or int8, so ``precision`` must be ``auto`` or ``fp32``)."""
-    if not isinstance(model, (str, Path)):
-        return model  # an EmotionModel or OnnxModel (checking the class would import torch)
-    if backend == "onnx" and precision not in ("auto", "fp32"):
-        raise EmomonError(f"--precision {precision}", "applies to --backend torch (the onnx backend runs its graph as exported: "
-                                                      "fp32, or int8 with emomon export --quantize int8)")
-    from ..models.backend import load_with_backend
-
-    m = load_with_backend(model, backend, compute)
-    if backend == "torch":
-        m.set_precision(precision)  # type: ignore[union-attr]
-    return m  # type: ignore[return-value]
-
-
-def open_profile(profile: "str | Profile | None", model: "EmotionModel") -> "Profile | None":
-    """A loaded :class:`~emomon.profiles.Profile` for ``model`` (a name is loaded, or new when
-    there is none); :class:`~emomon.errors.ProfileError` when it does not fit the model."""
-    from ..profiles import Profile, check_name, load_profile
-
-    if profile is None or isinstance(profile, Profile):
-        return profile
-    return load_profile(check_name(profile), model)
+__all__ = ["check_device_profile", "file_monitor", "microphone_monitor", "open_model", "open_profile", "session_sinks",
+           "stream_file", "stream_microphone"]
 
 
 def _vad(vad: VadOptions | str | None) -> VadOptions:
@@ -186,7 +163,7 @@ def check_device_profile(devices: int, profile: "str | Profile | None") -> None:
     """Refuse a speaker profile for several devices: each device is its own speaker, and one
     profile fed by all of them would mix their voices."""
     if profile is not None and devices > 1:
-        raise EmomonError("--profile", "applies to a single --device (each device is its own speaker: one profile would mix them)")
+        raise EmomonError("profile", "applies to a single --device (each device is its own speaker: one profile would mix them)")
 
 
 def _device_specs(device: str | int | None, devices: Sequence[str | int | None] | None) -> list[str | int | None]:

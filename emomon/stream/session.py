@@ -55,7 +55,7 @@ def _sigterm_stops() -> Iterator[None]:
 def session_info(monitor: Monitor, model: str) -> SessionInfo:
     """The header record of a session over ``monitor`` (``model``: the name the user gave); its
     settings say whether the streams adapt to the speaker (``adapt``) and from which ``profile``."""
-    from .. import __version__
+    from ..version import __version__
 
     settings = {**monitor.config.to_dict(), "profile": monitor.profile.name if monitor.profile is not None else None}
     return SessionInfo(start=datetime.now(timezone.utc), model=model, settings=settings,

@@ -3,7 +3,7 @@ plot, and the speaker profile saved when the session ends.
 
 Each is a :class:`~emomon.stream.session.Sink`: ``open(info)``, ``write(record)``,
 ``close(summary)``. Files a user names are checked before any work starts and never overwritten
-unless asked (``force``), nor appended to unless asked (``append``).
+unless asked (``force``), nor appended to unless asked (``append``): :mod:`emomon.output.files`.
 """
 
 from __future__ import annotations
@@ -17,33 +17,14 @@ from typing import IO, TYPE_CHECKING, Sequence, TextIO
 
 from ..errors import EmomonError, cannot_write
 from ..features.vad import VadOptions
+from ..output.files import check_output_path, check_plot_path
+from ..output.writers import emit
 from ..records import SessionInfo, SessionSummary, WindowRecord, dumps
 
 if TYPE_CHECKING:
     from .monitor import Monitor
 
 log = logging.getLogger(__name__)
-
-
-def check_output_path(path: Path, option: str, force: bool = False, append: bool = False) -> None:
-    """Refuse, before any work starts, an output file that would clobber something."""
-    if force and append:
-        raise EmomonError(option, "use either --force or --append, not both")
-    if path.is_dir():
-        raise EmomonError(str(path), "is a directory")
-    if path.exists() and not (force or append):
-        hint = "use --append to add to it or --force to overwrite it" if option == "--jsonl" else "use --force to overwrite it"
-        raise EmomonError(str(path), f"already exists ({hint})")
-    if not path.parent.exists():
-        raise EmomonError(str(path), f"folder {path.parent} does not exist")
-
-
-def check_plot_path(path: Path, force: bool = False) -> None:
-    """Refuse, before any work starts, a ``--plot`` file that exists or that no picture format fits."""
-    check_output_path(path, "--plot", force)
-    from ..timeline.plot import check_plot_format
-
-    check_plot_format(path)
 
 
 class JsonlLog:
@@ -56,7 +37,7 @@ class JsonlLog:
     """
 
     def __init__(self, path: Path, force: bool = False, append: bool = False) -> None:
-        check_output_path(path, "--jsonl", force, append)
+        check_output_path(path, "jsonl", force, append)
         self.path = path
         mode = "a" if append else ("w" if force else "x")
         try:
@@ -122,8 +103,6 @@ class JsonLines:
         pass
 
     def write(self, rec: WindowRecord) -> None:
-        from ..timeline.output import emit
-
         emit(self.out or sys.stdout, dumps(rec.to_dict()) + "\n")
 
     def close(self, summary: SessionSummary) -> None:
@@ -192,7 +171,7 @@ class TimelinePlot:
         self.records.append(rec)
 
     def close(self, summary: SessionSummary) -> None:
-        from ..timeline.plot import plot_windows
+        from ..output.plot import plot_windows
 
         plot_windows(self.records, self.path, labels=self.labels, title=self.title)
 

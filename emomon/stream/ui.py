@@ -25,20 +25,11 @@ from rich.text import Text
 from .. import defaults
 from ..features.vad import VadOptions
 from ..labels import EMOTIONS
+from ..output.colors import COLORS
 from ..records import WindowRecord
 
 SPARK = "▁▂▃▄▅▆▇█"
 EIGHTHS = " ▏▎▍▌▋▊▉"
-COLORS = {
-    "neutral": "white",
-    "calm": "cyan",
-    "happy": "yellow",
-    "sad": "blue",
-    "angry": "red",
-    "fearful": "magenta",
-    "disgust": "green",
-    "surprised": "bright_yellow",
-}
 LEVEL_FLOOR_DB = -60.0
 
 

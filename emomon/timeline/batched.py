@@ -1,6 +1,6 @@
 """Many files through one model in shared batches: what ``emomon file`` does with many files.
 
-Each file gets exactly :func:`~.analyze.analyze_file`'s answer, but the work is arranged for
+Each file gets exactly :func:`~.analyze.analyze_file`'s answer (the same passes, :mod:`.passes`), but the work is arranged for
 throughput:
 
 * a background thread prepares the next files (decoding, voice activity, cutting each
@@ -29,7 +29,7 @@ from .. import defaults
 from ..audio import AudioSource, decode_blocks
 from ..features.segments import Span, context_slices
 from ..records import FileResult
-from .analyze import VAD_SHARE, FileOptions, Rows, _classify_pass, _vad_pass, cut_windows, error_result, file_result, source_name
+from .passes import VAD_SHARE, FileOptions, Rows, classify_pass, cut_windows, error_result, file_result, source_name, vad_pass
 
 if TYPE_CHECKING:
     from ..models.base import EmotionModel
@@ -64,7 +64,7 @@ def prepare(index: int, source: AudioSource, rate: int, options: FileOptions) ->
     """Pass 1 of ``source`` at ``rate`` (``options.window`` set) and its segments' windows."""
     name = source_name(source)
     try:
-        total, spans, kept = _vad_pass(source, rate, options, None, None, None)
+        total, spans, kept = vad_pass(source, rate, options, None, None, None)
         job = Prepared(index, source, name, total, spans)
         if spans and kept is None:
             job.windows = None
@@ -125,7 +125,7 @@ def _result(job: Prepared, model: "EmotionModel", options: FileOptions) -> FileR
         try:
             rate = model.sample_rate
             blocks = decode_blocks(job.source, rate, None, options.block)
-            job.rows = list(_classify_pass(blocks, job.name, model.predict_proba, _slices(job, rate, options), options, None, job.samples))
+            job.rows = list(classify_pass(blocks, job.name, model.predict_proba, _slices(job, rate, options), options, None, job.samples))
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
             job.error = exc
     if job.error is not None:

@@ -27,7 +27,8 @@ from ..audio import AudioSource
 from ..errors import ModelError
 from ..features.segments import Span
 from ..records import FileResult
-from .analyze import FileOptions, error_result, file_result, file_rows, source_name
+from .analyze import file_rows
+from .passes import FileOptions, error_result, file_result, source_name
 
 if TYPE_CHECKING:
     from ..models.adapt import FeatureStats, SpeakerAdapter, SpeakerState
@@ -128,13 +129,13 @@ def analyze_session(
     (see the module doc); ``profile`` (a name or a loaded profile) is where the statistics
     start, and it is saved with the session's added. ``progress(i, fraction)`` reports file
     ``i``'s work. A model that cannot adapt is a :class:`~emomon.errors.ModelError`."""
-    from ..profiles import save_profile
-    from ..stream.api import open_model, open_profile
+    from ..models.open import open_model
+    from ..profiles import open_profile, save_profile
 
     m = open_model(model, compute)
     adapter = m.new_adapter() if can_adapt_offline(m) else None
     if adapter is None:
-        raise ModelError("--adapt", "this model cannot adapt to the speaker (it was not trained with speaker standardisation)")
+        raise ModelError("adapt", "this model cannot adapt to the speaker (it was not trained with speaker standardisation)")
     prof = open_profile(profile, m)
     if prof is not None:
         adapter.heard = prof.stats + adapter.heard  # a copy: the profile keeps what it loaded

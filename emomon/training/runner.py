@@ -569,7 +569,7 @@ def decision_metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -
 
 def _version() -> str:
     try:
-        from .. import __version__
+        from ..version import __version__
 
         return __version__
     except ImportError:  # pragma: no cover

@@ -23,21 +23,11 @@ import numpy as np
 
 from ..errors import EmomonError
 from ..records import FileResult, WindowRecord
+from .colors import EXTRA_COLORS, PALETTE, colors_for
 
-PALETTE: dict[str, str] = {
-    "neutral": "#9e9e9e",  # terminal: white
-    "calm": "#17becf",  # cyan
-    "happy": "#f2c40f",  # yellow
-    "sad": "#1f5fbf",  # blue
-    "angry": "#d62728",  # red
-    "fearful": "#b23aa8",  # magenta
-    "disgust": "#2e9e3e",  # green
-    "surprised": "#ff8c1a",  # bright yellow: orange, to tell it from happy on white
-}
-"""The emotion colours of the plots: the terminal's (:data:`emomon.stream.ui.COLORS`), readable on white."""
-
-EXTRA_COLORS = ("#8c564b", "#7f7f7f", "#bcbd22", "#e377c2", "#393b79", "#637939", "#843c39", "#5254a3")
-"""Colours for labels outside :data:`PALETTE` (another model's label set), in order of appearance."""
+__all__ = ["EXTRA_COLORS", "FORMATS", "PALETTE", "Spans", "bin_spans", "check_plot_format", "colors_for", "file_spans",
+           "fitting_texts", "format_duration", "format_step", "format_time", "label_runs", "plot_file", "plot_windows",
+           "window_spans"]
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg": "jpeg"}
 """Suffixes the plots can be written as, and matplotlib's format name for each."""
@@ -81,17 +71,6 @@ def check_plot_format(path: Path) -> None:
     if suffix not in FORMATS:
         kind = f"'{suffix}' is not a picture format" if suffix else "no file type suffix"
         raise EmomonError(str(path), f"{kind}; use .png, .svg, .pdf or .jpg")
-
-
-def colors_for(labels: Sequence[str], more: Sequence[str] = ()) -> dict[str, str]:
-    """A hex colour for each of ``labels`` and ``more``: :data:`PALETTE`, else :data:`EXTRA_COLORS` in turn."""
-    colors: dict[str, str] = {}
-    extra = 0
-    for lab in [*labels, *more]:
-        if lab not in colors:
-            colors[lab] = PALETTE.get(lab) or EXTRA_COLORS[extra % len(EXTRA_COLORS)]
-            extra += lab not in PALETTE
-    return colors
 
 
 def _make_spans(start: np.ndarray, end: np.ndarray, dist: np.ndarray, label: Sequence[str],

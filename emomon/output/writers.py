@@ -1,4 +1,4 @@
-"""How ``emomon file`` prints its results: JSON lines, CSV or a table; per file or per segment.
+"""How file results are printed (``emomon file``): JSON lines, CSV or a table; per file or per segment.
 
 Each writer takes :class:`~emomon.records.FileResult` s one at a time (``write``) and finishes
 with ``close``. JSON and CSV rows are printed as soon as a file is done; the table at the end.
@@ -14,6 +14,7 @@ from typing import Iterator, Protocol, Sequence, TextIO
 
 from ..errors import cannot_write
 from ..records import SCORE_DIGITS, FileResult, dumps, round_scores
+from .colors import COLORS
 
 
 @contextmanager
@@ -117,8 +118,6 @@ class TableWriter:
         self.rows: list[tuple[str, str, str, str, str]] = []
 
     def _answer(self, label: str | None, scores: dict[str, float] | None, uncertain: bool) -> tuple[str, str, str]:
-        from ..stream.ui import COLORS
-
         if label is None or scores is None:
             return "[dim]no speech[/]", "", ""
         others = sorted((k for k in self.labels if k != label), key=lambda k: -scores[k])[:2]
