@@ -69,3 +69,19 @@ TOO_SHORT = "too short"  # less real audio than MIN_SPEECH_DURATION_S (a clip of
 BAD_SCORES = "non-finite scores"  # the model answered NaN/Inf for a window: not shown as an answer
 MIN_CLIP_S = 0.05  # training skips corpus clips shorter than this (logged with a count)
 MAX_CLIP_S = 120.0  # ... and longer than this: a training clip is one utterance with one label (and memory stays bounded)
+
+# -- serve (emomon serve: the monitor as a service) ------------------------------------------------
+SERVE_HOST = "127.0.0.1"  # bound to localhost unless told otherwise
+SERVE_PORT = 8765
+SERVE_MAX_SESSIONS = 16  # concurrent streaming sessions; one more is answered "busy"
+SERVE_RETRY_AFTER_S = 5.0  # what a "busy" answer tells the client to wait
+SERVE_MAX_SESSION_S = 3600.0  # a streaming session ends (error session_too_long) after this much wall time
+SERVE_MAX_FRAME_S = 0.25  # an audio frame longer than this (at its rate and encoding) is refused (frames should be 20-100 ms)
+SERVE_IDLE_TIMEOUT_S = 30.0  # no message from the client this long (config, audio, keepalive): the session ends
+SERVE_RING_S = 10.0  # each session's ring: unread audio beyond this drops the oldest (as a microphone's)
+SERVE_OUT_QUEUE = 256  # messages waiting to go out to a session; a client that lets more pile up is closed
+SERVE_MAX_UPLOAD_MB = 200.0  # POST /v1/analyze: a larger upload is refused (413)
+SERVE_ANALYSES = 2  # uploads analysed at once (the others wait)
+SERVE_PING_S = 20.0  # WebSocket ping interval and pong timeout: a client that stops reading is dropped
+SERVE_SHUTDOWN_S = 5.0  # on SIGTERM: how long sessions get to receive their last records and summary
+SERVE_API_KEY_ENV = "EMOMON_API_KEY"  # the environment variable holding the API key

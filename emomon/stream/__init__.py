@@ -33,6 +33,7 @@ _EXPORTS = {
     "FileSource": "sources",
     "InputDevice": "sources",
     "MicrophoneSource": "sources",
+    "PushSource": "sources",
     "Source": "sources",
     "list_input_devices": "sources",
     "resolve_input_device": "sources",

@@ -25,6 +25,13 @@ result is then at most about ``max_lag`` plus two batches' compute old); a ring 
 drops its oldest audio too. Either way the lost audio is counted (``dropped_s``, the UI's
 "dropped" figure, :attr:`MonitorStats.gaps`) and the stream's windowing restarts after the gap
 (:meth:`~emomon.features.windows.Windower.skip`): no window holds audio from both sides of it.
+
+Serving (``persistent=True``, what ``emomon serve`` runs): the monitor starts with no streams and
+keeps running until :meth:`Monitor.stop`; :meth:`Monitor.add_source` adds a stream from any
+thread (with its own window/hop/voice activity/adaptation settings and speaker profile, when
+given), :meth:`Monitor.end_source` ends one, and ``on_stream_end(name)`` is called from the
+records thread once a stream's last record has been yielded (its :meth:`stats` still readable),
+after which the stream is forgotten. Every stream shares the one inference worker.
 """
 
 from __future__ import annotations
@@ -89,23 +96,28 @@ class MonitorConfig:
     collapse: CollapseOptions | None = field(default_factory=lambda: CollapseOptions() if defaults.COLLAPSE_CHECK else None)
 
     def resolved(self, model: EmotionModel) -> "MonitorConfig":
-        """A copy with the model's window/hop filled in, checked (bad values raise EmomonError)."""
+        """A copy with the model's window/hop filled in, checked: a bad value, or a ``window``
+        shorter than the model's input takes (:func:`~emomon.models.open.check_window_fits`),
+        raises :class:`EmomonError` naming its option."""
+        from ..models.open import check_window_fits
+
         window = float(self.window if self.window is not None else model.config.window)
         hop = float(self.hop if self.hop is not None else model.config.hop)
         if not window > 0:
-            raise EmomonError("--window", f"must be positive (got {window})")
+            raise EmomonError("window", f"must be positive (got {window})")
+        check_window_fits(model, self.window)
         if not hop > 0:
-            raise EmomonError("--hop", f"must be positive (got {hop})")
+            raise EmomonError("hop", f"must be positive (got {hop})")
         if hop > window:
-            raise EmomonError("--hop", f"must not exceed the window ({hop} > {window})")
+            raise EmomonError("hop", f"must not exceed the window ({hop} > {window})")
         if not 0.0 <= self.smoothing < 1.0:
-            raise EmomonError("--smoothing", f"must be in [0, 1) (got {self.smoothing})")
+            raise EmomonError("smoothing", f"must be in [0, 1) (got {self.smoothing})")
         if self.duration is not None and not self.duration > 0:
-            raise EmomonError("--duration", f"must be positive (got {self.duration})")
+            raise EmomonError("duration", f"must be positive (got {self.duration})")
         if self.max_lag is not None and not self.max_lag > 0:
             raise EmomonError("max_lag", f"must be positive seconds (got {self.max_lag})")
         if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
-            raise EmomonError("--min-confidence", f"must be between 0 and 1 (got {self.min_confidence})")
+            raise EmomonError("min_confidence", f"must be between 0 and 1 (got {self.min_confidence})")
         if self.collapse is not None:
             self.collapse.check()
         return replace(self, window=window, hop=hop, adapt=bool(self.adapt and model.adaptive))
@@ -136,6 +148,9 @@ class _Lane:
     nonfinite_windows: int = 0  # windows skipped for NaN/Inf samples
     vad_skipped: int = 0  # lost samples the voice activity detector has been told of
     watch: CollapseWatch | None = None  # whether its answers collapse into one class (None: not checked)
+    config: MonitorConfig | None = None  # this stream's own settings (None: the monitor's)
+    submitted: int = 0  # windows handed to the worker (a finished stream has a record for each)
+    pumping: bool = False  # audio taken from the ring and not yet cut into windows
 
 
 @dataclass
@@ -166,11 +181,16 @@ class Monitor:
     """
 
     def __init__(self, model: EmotionModel, sources: Source | Sequence[Source], config: MonitorConfig | None = None,
-                 profile: "Profile | None" = None, on_source_error: "Callable[[EmomonError], None] | None" = None) -> None:
+                 profile: "Profile | None" = None, on_source_error: "Callable[[EmomonError], None] | None" = None,
+                 *, persistent: bool = False) -> None:
         self.model = model
         self.on_source_error = on_source_error
+        self.persistent = persistent  # run with any number of streams (none too) until stop()
+        self.on_stream_end: "Callable[[str], None] | None" = None  # persistent: a stream's last record is out
+        self._incoming: list[tuple[Source, _Lane]] = []  # added by add_source, started by the records thread
+        self._admit_lock = threading.Lock()
         self.sources = [sources] if isinstance(sources, Source) else list(sources)
-        if not self.sources:
+        if not self.sources and not persistent:
             raise EmomonError("monitor", "no audio source")
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
@@ -195,6 +215,69 @@ class Monitor:
     def stop(self) -> None:
         """Ask :meth:`records` to finish (thread-safe)."""
         self._stop.set()
+
+    def add_source(self, src: Source, config: MonitorConfig | None = None, profile: "Profile | None" = None) -> None:
+        """Add a stream to a running (or not yet started) persistent monitor, from any thread.
+
+        ``config``: the stream's own window/hop/smoothing/voice activity/adaptation (``None``:
+        the monitor's; ``max_batch``/``max_wait`` stay the monitor's); ``profile``: where its
+        speaker adapter starts. Bad settings, a profile without adaptation or a name in use
+        raise :class:`EmomonError` here, before the stream starts."""
+        if not self.persistent:
+            raise EmomonError("monitor", "streams can be added only to a persistent monitor")
+        cfg = config.resolved(self.model) if config is not None else None
+        if profile is not None and not (cfg or self.config).adapt:
+            raise EmomonError(f"profile {profile.name}", "adaptation is off for this stream (or the model cannot adapt)")
+        lane = self._lane(src, cfg, profile)
+        with self._admit_lock:
+            if src.name in self._lanes or any(s.name == src.name for s, _ in self._incoming):
+                raise EmomonError("monitor", f"a stream named {src.name} is running")
+            self._incoming.append((src, lane))
+
+    def end_source(self, name: str) -> None:
+        """End stream ``name`` (thread-safe): what its ring holds is still read, its last window
+        flushed; unknown names are ignored."""
+        with self._admit_lock:
+            for src, _ in self._incoming:
+                if src.name == name:
+                    src.stop()
+        lane = self._lanes.get(name)
+        if lane is not None:
+            lane.source.stop()
+
+    def outstanding(self, name: str) -> int:
+        """Samples of stream ``name`` not yet turned into records: unread audio in its ring plus
+        the windows in the worker's hands (0 for an unknown stream)."""
+        with self._admit_lock:
+            lane = self._lanes.get(name)
+            if lane is None:  # added, not started yet
+                return sum(src.ring.available + 1 for src, _ in self._incoming if src.name == name)
+        return lane.source.ring.available + max(0, lane.submitted - lane.windows) + int(lane.pumping)
+
+    def _admit(self) -> None:
+        """Start the streams :meth:`add_source` queued (the records thread)."""
+        if not self._incoming:
+            return
+        with self._admit_lock:
+            incoming, self._incoming = self._incoming, []
+            for src, lane in incoming:
+                src.start()
+                self.sources.append(src)
+                self._lanes[src.name] = lane
+
+    def _retire(self) -> None:
+        """Persistent: forget each stream that is over and whose every window has its record,
+        after telling ``on_stream_end`` (the records thread)."""
+        for name, lane in list(self._lanes.items()):
+            if lane.done and lane.windows >= lane.submitted:
+                if self.on_stream_end is not None:
+                    self.on_stream_end(name)
+                del self._lanes[name]
+                self.sources = [s for s in self.sources if s.name != name]
+
+    def _conf(self, lane: _Lane) -> MonitorConfig:
+        """The settings of ``lane``'s stream."""
+        return lane.config if lane.config is not None else self.config
 
     def stats(self, stream: str | None = None) -> MonitorStats:
         """The counters of ``stream`` (zeros for one not started), or of all streams (``None``)."""
@@ -247,7 +330,9 @@ class Monitor:
                 src.start()
                 self._lanes[src.name] = self._lane(src)
             while not self._stop.is_set():
-                for lane in self._lanes.values():
+                if self.persistent:
+                    self._admit()
+                for lane in list(self._lanes.values()):
                     if not lane.done and self.worker.pending < self.max_pending:
                         self._pump(lane)
                 idle = True
@@ -258,7 +343,9 @@ class Monitor:
                         break
                     idle = False
                     yield self._record(item)
-                if idle and all(l.done for l in self._lanes.values()) and self.worker.pending == 0 and self.worker.results.empty():
+                if self.persistent:
+                    self._retire()
+                elif idle and all(l.done for l in self._lanes.values()) and self.worker.pending == 0 and self.worker.results.empty():
                     break
         finally:
             for src in self.sources:
@@ -273,23 +360,27 @@ class Monitor:
                                 lane.nonfinite_windows, "" if lane.nonfinite_windows == 1 else "s",
                                 "was" if lane.nonfinite_windows == 1 else "were")
 
-    def _adapter(self) -> "SpeakerAdapter | None":
-        """A new stream's speaker adapter, starting from the profile (``None``: not adapting)."""
-        if not self.config.adapt:
+    def _adapter(self, cfg: MonitorConfig | None = None, profile: "Profile | None" = None) -> "SpeakerAdapter | None":
+        """A new stream's speaker adapter, starting from the profile (``None``: not adapting);
+        ``cfg``/``profile``: the stream's own (``None``: the monitor's)."""
+        if not (cfg or self.config).adapt:
             return None
         adapter = self.model.new_adapter()
-        if adapter is not None and self._start is not None and self.profile is not None:
-            if self._start.dims != adapter.dims:
-                raise EmomonError(f"profile {self.profile.name}", f"holds {self._start.dims} features, the model {adapter.dims}")
-            adapter.heard = self._start + adapter.heard  # a copy: every stream starts from the profile
+        profile = profile if profile is not None else self.profile
+        start = profile.stats if profile is not None and profile is not self.profile else self._start
+        if adapter is not None and start is not None and profile is not None:
+            if start.dims != adapter.dims:
+                raise EmomonError(f"profile {profile.name}", f"holds {start.dims} features, the model {adapter.dims}")
+            adapter.heard = start + adapter.heard  # a copy: every stream starts from the profile
         return adapter
 
-    def _lane(self, src: Source) -> _Lane:
-        cfg = self.config
+    def _lane(self, src: Source, own: MonitorConfig | None = None, profile: "Profile | None" = None) -> _Lane:
+        cfg = own if own is not None else self.config
         rate = self.model.sample_rate
         assert cfg.window is not None and cfg.hop is not None
-        adapter = self._adapter()
+        adapter = self._adapter(own, profile)
         return _Lane(
+            config=own,
             adapter=adapter,
             adapted_s=adapter.heard.seconds if adapter is not None else 0.0,
             source=src,
@@ -302,6 +393,13 @@ class Monitor:
         )
 
     def _pump(self, lane: _Lane) -> None:
+        lane.pumping = True
+        try:
+            self._pump_lane(lane)
+        finally:
+            lane.pumping = False
+
+    def _pump_lane(self, lane: _Lane) -> None:
         src = lane.source
         if src.error is not None:
             err = src.error if isinstance(src.error, EmomonError) else EmomonError(src.name, str(src.error))
@@ -313,7 +411,7 @@ class Monitor:
             return
         self._keep_current(lane)
         # at most one batch worth of hops per round, so a fast file cannot flood the worker
-        chunk = src.ring.read(max_samples=max(1, int(src.sample_rate * (self.config.hop or 0.5) * self.config.max_batch)))
+        chunk = src.ring.read(max_samples=max(1, int(src.sample_rate * (self._conf(lane).hop or 0.5) * self.config.max_batch)))
         last = src.ring.exhausted  # closed by the writer and everything read
         w = lane.windower
         if chunk.gap:
@@ -346,7 +444,7 @@ class Monitor:
         src, max_lag = lane.source, self.config.max_lag
         if not src.realtime or max_lag is None or src.ring.available <= max_lag * src.sample_rate:
             return
-        keep = int(min(max_lag, self.config.window or max_lag) * src.sample_rate)
+        keep = int(min(max_lag, self._conf(lane).window or max_lag) * src.sample_rate)
         lost = src.ring.discard(keep)
         level = logging.WARNING if lane.windower.gaps == 0 else logging.DEBUG  # the first time
         log.log(level, "%s: %.2f s behind, dropped the oldest %.2f s of audio to stay current", src.name,
@@ -374,6 +472,8 @@ class Monitor:
         """The worker's job for a window: classified when it has enough speech, finite samples
         ``(window,)`` and at least ``vad.min_speech_duration`` of real audio; else passed through
         with its ``reason`` (``None``: no speech)."""
+        lane.submitted += 1
+        vad = self._conf(lane).vad
         speech = lane.vad.window_fraction(win)
         bad = int(np.count_nonzero(~np.isfinite(win.real_samples)))
         if bad:
@@ -382,9 +482,9 @@ class Monitor:
             log.log(level, "%s: the window ending at %.2f s holds %d non-finite samples (NaN/Inf): not classified",
                     win.stream, win.t_end, bad)
             return Job(win, speech, False, lane.adapter, reason=defaults.NONFINITE)
-        if win.valid < max(1, round(self.config.vad.min_speech_duration * win.sample_rate)):
+        if win.valid < max(1, round(vad.min_speech_duration * win.sample_rate)):
             return Job(win, speech, False, lane.adapter, reason=defaults.TOO_SHORT)
-        classify = bool(self.config.vad.classifies(speech))
+        classify = bool(vad.classifies(speech))
         return Job(win, speech, classify, lane.adapter, self._new_speech(lane, win) if classify else 0.0)
 
     @staticmethod

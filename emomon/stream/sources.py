@@ -11,6 +11,9 @@
   :func:`emomon.audio.decode_blocks` (memory bounded whatever its length) and writes it into the
   same kind of ring: paced in real time (like a microphone), or as fast as the reader takes it
   (``realtime=False``) without dropping anything.
+* :class:`PushSource` — audio pushed in by its owner (a network session of ``emomon serve``):
+  :meth:`PushSource.push` writes each frame into the ring as it arrives (real time, the oldest
+  unread audio dropped when the ring is full); :meth:`PushSource.end` ends the stream.
 """
 
 from __future__ import annotations
@@ -475,3 +478,49 @@ class StreamResampler:
     def __call__(self, samples: np.ndarray, last: bool = False) -> np.ndarray:
         """``(n,)`` at ``source_rate`` → ``(m,)`` at ``target_rate`` (``last`` flushes)."""
         return np.asarray(self._rs.resample_chunk(np.ascontiguousarray(samples, dtype=np.float32), last=last), dtype=np.float32).reshape(-1)
+
+
+class PushSource(Source):
+    """A stream whose owner pushes the audio in: :meth:`push` writes mono float32 samples at
+    ``sample_rate`` into a ring of ``ring_seconds``, stamped with the time they arrived (so a
+    record's latency runs from a frame's arrival to its result).
+
+    Real time: a ring the reader does not empty in time drops its *oldest* unread samples
+    (counted in :attr:`dropped_seconds`, as for a microphone); :meth:`push` never blocks.
+    :meth:`end` (or :meth:`stop`) closes the ring: the monitor reads what is left, flushes the
+    last window and ends the stream. Pushing after the end is ignored (returns 0). Safe to
+    call from any one writer thread while the monitor reads.
+    """
+
+    def __init__(self, sample_rate: int, name: str, ring_seconds: float = 10.0) -> None:
+        if int(sample_rate) <= 0:
+            raise AudioError(name, f"sample rate must be positive (got {sample_rate})")
+        self.sample_rate = int(sample_rate)
+        self.name = name
+        self.realtime = True
+        self.ring = RingBuffer(max(1, int(ring_seconds * self.sample_rate)), self.sample_rate)
+        self.pushed = 0  # samples pushed so far (dropped ones included)
+
+    def start(self) -> None:
+        """Nothing to start: audio comes through :meth:`push`."""
+
+    def push(self, samples: np.ndarray, capture_time: float | None = None) -> int:
+        """Write ``samples (n,)`` (float32, mono) into the ring; returns how many unread samples
+        this overwrote (dropped). ``capture_time`` (monotonic, of the last sample): default now."""
+        if self.ring.closed:
+            return 0
+        block = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
+        self.pushed += len(block)
+        return self.ring.write(block, time.monotonic() if capture_time is None else capture_time)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of audio pushed so far."""
+        return self.pushed / float(self.sample_rate)
+
+    def end(self) -> None:
+        """No more audio: the monitor finishes the stream with what the ring holds."""
+        self.ring.close()
+
+    def stop(self) -> None:
+        self.ring.close()
