@@ -4,7 +4,8 @@
 Every module under ``emomon/`` is parsed (``ast``, nothing imported) and every ``import`` and
 ``from ... import`` in it is read, at module level and inside functions alike; only those under
 ``if TYPE_CHECKING:`` are left out (they never run). Importing ``a.b.c`` also runs the
-``__init__`` of ``a`` and ``a.b``, so those count as edges too.
+``__init__`` of ``a`` and ``a.b``: those count for circles, not for the layers (a lazy package
+``__init__`` that imports nothing, as ``emomon.cli``'s, lets ``cli.options`` be imported alone).
 
 Printed: the edges between packages (``stream -> models``: some module of ``emomon.stream``
 imports one of ``emomon.models``; top-level modules such as ``records`` are their own node),
@@ -74,6 +75,7 @@ def modules(root: Path) -> dict[str, Path]:
 
 
 def _type_checking(node: ast.If) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
@@ -122,24 +124,28 @@ def _closest(module: str, known: dict[str, Path]) -> str:
     return module
 
 
-def graph(root: Path) -> dict[str, set[str]]:
-    """Module -> the modules it imports (the ``__init__`` of their packages included)."""
+def graph(root: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """``(imports, runs)``: module -> the modules it imports, and module -> the package
+    ``__init__`` s those imports run first (``import a.b.c`` runs ``a`` and ``a.b``). Both count
+    for circles; only what a module imports counts for the layers (a package whose ``__init__``
+    imports nothing of its own, as ``emomon.cli``'s, can be passed through to a module below it)."""
     known = modules(root)
-    edges: dict[str, set[str]] = defaultdict(set)
+    imports: dict[str, set[str]] = defaultdict(set)
+    runs: dict[str, set[str]] = defaultdict(set)
     for name, path in known.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in _imports(tree):
             for target in _resolve(name, node, known):
                 target = _closest(target, known)
                 if target != name:
-                    edges[name].add(target)
+                    imports[name].add(target)
                 parts = target.split(".")
-                for i in range(1, len(parts)):  # importing a.b.c runs a and a.b first (a's own are run)
+                for i in range(1, len(parts)):
                     dep = ".".join(parts[:i])
                     if dep in known and not name.startswith(dep + ".") and dep != name:
-                        edges[name].add(dep)
-        edges.setdefault(name, set())
-    return dict(edges)
+                        runs[name].add(dep)
+        imports.setdefault(name, set())
+    return dict(imports), dict(runs)
 
 
 def node_of(module: str) -> str:
@@ -211,6 +217,7 @@ def circles(edges: dict[str, Iterable[str]]) -> list[list[str]]:
 
 
 def _layer(node: str) -> int:
+    """The layer of ``node`` (0: the bottom; -1: in none)."""
     for i, members in enumerate(LAYERS):
         if node in members:
             return i
@@ -226,10 +233,10 @@ def violations(pkg: dict[tuple[str, str], list[tuple[str, str]]]) -> list[str]:
         if _layer(a) < 0 or _layer(b) < 0:
             bad.append(f"{a} -> {b}: {a if _layer(a) < 0 else b} is in no layer (add it to LAYERS) ({example})")
             continue
-        for sources, targets, rule in FORBIDDEN:
-            if a in sources and b in targets:
-                bad.append(f"{a} -> {b}: {rule} ({example})")
-        if b == "cli.options":
+        ruled = [rule for sources, targets, rule in FORBIDDEN if a in sources and b in targets]
+        if ruled:
+            bad.append(f"{a} -> {b}: {ruled[0]} ({example})")
+        elif b == "cli.options":
             outsiders = [s for s, _ in why if not s.split(".", 1)[1].startswith(OPTIONS_IMPORTERS)]
             if outsiders:
                 bad.append(f"{a} -> {b}: only the command lines import the shared options ({outsiders[0]})")
@@ -247,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the package folder (default: the emomon next to this script)")
     parser.add_argument("--modules", action="store_true", help="also print the module edges behind each package edge")
     args = parser.parse_args(argv)
-    edges = graph(args.root)
+    edges, runs = graph(args.root)
     pkg = package_edges(edges)
+    every = {m: edges.get(m, set()) | runs.get(m, set()) for m in set(edges) | set(runs)}
     print("package edges:")
     for (a, b), why in sorted(pkg.items()):
         print(f"  {a} -> {b}")
@@ -258,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     pkg_graph: dict[str, set[str]] = defaultdict(set)
     for a, b in pkg:
         pkg_graph[a].add(b)
-    found = [("module", c) for c in circles(edges)] + [("package", c) for c in circles(pkg_graph)]
+    found = [("module", c) for c in circles(every)] + [("package", c) for c in circles(pkg_graph)]
     bad = violations(pkg)
     for kind, comp in found:
         print(f"circle ({kind}s): {' <-> '.join(comp)}")

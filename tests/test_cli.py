@@ -299,7 +299,7 @@ def test_models_fits_a_narrow_terminal(capsys, monkeypatch):
 
 
 def test_model_summary_names_its_corpora_and_figures():
-    from emomon.cli import _meta_summary
+    from emomon.models.shipped import meta_summary as _meta_summary
 
     text = _meta_summary({"description": "d", "corpora": ["emodb", "ravdess", "savee"], "ua": {"mean": 0.743, "std": 0.03},
                           "license": "Weights trained on RAVDESS (...); EmoDB (...); SAVEE (...)."})

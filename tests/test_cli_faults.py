@@ -15,9 +15,10 @@ import soundfile as sf
 
 from conftest import SR, synth_speechlike
 from emomon import defaults
-from emomon.cli import check_window_fits, main
+from emomon.cli import main
 from emomon.errors import EmomonError, OutputError
 from emomon.labels import EMOTIONS
+from emomon.models.open import check_window_fits
 from emomon.records import SessionInfo, SessionSummary
 
 EMOMON = str(Path(sys.executable).with_name("emomon"))
@@ -220,7 +221,7 @@ def test_a_window_shorter_than_the_models_input_is_refused() -> None:
     model = SimpleNamespace(sample_rate=16000, input_needs=SimpleNamespace(min_samples=1025, source="the front end"))
     with pytest.raises(EmomonError) as caught:
         check_window_fits(model, 0.05)  # type: ignore[arg-type]
-    assert str(caught.value) == "--window: 0.05 s is shorter than the front end takes (1025 samples at 16000 Hz: at least 0.06406 s)"
+    assert str(caught.value) == "window: 0.05 s is shorter than the front end takes (1025 samples at 16000 Hz: at least 0.06406 s)"
     check_window_fits(model, 0.065)  # type: ignore[arg-type]
     check_window_fits(model, None)  # type: ignore[arg-type]  # the model's own window: its config is checked
 

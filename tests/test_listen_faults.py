@@ -318,8 +318,8 @@ def test_the_cli_exits_at_once_when_a_stream_was_abandoned():
     os._exit after flushing its output (here an atexit hook that would hang shows it is skipped)."""
     code = (
         "import atexit, time; atexit.register(lambda: time.sleep(60)); "
-        "from emomon.stream import sources; from emomon import cli; sources._abandoned.append(\"device 'x'\"); "
-        "print('written', flush=False); cli._exit_now_if_stuck(1)"
+        "from emomon.stream import sources; from emomon.cli import process; sources._abandoned.append(\"device 'x'\"); "
+        "print('written', flush=False); process.exit_now_if_stuck(1)"
     )
     import sys
 

@@ -1,4 +1,4 @@
-"""``emomon batch``: the command line of :func:`emomon.batch.run_batch` (registered by :mod:`emomon.cli`).
+"""``emomon batch``: the command line of :func:`emomon.batch.run_batch` (registered by :mod:`emomon.cli.root`).
 
 Nothing heavy is imported here: Ray, torch and pyarrow load when the command runs, so
 ``emomon --help`` and ``emomon batch --help`` stay instant.
@@ -52,8 +52,8 @@ def summary_line(s: "BatchSummary") -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the ``batch`` command to ``app``."""
-    from ..cli import (BackendChoice, BackendOpt, Compute, ComputeOpt, MinConfidenceOpt, MinSpeechOpt, ModelOpt,
-                       PrecisionChoice, PrecisionOpt, SilenceOpt, VadMethod, VadOpt, VadThresholdOpt, WindowOpt, vad_options)
+    from ..cli.options import (BackendChoice, BackendOpt, Compute, ComputeOpt, MinConfidenceOpt, MinSpeechOpt, ModelOpt,
+                               PrecisionChoice, PrecisionOpt, SilenceOpt, VadMethod, VadOpt, VadThresholdOpt, WindowOpt, vad_options)
 
     @app.command("batch")
     def batch_cmd(

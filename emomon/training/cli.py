@@ -1,18 +1,18 @@
 """``emomon train``: cross-validate a recipe on a corpus and save the final model.
 
-The lead's ``emomon/cli.py`` calls :func:`register` on its Typer app. :func:`train` is the
+The command line (:mod:`emomon.cli.root`) calls :func:`register` on its Typer app. :func:`train` is the
 plain-Python entry point the command wraps.
 """
 
 from __future__ import annotations
 
 import logging
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import typer
 
+from ..cli.options import Compute  # the --compute choices every command shares
 from ..errors import DataError, DeviceError, EmomonError
 from ..records import Utterance
 
@@ -21,18 +21,6 @@ if TYPE_CHECKING:
     from .results import Figures, RunResults
 
 log = logging.getLogger(__name__)
-
-
-class Compute(str, Enum):
-    """Where ``train`` runs the model (the ``--compute`` choices).
-
-    The same choices as ``emomon.cli.Compute``, defined here because importing ``emomon.cli``
-    imports torch (and the top-level CLI, which imports this module).
-    """
-
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 COMPUTE_CHOICES: tuple[str, ...] = tuple(c.value for c in Compute)
