@@ -52,7 +52,7 @@ BATCH_SHARD_SIZE = 256  # files per Parquet shard: the unit a rerun skips
 BATCH_FILES_PER_CALL = 16  # files per call of a Ray actor (--batch-size): their windows share forward passes
 
 # -- speaker adaptation (models trained with speaker standardisation) -----------------------------
-ADAPT = True  # listen / file --stream adapt to the speaker when the model can (--no-adapt: off)
+ADAPT = False  # off: adaptation loses on one-emotion sessions (benchmarks/adapt_skew.py; --adapt: on)
 
 # -- answers that collapse into one class (a voice unlike the training ones; stream/familiarity.py) --
 COLLAPSE_CHECK = True  # listen / file --stream mark a collapsed stream's answers "uncertain: unfamiliar voice" (--no-collapse-check: off)

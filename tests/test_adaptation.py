@@ -69,9 +69,11 @@ def test_worker_adapts_each_stream_on_its_earlier_windows_only(adaptive_model, m
     assert np.abs(got[("a", 4)] - prior[1]).max() > 1e-3
 
 
-def test_stream_adapts_by_default_and_counts_seconds(adaptive_model):
+def test_stream_adapts_when_asked_and_counts_seconds(adaptive_model):
     x = np.concatenate([synth_speechlike(2.0, f0=250, amp=0.5)])
-    recs = list(stream_file(x, adaptive_model, source_rate=SR, vad="off"))
+    default = list(stream_file(x, adaptive_model, source_rate=SR, vad="off"))
+    assert all(r.adapted_s is None for r in default)  # off by default (issue 26: one-emotion sessions)
+    recs = list(stream_file(x, adaptive_model, source_rate=SR, vad="off", adapt=True))
     assert len(recs) == 8
     # window 1 s, hop 0.25 s, all speech: the first window brings its 0.25 s of audio, each later one a hop
     assert [r.adapted_s for r in recs] == pytest.approx([r.t for r in recs])
@@ -91,7 +93,7 @@ def test_no_speech_windows_do_not_teach_the_adapter(adaptive_model):
     x = np.concatenate([synth_speechlike(1.0, f0=250, amp=0.5), np.zeros(2 * SR, dtype=np.float32),
                         synth_speechlike(1.0, f0=250, amp=0.5, seed=1)])
     mon = Monitor(adaptive_model, FileSource(x, SR, realtime=False, source_rate=SR, name="s"),
-                  MonitorConfig(vad=VadOptions(method="energy")))
+                  MonitorConfig(vad=VadOptions(method="energy"), adapt=True))
     recs = list(mon.records())
     quiet = [r for r in recs if not r.is_speech]
     speech = [r for r in recs if r.is_speech]

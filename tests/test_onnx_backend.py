@@ -221,7 +221,7 @@ def test_file_with_onnx_never_imports_torch_and_agrees_with_torch(exported, two_
 
 
 def test_file_stream_with_onnx_never_imports_torch(exported, two_clips):
-    proc = _cli_without_torch("file", *two_clips, "--stream", "--fast", "--no-ui", "--model", exported, "--backend", "onnx")
+    proc = _cli_without_torch("file", *two_clips, "--stream", "--fast", "--no-ui", "--adapt", "--model", exported, "--backend", "onnx")
     assert proc.returncode == 0, proc.stderr
     assert "TORCH_IMPORTED=False" in proc.stderr
     recs = [json.loads(line) for line in proc.stdout.splitlines()]

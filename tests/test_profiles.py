@@ -246,7 +246,7 @@ def test_profile_is_saved_when_the_session_is_interrupted(data, adaptive_model):
 
     x = synth_speechlike(3.0, f0=250, amp=0.5)
     mon = Monitor(adaptive_model, FileSource(x, SR, realtime=True, source_rate=SR, name="mic"),
-                  MonitorConfig(vad=VadOptions(method="off")), profile=load_profile("carl", adaptive_model))
+                  MonitorConfig(vad=VadOptions(method="off"), adapt=True), profile=load_profile("carl", adaptive_model))
     saver = ProfileSaver(mon)
     summary = run_session(mon, [saver, CtrlC()], "tiny")
     assert summary.completed is False and saver.saved == data / "profiles" / "carl.json"

@@ -23,7 +23,7 @@ StallTimeoutOpt = typer.Option(defaults.STALL_TIMEOUT_S, "--stall-timeout", meta
                                help="Stop with a device error when the device delivers no audio for this long (0: never).")
 SilenceTimeoutOpt = typer.Option(defaults.SILENCE_TIMEOUT_S, "--silence-timeout", metavar="SECONDS", min=0.0,
                                  help="Stop with a device error when the device delivers nothing but digital silence (exact zeros: muted, or its source gone) for this long (0: never; it is warned about after --stall-timeout).")
-AdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker's voice as speech is heard (the default when the model can).")
+AdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker's voice as speech is heard (off by default: it erases the emotion of a session that holds only one; a --profile turns it on).")
 
 
 def listen(

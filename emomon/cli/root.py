@@ -32,6 +32,8 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+from ..serve.command import serve_cmd  # noqa: E402 (typer and defaults only: the server loads when it runs)
+
 app = typer.Typer(
     name="emomon",
     help=HELP,
@@ -51,6 +53,7 @@ def _root(
 
 app.command()(listen.listen)
 app.command("file")(file.file_cmd)
+app.command("serve")(serve_cmd)
 app.command()(listen.devices)
 app.command()(models.models)
 app.command("export")(models.export_cmd)

@@ -66,13 +66,13 @@ class Adaptation:
 
 def decide_adaptation(model: "EmotionModel", adapt: bool | None = None, profile: str | None = None,
                       default: bool = defaults.ADAPT, name: str | None = None) -> Adaptation:
-    """Whether to adapt to the speaker: ``adapt`` (``None``: ``default``) when ``model`` can.
+    """Whether to adapt to the speaker: ``adapt`` (``None``: ``default``, or on with a ``profile``) when ``model`` can.
 
     A model that cannot adapt is an :class:`~emomon.errors.EmomonError` with a ``profile`` (whose
     statistics it could not use), and a note when ``adapt`` was asked for. ``name``: the model as
     the user named it, for those messages."""
-    if model.adaptive:
-        return Adaptation(default if adapt is None else bool(adapt))
+    if model.adaptive:  # a profile is what adaptation starts from: naming one turns it on
+        return Adaptation((default or profile is not None) if adapt is None else bool(adapt))
     shown = name if name is not None else getattr(getattr(model, "config", None), "architecture", "this model")
     if profile is not None:
         raise EmomonError(f"profile={profile}", f"model {shown} cannot adapt to the speaker "

@@ -21,7 +21,7 @@ import time
 from importlib import resources
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from .. import __version__
+from ..version import __version__
 from ..errors import EmomonError
 from .auth import authorized
 from .options import ServeOptions
