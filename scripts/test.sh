@@ -25,4 +25,6 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'
+# Lint first (pyproject's [tool.ruff]): a failure stops before the tests.
+.venv/bin/python -m ruff check emomon tests scripts benchmarks examples
 exec .venv/bin/python -m pytest "$@"

@@ -70,7 +70,7 @@ def test_a_reader_gone_before_any_output_is_a_quiet_normal_end(baseline_dir: Pat
 
 
 def test_head_dash_1_under_pipefail(baseline_dir: Path, many_clips: list[Path]) -> None:
-    script = (f'set -o pipefail; "$@" | head -1; echo "status ${{PIPESTATUS[0]}}" >&2')
+    script = ('set -o pipefail; "$@" | head -1; echo "status ${PIPESTATUS[0]}" >&2')
     p = subprocess.run(["bash", "-c", script, "bash", EMOMON, "file", *map(str, many_clips), "--model", str(baseline_dir),
                         "-f", "json", "--vad", "off"], capture_output=True, text=True, timeout=180)
     assert json.loads(p.stdout)["path"] == str(many_clips[0])

@@ -72,7 +72,7 @@ def test_speaker_norm_mode_is_labelled_and_saves_no_model(tmp_path, corpus, tiny
     assert m["mode"] == "speaker-norm" and m["final_model"] is None
 
 
-def two_speakers(corpus, n=4):
+def two_speakers(corpus, n=4):  # noqa: F811 - the fixture's value
     speakers = sorted({u.speaker for u in corpus})[:2]
     return [u for s in speakers for u in [v for v in corpus if v.speaker == s][:n]]
 

@@ -318,7 +318,9 @@ def test_recipe_learns_the_shift_from_held_out_training_corpora(tmp_path):
             y = rng.integers(0, 2, 60)
             x = rng.normal(offset, 1.0, size=(60, 5)) + noise * rng.normal(size=(60, 5))
             x[:, 0] += 2.0 * y
-            rows.append(x); labels.append(y); speakers += [f"{corpus}:{s}"] * 60
+            rows.append(x)
+            labels.append(y)
+            speakers += [f"{corpus}:{s}"] * 60
     x, y, speakers = np.concatenate(rows), np.concatenate(labels), np.array(speakers)
     recipe = get_recipe("default")
     shift = recipe._shift(x, y, speakers, ctx_for(tmp_path, options={"calib_shift": True}, labels=("p", "q")), 1.0)

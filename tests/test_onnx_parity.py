@@ -8,7 +8,6 @@ section). Also ``listen --backend onnx`` on a virtual microphone, without import
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -73,7 +73,8 @@ def test_run_writes_contract(tmp_path, corpus):
     folds = make_folds("kfold-speaker", corpus, k=2)
     res = run_protocol(OracleRecipe(), corpus, folds, tmp_path / "out", ctx_for(tmp_path), protocol="kfold-speaker", data="syn")
     m = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    for key in ("model", "protocol", "speaker_independent", "mode", "labels", "data", "n_utterances", "ua", "wa", "f1", "per_class_recall", "folds", "confusion", "num_parameters", "train_seconds", "cpu_ms_per_clip", "cpu_ms_per_window", "final_model", "created", "emomon_version", "extra"):
+    for key in ("model", "protocol", "speaker_independent", "mode", "labels", "data", "n_utterances", "ua", "wa", "f1", "per_class_recall",
+                "folds", "confusion", "num_parameters", "train_seconds", "cpu_ms_per_clip", "cpu_ms_per_window", "final_model", "created", "emomon_version", "extra"):
         assert key in m, key
     assert m["speaker_independent"] is True and m["mode"] == "strict" and m["protocol"] == "kfold-speaker"
     assert m["ua"] == {"mean": 1.0, "std": 0.0} and m["wa"]["mean"] == 1.0

@@ -4,7 +4,6 @@ does not read, dropped audio, SIGTERM. Real uvicorn servers on loopback ports, r
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SR, spoken, synth_speechlike
+from conftest import SR, synth_speechlike
 from serve_support import ThreadServer, free_port
 
 from emomon import client

@@ -10,7 +10,6 @@ import subprocess
 import time
 import urllib.request
 
-import pytest
 
 from conftest import needs, spoken
 from serve_support import ThreadServer, free_port

@@ -35,7 +35,8 @@ def app():
 
 def test_train_command_runs_and_writes(tmp_path, data, app):
     out = tmp_path / "out"
-    args = ["train", "--model", "baseline", "--protocol", "kfold-speaker", "--k", "2", "--data", str(data), "--out", str(out), "--cache", str(tmp_path / "c"), "--quiet", "--set", "C=0.5", "--compute", "cpu"]
+    args = ["train", "--model", "baseline", "--protocol", "kfold-speaker", "--k", "2", "--data", str(data), "--out", str(out),
+            "--cache", str(tmp_path / "c"), "--quiet", "--set", "C=0.5", "--compute", "cpu"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "UA" in res.output and "baseline kfold-speaker strict" in res.output

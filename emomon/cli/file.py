@@ -30,7 +30,8 @@ Inputs = List["tuple[str, Optional[str]]"]  # (path, why it names nothing to ana
 Advance = Callable[[int, float], None]  # advance(file index, fraction of its work done)
 
 DurationOpt = typer.Option(None, "--duration", metavar="SECONDS", help="Stop after this many seconds of audio.", min=0.01)
-AdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker: the files are one session, every segment classified with the statistics of all their speech (off by default: it erases the emotion of a session that holds only one).")
+AdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker: the files are one session, every segment classified with the statistics of all their "
+                                                         "speech (off by default: it erases the emotion of a session that holds only one).")
 
 
 def file_cmd(

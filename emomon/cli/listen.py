@@ -17,13 +17,16 @@ from .options import (AppendOpt, BackendChoice, BackendOpt, CollapseOpt, Compute
 if TYPE_CHECKING:
     from ..stream.sources import InputDevice
 
-DeviceOpt = typer.Option(None, "--device", "-d", metavar="NAME|INDEX", help="Input device name or index (see `emomon devices`); repeat it for several devices, each its own stream through the one model.")
+DeviceOpt = typer.Option(None, "--device", "-d", metavar="NAME|INDEX", help="Input device name or index (see `emomon devices`); repeat it for several devices, "
+                                                                            "each its own stream through the one model.")
 DurationOpt = typer.Option(None, "--duration", metavar="SECONDS", help="Stop after this many seconds (wall time: a device that delivers nothing cannot keep the session going).", min=0.01)
 StallTimeoutOpt = typer.Option(defaults.STALL_TIMEOUT_S, "--stall-timeout", metavar="SECONDS", min=0.0,
                                help="Stop with a device error when the device delivers no audio for this long (0: never).")
 SilenceTimeoutOpt = typer.Option(defaults.SILENCE_TIMEOUT_S, "--silence-timeout", metavar="SECONDS", min=0.0,
-                                 help="Stop with a device error when the device delivers nothing but digital silence (exact zeros: muted, or its source gone) for this long (0: never; it is warned about after --stall-timeout).")
-AdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker's voice as speech is heard (off by default: it erases the emotion of a session that holds only one; a --profile turns it on).")
+                                 help="Stop with a device error when the device delivers nothing but digital silence (exact zeros: muted, or its source "
+                                      "gone) for this long (0: never; it is warned about after --stall-timeout).")
+AdaptOpt = typer.Option(None, "--adapt/--no-adapt", help="Adapt to the speaker's voice as speech is heard (off by default: it erases the emotion of a "
+                                                         "session that holds only one; a --profile turns it on).")
 
 
 def listen(

@@ -53,7 +53,8 @@ def model_help() -> str:
 ModelOpt = typer.Option("default", "--model", "-m", help=model_help(), metavar="NAME|DIR")
 ComputeOpt = typer.Option(Compute.auto, "--compute", help="Where the model runs: auto (CUDA when available), cpu, cuda.")
 BackendOpt = typer.Option(BackendChoice(DEFAULT_BACKEND), "--backend",
-                          help="What runs the model: torch (every model), onnx (onnxruntime, no torch imported; layer-head models on Whisper: the model directory's model.onnx, else exported once into the cache).")
+                          help="What runs the model: torch (every model), onnx (onnxruntime, no torch imported; layer-head models on "
+                               "Whisper: the model directory's model.onnx, else exported once into the cache).")
 PrecisionOpt = typer.Option(PrecisionChoice(defaults.PRECISION), "--precision",
                             help="The encoder's number format: auto (bf16 where the hardware has it: AMX/AVX512-BF16 CPUs, CUDA; else fp32), fp32, bf16.")
 WindowOpt = typer.Option(None, "--window", metavar="SECONDS", help=f"Window length in seconds, at least {defaults.MIN_WINDOW_S:g} (default: the model's; also the longest segment of `file`).")
@@ -70,7 +71,8 @@ AppendOpt = typer.Option(False, "--append", help="Append a new session (with its
 NoUiOpt = typer.Option(False, "--no-ui", help="Write window records as JSON lines to stdout instead of the live screen.")
 PlotOpt = typer.Option(None, "--plot", metavar="PATH", help="Draw the emotion timeline to this picture (.png, .svg, .pdf) at the end.")
 CollapseOpt = typer.Option(defaults.COLLAPSE_CHECK, "--collapse-check/--no-collapse-check",
-                           help=f"Say 'uncertain: unfamiliar voice' while over {defaults.COLLAPSE_SPAN_S:.0f} s one class holds > {defaults.COLLAPSE_SHARE:.0%} of the answers with small margins (file: with --stream).")
+                           help=f"Say 'uncertain: unfamiliar voice' while over {defaults.COLLAPSE_SPAN_S:.0f} s one class holds > "
+                                f"{defaults.COLLAPSE_SHARE:.0%} of the answers with small margins (file: with --stream).")
 ProfileOpt = typer.Option(None, "--profile", metavar="NAME", help="Start from the speaker profile NAME and save what is heard to it (see `emomon profiles`).")
 
 

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from ..audio import AudioSource, decode_audio
+from ..audio import decode_audio
 from ..errors import AudioError, ModelError
 from ..features.mel import FrontEnd
 from ..features.mel_numpy import log_mel_np

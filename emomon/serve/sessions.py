@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from ..records import WindowRecord
 from ..stream.monitor import MonitorStats
-from .protocol import Error, Summary, Warning
+from .protocol import Error, Summary, Warning  # noqa: A004 - the protocol's message type
 from .segments import SegmentTracker
 
 log = logging.getLogger(__name__)

@@ -263,7 +263,8 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(..., "--model", help=f"Recipe: {names}."),
         data: list[str] = typer.Option(..., "--data", help="Corpus directory (read with --corpus), or CORPUS=DIR; repeat for several corpora (--data ravdess=D1 --data emodb=D2)."),
         out: Path = typer.Option(..., "--out", help="Output directory (metrics.json, predictions.jsonl, confusion.png, model/)."),
-        protocol: str = typer.Option("emobox", "--protocol", help="emobox (RAVDESS folds; other corpora always train) | loso | kfold-speaker | loco (leave one corpus out) | pairs (train on one corpus, test on another; 4 classes) | random (speaker-dependent)."),
+        protocol: str = typer.Option("emobox", "--protocol", help="emobox (RAVDESS folds; other corpora always train) | loso | kfold-speaker | loco (leave one corpus out) | pairs "
+                                                                  "(train on one corpus, test on another; 4 classes) | random (speaker-dependent)."),
         corpus: str = typer.Option("ravdess", "--corpus", help="Corpus reader."),
         folds: Optional[Path] = typer.Option(None, "--folds", help="EmoBox folds JSON (default: the shipped RAVDESS table)."),
         normalize: str = typer.Option("strict", "--normalize", help="strict | speaker (per-speaker feature statistics; labelled speaker-norm)."),
@@ -275,7 +276,8 @@ def register(app: typer.Typer) -> None:
         cache: Optional[Path] = typer.Option(None, "--cache", help="Feature cache dir (default $EMOMON_CACHE or ~/.cache/emomon/features)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the feature cache."),
         no_final: bool = typer.Option(False, "--no-final", help="Skip the final model trained on all data."),
-        force: bool = typer.Option(False, "--force", help="Start again: remove what an earlier run wrote in OUT (metrics.json, predictions.jsonl, confusion.png, model/, folds/) instead of refusing; without it an unfinished run with the same settings resumes."),
+        force: bool = typer.Option(False, "--force", help="Start again: remove what an earlier run wrote in OUT (metrics.json, predictions.jsonl, confusion.png, model/, folds/) "
+                                                          "instead of refusing; without it an unfinished run with the same settings resumes."),
         set_: Optional[list[str]] = typer.Option(None, "--set", help="Recipe option key=value (repeatable)."),
         fold: Optional[str] = typer.Option(None, "--fold", help="Only these folds, e.g. 1,2 (quick runs)."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),

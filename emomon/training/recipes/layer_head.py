@@ -221,7 +221,6 @@ class LayerHeadRecipe(Recipe):
                                                         "window": STREAM_WINDOW, "vad": vad.cache_key()}, version="1")
 
         def extract(samples: np.ndarray) -> np.ndarray:
-            from ...features.segments import Span
 
             spans = signal_segments(samples, backbone.sample_rate, vad, STREAM_WINDOW)
             if not spans:
