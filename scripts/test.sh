@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 
 # System packages: PortAudio (sounddevice), PulseAudio + ALSA plugin (the real-device test's
 # virtual microphone), tmux (the terminal UI test) and espeak-ng (real speech for the voice
-# activity and segment tests, on machines without ../shared's corpora).
+# activity and segment tests, on machines without ../shared's corpora), chromium (the web page of
+# emomon serve in a headless browser).
 need=()
 command -v pulseaudio >/dev/null 2>&1 || need+=(pulseaudio)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the serve page's browser test (headless, fake microphone)
 ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || need+=(libportaudio2)
 [ -e /usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_pulse.so ] || [ -e /usr/lib/aarch64-linux-gnu/alsa-lib/libasound_module_pcm_pulse.so ] || need+=(libasound2-plugins)
 if [ ${#need[@]} -gt 0 ]; then
