@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
 SHIPPED = {"adapt": True, "calib_split": "both"}
@@ -123,23 +122,18 @@ def measure(recipe, fold, ctx, labels, dump: Path | None) -> dict[tuple[str, str
 
 
 def main() -> None:
+    from collapse_eval import fold_options, selected_folds  # this folder
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--protocol", default="emobox", choices=("loco", "emobox", "pairs"))
-    ap.add_argument("--data", action="append", help="NAME=DIR (default: ../shared's ravdess, emodb, savee)")
-    ap.add_argument("--folds", default="", help="comma-separated fold ids (default: all)")
-    ap.add_argument("--seed", type=int, default=0)
+    fold_options(ap, "emobox")
     ap.add_argument("--dump", type=Path, help="a folder for each fold's probabilities (adapt-PROTOCOL-FOLD.npz)")
     args = ap.parse_args()
-    data = args.data or [f"ravdess={SHARED / 'ravdess-speech'}", f"emodb={SHARED / 'emodb'}", f"savee={SHARED / 'savee'}"]
 
-    from collapse_eval import load  # noqa: E402 (this folder)
     from emomon.training.cache import FeatureCache
     from emomon.training.recipes import get_recipe
     from emomon.training.recipes.base import TrainContext
 
-    everyone, labels, folds = load(args.protocol, data)
-    wanted = [f for f in args.folds.split(",") if f]
-    folds = [f for f in folds if not wanted or f.id in wanted]
+    everyone, labels, folds = selected_folds(args)
     recipe = get_recipe("default")
     cols = [("mixed", "strict"), ("80%", "strict")] + [(k, v) for k in KINDS for v in VARIANTS if v != "strict"]
     print(f"protocol {args.protocol}; UA % per session kind and adaptation variant")

@@ -65,6 +65,22 @@ def load(protocol: str, data: list[str]):
     return everyone, labels, make_folds(protocol, utts)
 
 
+def fold_options(ap, protocol: str) -> None:
+    """The options every fold-by-fold benchmark here takes: ``--protocol``, ``--data``, ``--folds``, ``--seed``."""
+    ap.add_argument("--protocol", default=protocol, choices=("loco", "emobox", "pairs"))
+    ap.add_argument("--data", action="append", help="NAME=DIR (default: ../shared's ravdess, emodb, savee)")
+    ap.add_argument("--folds", default="", help="comma-separated fold ids (default: all)")
+    ap.add_argument("--seed", type=int, default=0)
+
+
+def selected_folds(args):
+    """``(everyone, labels, folds)`` of :func:`fold_options`' parsed ``args`` (the shared corpora by default)."""
+    data = args.data or [f"ravdess={SHARED / 'ravdess-speech'}", f"emodb={SHARED / 'emodb'}", f"savee={SHARED / 'savee'}"]
+    everyone, labels, folds = load(args.protocol, data)
+    wanted = [f for f in args.folds.split(",") if f]
+    return everyone, labels, [f for f in folds if not wanted or f.id in wanted]
+
+
 def session_correct(probs: np.ndarray, sessions: np.ndarray, order: np.ndarray, train_prior: np.ndarray, how: str,
                     online: bool) -> np.ndarray:
     """``probs (n, K)`` re-weighted per session: with all its clips, or (``online``) the 10 before each."""

@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
 PERTURB = "speed:0.9,speed:1.1,pitch:2,pitch:-2"
@@ -93,24 +92,19 @@ def measure(recipe, fold, ctx, labels, dump: Path | None = None) -> list[tuple[s
 
 
 def main() -> None:
+    from collapse_eval import fold_options, selected_folds  # this folder
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--protocol", default="loco", choices=("loco", "emobox", "pairs"))
-    ap.add_argument("--data", action="append", help="NAME=DIR (default: ../shared's ravdess, emodb, savee)")
+    fold_options(ap, "loco")
     ap.add_argument("--variants", default="shipped,balanced+perturbed", help=f"comma-separated, of {', '.join(VARIANTS)}")
-    ap.add_argument("--folds", default="", help="comma-separated fold ids (default: all)")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dump", type=Path, help="a folder for each fold's clip probabilities (FOLD-VARIANT.npz)")
     args = ap.parse_args()
-    data = args.data or [f"ravdess={SHARED / 'ravdess-speech'}", f"emodb={SHARED / 'emodb'}", f"savee={SHARED / 'savee'}"]
 
-    from collapse_eval import load  # noqa: E402 (this folder)
     from emomon.training.cache import FeatureCache
     from emomon.training.recipes import get_recipe
     from emomon.training.recipes.base import TrainContext
 
-    everyone, labels, folds = load(args.protocol, data)
-    wanted = [f for f in args.folds.split(",") if f]
-    folds = [f for f in folds if not wanted or f.id in wanted]
+    everyone, labels, folds = selected_folds(args)
     recipe = get_recipe("default")
     print(f"protocol {args.protocol}; cells: UA %, largest predicted class, its share, entropy (bits)")
     print(f"{'fold':<12}{'variant':<22}" + "".join(f"{c:>24}" for c in COLUMNS), flush=True)
