@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from .. import defaults
 from ..models.backend import DEFAULT_BACKEND
@@ -84,10 +84,3 @@ def run_live(monitor: "Monitor", model: str, title: str, *, no_ui: bool, jsonl: 
 def profile_saved(name: str, seconds: float, path: Path) -> None:
     """Say on stderr that profile ``name`` was saved to ``path``, ``seconds`` of speech heard in all."""
     print(f"emomon: profile {name} saved: {seconds:.0f} s of speech heard in all ({path})", file=sys.stderr)
-
-
-def collapse_options(check: bool) -> Any:
-    """The :class:`~emomon.stream.familiarity.CollapseOptions` of ``--collapse-check`` (``None``: off)."""
-    from ..stream.familiarity import CollapseOptions
-
-    return CollapseOptions() if check else None

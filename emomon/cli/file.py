@@ -13,7 +13,7 @@ import typer
 
 from .. import defaults
 from ..errors import EmomonError
-from .common import adaptation, check_outputs, collapse_options, load, profile_saved, run_live
+from .common import adaptation, check_outputs, load, profile_saved, run_live
 from .options import (AppendOpt, BackendChoice, BackendOpt, CollapseOpt, Compute, ComputeOpt, ForceOpt, Format, HopOpt,
                       JsonlOpt, MinConfidenceOpt, MinSpeechOpt, ModelOpt, NoUiOpt, PlotOpt, PrecisionChoice, PrecisionOpt,
                       ProfileOpt, SilenceOpt, VadMethod, VadOpt, VadThresholdOpt, WindowOpt, vad_options)
@@ -120,6 +120,7 @@ def _stream_files(inputs: Inputs, model: str, compute: Compute, *, precision: st
     """``emomon file --stream``: the files that open stream, each one that does not (or an
     argument that names nothing) is one error line; returns how many failed (exit 130 on Ctrl-C)."""
     from ..stream.api import file_monitor
+    from ..stream.familiarity import collapse_options
     from ..stream.monitor import MonitorConfig
 
     bad: list[EmomonError] = [EmomonError(arg, why) for arg, why in inputs if why is not None]

@@ -9,7 +9,7 @@ import typer
 
 from .. import defaults
 from ..errors import EmomonError
-from .common import adaptation, check_outputs, collapse_options, load, run_live
+from .common import adaptation, check_outputs, load, run_live
 from .options import (AppendOpt, BackendChoice, BackendOpt, CollapseOpt, Compute, ComputeOpt, ForceOpt, HopOpt, JsonlOpt,
                       MinConfidenceOpt, MinSpeechOpt, ModelOpt, NoUiOpt, PlotOpt, PrecisionChoice, PrecisionOpt, ProfileOpt,
                       SilenceOpt, SmoothingOpt, VadMethod, VadOpt, VadThresholdOpt, WindowOpt, vad_options)
@@ -60,6 +60,7 @@ def listen(
     from ..features.windows import check_window
     from ..profiles import check_profile_options
     from ..stream.api import microphone_monitor
+    from ..stream.familiarity import collapse_options
     from ..stream.monitor import MonitorConfig
 
     check_outputs(jsonl, plot, force, append)

@@ -31,7 +31,7 @@ from ..features.vad import VadOptions
 from ..models.open import open_model
 from ..profiles import open_profile
 from ..records import WindowRecord
-from .familiarity import CollapseOptions
+from .familiarity import collapse_options
 from .monitor import Monitor, MonitorConfig
 from .sources import FileSource, MicrophoneSource
 
@@ -116,7 +116,7 @@ def stream_file(
     while the answers collapse into one class (:mod:`emomon.stream.familiarity`).
     """
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
-                        duration=duration, adapt=adapt, collapse=CollapseOptions() if collapse_check else None)
+                        duration=duration, adapt=adapt, collapse=collapse_options(collapse_check))
     return file_monitor(source, model, fast=fast, config=cfg, compute=compute, source_rate=source_rate).records()
 
 
@@ -198,7 +198,7 @@ def stream_microphone(
     :class:`~emomon.errors.DeviceError` naming it (see :func:`microphone_monitor`); ``collapse_check``
     as in :func:`stream_file`."""
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
-                        duration=duration, adapt=adapt, collapse=CollapseOptions() if collapse_check else None)
+                        duration=duration, adapt=adapt, collapse=collapse_options(collapse_check))
     return microphone_monitor(device, model, devices=devices, config=cfg, compute=compute, stall_timeout=stall_timeout,
                               silence_timeout=silence_timeout).records()
 

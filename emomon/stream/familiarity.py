@@ -58,6 +58,11 @@ class CollapseOptions:
         return asdict(self)
 
 
+def collapse_options(check: bool = defaults.COLLAPSE_CHECK) -> CollapseOptions | None:
+    """The default :class:`CollapseOptions` when ``check`` (``None``: streams are not checked)."""
+    return CollapseOptions() if check else None
+
+
 def margin(probs: np.ndarray) -> float:
     """Top probability minus the second of ``probs (labels,)`` (1.0 for a single label)."""
     p = np.sort(np.asarray(probs, dtype=np.float64).reshape(-1))

@@ -51,7 +51,7 @@ from ..errors import EmomonError
 from ..features.vad import VadOptions, VoiceActivity, rms_dbfs
 from ..features.windows import Window, Windower
 from ..records import WindowRecord, is_uncertain
-from .familiarity import UNFAMILIAR, CollapseOptions, CollapseWatch
+from .familiarity import UNFAMILIAR, CollapseOptions, CollapseWatch, collapse_options
 from .smoothing import Ema
 from .sources import Source, StreamResampler
 from .worker import InferenceWorker, Job, Scored, WorkerFailure
@@ -93,7 +93,7 @@ class MonitorConfig:
     duration: float | None = None
     adapt: bool = defaults.ADAPT
     max_lag: float | None = defaults.MAX_LAG_S
-    collapse: CollapseOptions | None = field(default_factory=lambda: CollapseOptions() if defaults.COLLAPSE_CHECK else None)
+    collapse: CollapseOptions | None = field(default_factory=collapse_options)
 
     def resolved(self, model: EmotionModel) -> "MonitorConfig":
         """A copy with the model's window/hop filled in, checked: a bad value, or a ``window``
