@@ -122,7 +122,7 @@ def measure(recipe, fold, ctx, labels, dump: Path | None) -> dict[tuple[str, str
 
 
 def main() -> None:
-    from collapse_eval import fold_options, selected_folds  # this folder
+    from collapse_eval import dump_path, fold_options, selected_folds  # this folder
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     fold_options(ap, "emobox")
@@ -142,11 +142,7 @@ def main() -> None:
     for fold in folds:
         t0 = time.perf_counter()
         ctx = TrainContext(cache=FeatureCache(), all_utterances=everyone, labels=labels, options=dict(SHIPPED), seed=args.seed)
-        dump = None
-        if args.dump is not None:
-            args.dump.mkdir(parents=True, exist_ok=True)
-            dump = args.dump / f"adapt-{args.protocol}-{fold.id}.npz"
-        cells = measure(recipe, fold, ctx, labels, dump)
+        cells = measure(recipe, fold, ctx, labels, dump_path(args.dump, f"adapt-{args.protocol}-{fold.id}"))
         rows.append([cells[c] for c in cols])
         print(f"{fold.id:<12}" + "".join(f"{100 * cells[c]:>15.1f}" for c in cols) + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
     if len(rows) > 1:

@@ -81,6 +81,14 @@ def selected_folds(args):
     return everyone, labels, [f for f in folds if not wanted or f.id in wanted]
 
 
+def dump_path(folder: Path | None, name: str) -> Path | None:
+    """``folder/name.npz`` for a fold's dumped probabilities, the folder made; ``None`` without one."""
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.npz"
+
+
 def session_correct(probs: np.ndarray, sessions: np.ndarray, order: np.ndarray, train_prior: np.ndarray, how: str,
                     online: bool) -> np.ndarray:
     """``probs (n, K)`` re-weighted per session: with all its clips, or (``online``) the 10 before each."""

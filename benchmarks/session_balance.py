@@ -92,7 +92,7 @@ def measure(recipe, fold, ctx, labels, dump: Path | None = None) -> list[tuple[s
 
 
 def main() -> None:
-    from collapse_eval import fold_options, selected_folds  # this folder
+    from collapse_eval import dump_path, fold_options, selected_folds  # this folder
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     fold_options(ap, "loco")
@@ -113,11 +113,7 @@ def main() -> None:
         for fold in folds:
             t0 = time.perf_counter()
             ctx = TrainContext(cache=FeatureCache(), all_utterances=everyone, labels=labels, options=options(name), seed=args.seed)
-            dump = None
-            if args.dump is not None:
-                args.dump.mkdir(parents=True, exist_ok=True)
-                dump = args.dump / f"{args.protocol}-{fold.id}-{name}.npz"
-            cells = measure(recipe, fold, ctx, labels, dump)
+            cells = measure(recipe, fold, ctx, labels, dump_path(args.dump, f"{args.protocol}-{fold.id}-{name}"))
             tally.setdefault(name, []).append([(ua, share) for _, ua, share in cells])
             print(f"{fold.id:<12}{name:<22}" + "".join(f"{c:>24}" for c, _, _ in cells) + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
         if args.protocol == "emobox":
