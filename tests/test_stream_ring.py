@@ -2,7 +2,7 @@ import threading
 
 import numpy as np
 
-from emomon.stream.ring import RingBuffer
+from emomon.stream.ring import PacedRing, RingBuffer
 
 
 def test_roundtrip_with_wraparound():
@@ -88,3 +88,44 @@ def test_chunk_times_never_go_back_with_a_bursty_writer():
     ring.write(np.ones(100, dtype=np.float32), 1.05)  # 100 samples only 50 ms later
     b = ring.read(10).capture_time  # 1.05 - 0.14 = 0.91 from the backlog alone
     assert a == 0.95 and b >= a
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_paced_ring_releases_no_faster_than_real_time_and_drops_the_oldest_beyond_its_capacity():
+    clock = _Clock()
+    ring = PacedRing(capacity=20, sample_rate=10, clock=clock)
+    assert ring.read().samples.size == 0  # nothing written: nothing due
+    ring.write(np.arange(5, dtype=np.float32))  # the first block may go at once
+    ring.write(np.arange(5, 30, dtype=np.float32))  # 3 s written at once: 1 s more than the ring holds
+    assert ring.dropped == 10 and ring.available == 20 and ring.ready == 5  # the oldest dropped
+    first = ring.read()
+    assert first.gap == 10 and first.start == 10 and first.samples.tolist() == list(range(10, 15))
+    assert ring.read().samples.size == 0  # the next ones wait for the clock
+    clock.t += 1.0
+    assert ring.read().samples.tolist() == list(range(15, 25))
+    clock.t += 0.25
+    ring.close()
+    assert ring.read().samples.tolist() == [25.0, 26.0] and not ring.exhausted
+    clock.t += 10.0
+    assert ring.read().samples.tolist() == [27.0, 28.0, 29.0] and ring.exhausted
+
+
+def test_paced_ring_never_holds_a_writer_at_real_time_and_discards_only_what_is_due():
+    clock = _Clock()
+    ring = PacedRing(capacity=100, sample_rate=10, clock=clock)
+    for i in range(5):  # 0.5 s blocks, each written as it ends
+        ring.write(np.full(5, i, dtype=np.float32))
+        assert ring.read().samples.tolist() == [float(i)] * 5
+        clock.t += 0.5
+    ring.write(np.zeros(30, dtype=np.float32))  # a burst 2.5 s ahead: 0.5 s of it due now
+    assert ring.ready == 5 and ring.discard(keep=2) == 3 and ring.available == 27 and ring.ready == 2
+    clock.t += 60.0  # a long stall fills the bucket up to the ring's size, no more
+    ring.write(np.ones(150, dtype=np.float32))
+    assert ring.available == 100 and ring.ready == 100

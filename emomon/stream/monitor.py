@@ -442,7 +442,7 @@ class Monitor:
         """A real-time stream more than ``max_lag`` behind drops its oldest unread audio, keeping
         at most one window (or ``max_lag``) of the newest (counted by the ring as dropped)."""
         src, max_lag = lane.source, self.config.max_lag
-        if not src.realtime or max_lag is None or src.ring.available <= max_lag * src.sample_rate:
+        if not src.realtime or max_lag is None or src.ring.ready <= max_lag * src.sample_rate:
             return
         keep = int(min(max_lag, self._conf(lane).window or max_lag) * src.sample_rate)
         lost = src.ring.discard(keep)

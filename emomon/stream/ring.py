@@ -13,6 +13,11 @@ oldest unread samples beyond what it needs; those count as dropped too, and the 
 reports them as its ``gap``. :attr:`RingBuffer.drops` counts the drop events (overruns and
 discards that lost anything).
 
+A :class:`PacedRing` also hands samples to its reader no faster than real time since its first
+write: a writer that sends audio faster than real time (a network client with a file) gets ahead
+by at most the ring's capacity, beyond which its oldest unread audio drops, exactly as a
+microphone's ring drops when nobody reads it.
+
 Capture times: a write stamps its block's last sample; a read dates its chunk's last sample from
 the latest write, minus the samples still unread after it (at ``sample_rate``), so a chunk after
 a drop carries the capture time of its own samples, not of the lost ones. Chunk times never go
@@ -130,8 +135,9 @@ class RingBuffer:
         :attr:`dropped` and the next chunk reports them as its ``gap``.
         """
         with self._lock:
-            lost = max(0, self._written - self._read - max(0, int(keep)))
+            lost = max(0, self._readable() - max(0, int(keep)))
             self._lose(lost)
+            self._took(lost)
         if lost:
             log.debug("ring: reader behind, discarded the oldest %d samples", lost)
         return lost
@@ -140,7 +146,7 @@ class RingBuffer:
         """Take up to ``max_samples`` unread samples (all when ``None``) as a :class:`Chunk`
         ``samples (n,)``; its ``gap`` is what was dropped since the last read."""
         with self._lock:
-            avail = self._written - self._read
+            avail = self._readable()
             n = avail if max_samples is None else min(avail, int(max_samples))
             start = self._read
             out = np.empty(n, dtype=np.float32)
@@ -150,6 +156,7 @@ class RingBuffer:
             if first < n:
                 out[first:] = self._buf[: n - first]
             self._read = start + n
+            self._took(n)
             # capture time of the last sample taken: the last write, minus what is still unread
             backlog = self._written - self._read
             t = self._last_time
@@ -161,10 +168,23 @@ class RingBuffer:
             self._reported_gap = 0
         return Chunk(samples=out, start=start, capture_time=t, gap=gap, sample_rate=self.sample_rate)
 
+    def _readable(self) -> int:
+        """Unread samples the reader may take now (call with the lock held)."""
+        return self._written - self._read
+
+    def _took(self, n: int) -> None:
+        """The reader took or discarded ``n`` samples (call with the lock held)."""
+
     @property
     def available(self) -> int:
-        """Unread samples."""
+        """Unread samples (a :class:`PacedRing` may hold some of them back a while)."""
         return self._written - self._read
+
+    @property
+    def ready(self) -> int:
+        """Unread samples the reader may take now: how far it is behind."""
+        with self._lock:
+            return self._readable()
 
     @property
     def free(self) -> int:
@@ -194,3 +214,38 @@ class RingBuffer:
     def exhausted(self) -> bool:
         """Closed and everything read: the stream is over."""
         return self._closed and self.available == 0
+
+
+class PacedRing(RingBuffer):
+    """A ring whose reader gets samples no faster than real time: a token bucket of samples that
+    fills at ``sample_rate`` per second (``clock``, ``time.monotonic`` by default) up to the
+    ring's capacity, starts with the first block written, and empties by what the reader takes
+    or discards. Audio written faster waits in the ring, and what overflows it drops oldest first
+    (:class:`RingBuffer`); a writer at or behind real time is never held, and one that catches up
+    after a stall passes at once (at most a ring's worth).
+    """
+
+    def __init__(self, capacity: int, sample_rate: int, clock=time.monotonic) -> None:
+        if not sample_rate or sample_rate <= 0:
+            raise ValueError("a paced ring needs a positive sample rate")
+        super().__init__(capacity, sample_rate)
+        self._clock = clock
+        self._tick: float | None = None  # clock of the last refill (None: nothing written yet)
+        self._credit = 0.0  # samples the reader may take now
+
+    def write(self, samples: np.ndarray, capture_time: float | None = None) -> int:
+        if self._tick is None and int(samples.shape[0]):
+            with self._lock:
+                self._tick, self._credit = self._clock(), float(min(int(samples.shape[0]), self.capacity))
+        return super().write(samples, capture_time)
+
+    def _readable(self) -> int:
+        if self._tick is None:
+            return 0
+        now = self._clock()
+        self._credit = min(float(self.capacity), self._credit + (now - self._tick) * self.sample_rate)
+        self._tick = now
+        return min(self._written - self._read, int(self._credit))
+
+    def _took(self, n: int) -> None:
+        self._credit = max(0.0, self._credit - n)

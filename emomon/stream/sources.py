@@ -31,7 +31,7 @@ from .. import defaults
 from ..audio import AudioSource, decode_blocks, probe_duration, reblock
 from ..errors import AudioError, DeviceError
 from .native_stderr import SharedNativeStderr
-from .ring import RingBuffer
+from .ring import PacedRing, RingBuffer
 from .watchdog import InputWatchdog
 
 log = logging.getLogger(__name__)
@@ -485,20 +485,24 @@ class PushSource(Source):
     ``sample_rate`` into a ring of ``ring_seconds``, stamped with the time they arrived (so a
     record's latency runs from a frame's arrival to its result).
 
-    Real time: a ring the reader does not empty in time drops its *oldest* unread samples
-    (counted in :attr:`dropped_seconds`, as for a microphone); :meth:`push` never blocks.
+    Real time: the reader gets the audio no faster than real time since the first push
+    (``paced``, a :class:`~emomon.stream.ring.PacedRing`), so an owner that pushes faster is
+    ahead by at most ``ring_seconds``; a ring that overflows, because the owner is that far ahead
+    or the reader fell behind, drops its *oldest* unread samples (counted in
+    :attr:`dropped_seconds`, as for a microphone); :meth:`push` never blocks.
     :meth:`end` (or :meth:`stop`) closes the ring: the monitor reads what is left, flushes the
     last window and ends the stream. Pushing after the end is ignored (returns 0). Safe to
     call from any one writer thread while the monitor reads.
     """
 
-    def __init__(self, sample_rate: int, name: str, ring_seconds: float = 10.0) -> None:
+    def __init__(self, sample_rate: int, name: str, ring_seconds: float = 10.0, paced: bool = True) -> None:
         if int(sample_rate) <= 0:
             raise AudioError(name, f"sample rate must be positive (got {sample_rate})")
         self.sample_rate = int(sample_rate)
         self.name = name
         self.realtime = True
-        self.ring = RingBuffer(max(1, int(ring_seconds * self.sample_rate)), self.sample_rate)
+        ring = PacedRing if paced else RingBuffer
+        self.ring = ring(max(1, int(ring_seconds * self.sample_rate)), self.sample_rate)
         self.pushed = 0  # samples pushed so far (dropped ones included)
 
     def start(self) -> None:
