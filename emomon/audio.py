@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Union
 
 import numpy as np
 
-from .defaults import DECODE_BLOCK_S
+from .defaults import DECODE_BLOCK_S, SAMPLE_RATE
 from .errors import AudioError
 
 log = logging.getLogger(__name__)
@@ -390,7 +390,7 @@ def _resampled(chunks: Iterable[np.ndarray], source_rate: int, target_rate: int)
 
 def decode_blocks(
     source: AudioSource,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     source_rate: int | None = None,
     block_seconds: float = DECODE_BLOCK_S,
     nonfinite: str = "error",
@@ -436,7 +436,7 @@ def _chunks_of(source: AudioSource, source_rate: int | None, block_seconds: floa
     return name, rate, _guarded(chunks, name, rate)
 
 
-def decode_audio(source: AudioSource, sample_rate: int = 16000, source_rate: int | None = None) -> np.ndarray:
+def decode_audio(source: AudioSource, sample_rate: int = SAMPLE_RATE, source_rate: int | None = None) -> np.ndarray:
     """Decode ``source`` to mono float32 ``(samples,)`` at ``sample_rate``.
 
     ``source`` is a file path, encoded bytes (any format soundfile or FFmpeg reads), or a sample

@@ -35,6 +35,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import defaults
 from .errors import EmomonError
 
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -90,7 +91,7 @@ class StreamSession:
     ``profile``).
     """
 
-    def __init__(self, url: str = DEFAULT_URL, sample_rate: int = 16000, *, encoding: str = "pcm_s16le",
+    def __init__(self, url: str = DEFAULT_URL, sample_rate: int = defaults.SAMPLE_RATE, *, encoding: str = "pcm_s16le",
                  api_key: str | None = None, config: dict[str, Any] | None = None, open_timeout: float = 10.0,
                  max_queue: int | None = 64) -> None:
         from websockets.sync.client import connect
@@ -164,7 +165,7 @@ def _samples(source: "str | Path | np.ndarray", sample_rate: int | None) -> tupl
         return np.asarray(source, dtype=np.float32).reshape(-1), int(sample_rate)
     from .audio import decode_audio
 
-    rate = int(sample_rate or 16000)
+    rate = int(sample_rate or defaults.SAMPLE_RATE)
     return decode_audio(source, rate), rate
 
 

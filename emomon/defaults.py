@@ -8,6 +8,10 @@ heavy, so ``emomon --help`` can read it.
 
 from __future__ import annotations
 
+# -- models (a config.json, a recipe or a backbone that names none of its own) ---------------------
+BACKBONE = "whisper-base"  # the default model's backbone (the backbone registry's name)
+SAMPLE_RATE = 16000  # Hz: what every shipped backbone, the Silero VAD and the default front end run at
+
 # -- stream windows (a model's config.json may set its own window/hop) ---------------------------
 WINDOW_S = 3.0  # analysis window, seconds
 HOP_S = 0.5  # a result every hop, seconds
@@ -17,7 +21,7 @@ MAX_WAIT_S = 0.0  # how long the worker waits for windows of other streams to jo
 PRECISION = "auto"  # the backbone's number format: auto (bf16 where native: AMX/AVX512-BF16, CUDA), fp32, bf16
 PRECISIONS = ("auto", "fp32", "bf16")
 MAX_LAG_S = 2.0  # a live stream further behind than this drops its oldest unread audio to stay current
-VAD_FRAME_S = 512 / 16000  # Silero's frame (512 samples at 16 kHz): every voice-activity detector's grid
+VAD_FRAME_S = 512 / SAMPLE_RATE  # Silero's frame (512 samples at 16 kHz): every voice-activity detector's grid
 # The shortest --window: a shorter one holds no whole voice-activity frame, so it is never speech
 # (and the model never runs on it). It also covers the default front end's STFT (n_fft 400 at
 # 16 kHz needs 201 samples); a model whose front end needs more is checked once it is loaded.

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import numpy as np
 
+from .. import defaults
 from ..errors import AudioError
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class FrontEnd:
     as Whisper does), ``"db"`` (10·log10), ``"ln"`` (natural log) or ``"none"``.
     """
 
-    sample_rate: int = 16000
+    sample_rate: int = defaults.SAMPLE_RATE
     n_fft: int = 400
     hop_length: int = 160
     n_mels: int = 80

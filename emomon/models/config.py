@@ -46,7 +46,7 @@ class ModelConfig:
 
     architecture: str
     labels: list[str] = field(default_factory=lambda: list(EMOTIONS))
-    sample_rate: int = 16000
+    sample_rate: int = defaults.SAMPLE_RATE
     frontend: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     window: float = defaults.WINDOW_S

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import defaults
 from ..version import __version__
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import ModelError
@@ -64,7 +65,7 @@ def whisper_encoder(config: ModelConfig) -> nn.Module:
     from .backbones import WhisperBackbone, load_backbone
 
     p = config.params
-    backbone = load_backbone(p.get("backbone", "whisper-base"), p.get("backbone_source"))
+    backbone = load_backbone(p.get("backbone", defaults.BACKBONE), p.get("backbone_source"))
     if not isinstance(backbone, WhisperBackbone):
         raise ModelError(config.architecture, "only a Whisper backbone exports to ONNX")
     return backbone.encoder.float().eval()
@@ -75,7 +76,7 @@ def graph_metadata(config: ModelConfig, encoder: nn.Module, quantize: str | None
     dims = encoder.dims
     return {
         "emomon.format": str(GRAPH_FORMAT),
-        "emomon.backbone": str(config.params.get("backbone", "whisper-base")),
+        "emomon.backbone": str(config.params.get("backbone", defaults.BACKBONE)),
         "emomon.states": str(dims.n_layers + 1),
         "emomon.hidden": str(dims.d_model),
         "emomon.n_mels": str(dims.n_mels),

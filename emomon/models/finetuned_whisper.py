@@ -53,7 +53,7 @@ class FinetunedWhisperModel(EmotionModel):
         super().__init__(config)
         p = config.params
         if backbone is None:
-            name = p.get("backbone", "whisper-base")
+            name = p.get("backbone", defaults.BACKBONE)
             if name not in BACKBONES or not name.startswith("whisper"):
                 known = ", ".join(n for n in backbone_names() if n.startswith("whisper"))
                 raise ModelError(config.architecture, f"params.backbone: {name!r} is not a Whisper backbone (known: {known})")
@@ -93,7 +93,7 @@ class FinetunedWhisperModel(EmotionModel):
         return out
 
     @classmethod
-    def make_config(cls, labels: Sequence[str], tuned_layers: int = 2, backbone: str = "whisper-base",
+    def make_config(cls, labels: Sequence[str], tuned_layers: int = 2, backbone: str = defaults.BACKBONE,
                     backbone_source: str | None = None, pooling: str = "layers", layers: Sequence[int] | None = None,
                     attention: int = 128, dropout: float = 0.1, **meta: Any) -> ModelConfig:
         """A config (16 kHz, the Whisper front end, the default stream window and hop)."""
@@ -102,7 +102,7 @@ class FinetunedWhisperModel(EmotionModel):
         return ModelConfig(
             architecture="whisper-finetune",
             labels=list(labels),
-            sample_rate=16000,
+            sample_rate=defaults.SAMPLE_RATE,
             frontend=WHISPER_FRONT.to_dict(),
             params={"backbone": backbone, "backbone_source": backbone_source, "tuned_layers": int(tuned_layers),
                     "pooling": pooling, "layers": None if layers is None else [int(i) for i in layers],
@@ -135,7 +135,7 @@ class FinetunedWhisperModel(EmotionModel):
 
     @property
     def input_needs(self) -> InputNeeds:
-        name = self.config.params.get("backbone", "whisper-base")
+        name = self.config.params.get("backbone", defaults.BACKBONE)
         return InputNeeds((int(self.backbone.sample_rate),), self.backbone.min_samples, f"the {name} backbone")
 
     def lower(self, waveforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

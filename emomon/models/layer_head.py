@@ -73,7 +73,7 @@ class LayerHeadModel(EmotionModel):
         p = config.params
         self.layers: list[int] = [int(i) for i in p["layers"]]
         if backbone is None:
-            name = p.get("backbone", "whisper-base")
+            name = p.get("backbone", defaults.BACKBONE)
             if name not in BACKBONES:
                 raise ModelError(config.architecture, f"params.backbone: unknown {name!r} (known: {', '.join(backbone_names())})")
             backbone = load_backbone(name, p.get("backbone_source"))
@@ -106,7 +106,7 @@ class LayerHeadModel(EmotionModel):
             raise ModelError(config.architecture, "params.shift needs the plain head's standardisation (speaker_norm.unadapted_head)")
 
     @classmethod
-    def make_config(cls, labels: Sequence[str], layers: Sequence[int], backbone: str = "whisper-base",
+    def make_config(cls, labels: Sequence[str], layers: Sequence[int], backbone: str = defaults.BACKBONE,
                     backbone_source: str | None = None, prior_weight: float | None = None, unadapted_head: bool = False,
                     shift: dict[str, float] | None = None, **meta: Any) -> ModelConfig:
         """A config for this architecture (sample rate 16 kHz, the default stream window and hop);
@@ -121,7 +121,7 @@ class LayerHeadModel(EmotionModel):
         return ModelConfig(
             architecture="layer-head",
             labels=list(labels),
-            sample_rate=16000,
+            sample_rate=defaults.SAMPLE_RATE,
             frontend=WHISPER_FRONT.to_dict() if backbone.startswith("whisper") else None,
             params={"backbone": backbone, "backbone_source": backbone_source, "layers": [int(i) for i in layers], "pooling": "meanstd",
                     **({"speaker_norm": norm} if norm is not None else {}),
@@ -189,7 +189,7 @@ class LayerHeadModel(EmotionModel):
     @property
     def input_needs(self) -> InputNeeds:
         """The backbone's sample rate and the fewest samples it encodes."""
-        name = self.config.params.get("backbone", "whisper-base")
+        name = self.config.params.get("backbone", defaults.BACKBONE)
         return InputNeeds((int(self.backbone.sample_rate),), self.backbone.min_samples, f"the {name} backbone")
 
     @property

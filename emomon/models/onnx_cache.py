@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..errors import ModelError
 from .config import CONFIG_NAME, WEIGHTS_NAME, ModelConfig
 from .offline import OFFLINE_DISTS
@@ -31,7 +32,7 @@ EXPORTABLE = "layer-head models on a Whisper backbone"
 
 def check_exportable(config: ModelConfig, where: str) -> None:
     """A :class:`ModelError` (``where``: the config) unless ``config`` is a layer-head model on a Whisper backbone."""
-    backbone = str(config.params.get("backbone", "whisper-base"))
+    backbone = str(config.params.get("backbone", defaults.BACKBONE))
     if config.architecture != "layer-head":
         raise ModelError(where, f"architecture {config.architecture!r} has no ONNX export (only {EXPORTABLE} have)")
     if not backbone.startswith("whisper"):
@@ -104,7 +105,7 @@ def graph_key(config: ModelConfig, quantize: str | None) -> str:
     import hashlib
 
     p = config.params
-    backbone = str(p.get("backbone", "whisper-base"))
+    backbone = str(p.get("backbone", defaults.BACKBONE))
     spec = {"format": GRAPH_FORMAT, "backbone": backbone, "weights": weights_identity(backbone, p.get("backbone_source")),
             "quantize": quantize or "none"}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from .. import defaults
 from ..audio import decode_audio
 from ..errors import AudioError, ModelError
 from ..features.mel import FrontEnd
@@ -63,7 +64,7 @@ class OnnxModel:
     @property
     def input_needs(self) -> InputNeeds:
         """The front end's rate and the fewest samples its STFT takes (as the torch backbone's)."""
-        name = self.config.params.get("backbone", "whisper-base")
+        name = self.config.params.get("backbone", defaults.BACKBONE)
         return InputNeeds((self.front.sample_rate,), frontend_min_samples(self.front.to_dict()), f"the {name} backbone")
 
     @property

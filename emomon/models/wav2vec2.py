@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from .. import defaults
 from ..errors import ModelError
 from .backbones import SSL_SAMPLE_RATE, conv_receptive_field
 from .base import EmotionModel, InputNeeds, ModelConfig
@@ -54,7 +55,7 @@ class Wav2Vec2Model(EmotionModel):
         config = ModelConfig(
             architecture="wav2vec2",
             labels=list(labels),
-            sample_rate=int(getattr(feature_extractor, "sampling_rate", 16000)),
+            sample_rate=int(getattr(feature_extractor, "sampling_rate", defaults.SAMPLE_RATE)),
             frontend=None,
             params={
                 "hf_config": net.config.to_dict(),

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import defaults
+
 
 class FifoWriter(threading.Thread):
     """Writes ``audio`` (mono float32 at ``sample_rate``), looped, as s16le into the FIFO in real time, like a
@@ -30,7 +32,7 @@ class FifoWriter(threading.Thread):
 
     PIPE_BYTES = 4096
 
-    def __init__(self, fifo: Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
+    def __init__(self, fifo: Path, audio: np.ndarray, sample_rate: int = defaults.SAMPLE_RATE) -> None:
         super().__init__(daemon=True, name="fifo-writer")
         self.sample_rate = sample_rate
         self.block = sample_rate // 50  # 20 ms; 640 bytes at 16 kHz, below PIPE_BUF: all-or-nothing writes

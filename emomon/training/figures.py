@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import defaults
 from ..labels import EMOTIONS
 from ..records import Utterance
 
@@ -114,7 +115,7 @@ class ClipStat:
     amplitude_std: float
 
 
-def clip_stats(utts: Sequence[Utterance], sample_rate: int = 16000, progress: bool = True) -> list[ClipStat]:
+def clip_stats(utts: Sequence[Utterance], sample_rate: int = defaults.SAMPLE_RATE, progress: bool = True) -> list[ClipStat]:
     """Decode each clip (mono, ``sample_rate``) and measure it; a progress bar on stderr."""
     from tqdm import tqdm
 
@@ -145,7 +146,7 @@ def plot_by_emotion(stats: Sequence[ClipStat], field: str, path: Path, *, kind: 
     return _save(fig, path)
 
 
-def plot_waveform_mel(utt: Utterance, path: Path, sample_rate: int = 16000, n_mels: int = 128) -> Path:
+def plot_waveform_mel(utt: Utterance, path: Path, sample_rate: int = defaults.SAMPLE_RATE, n_mels: int = 128) -> Path:
     """Waveform and log-mel spectrogram (dB, ``(frames, mels)`` from :func:`log_mel`) of one clip."""
     from ..audio import decode_audio
     from ..features import FrontEnd, log_mel

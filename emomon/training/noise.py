@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from .. import defaults
+
 if TYPE_CHECKING:
     from ..records import Utterance
 
@@ -93,7 +95,7 @@ def noisy_copies(
     dest: str | Path,
     pool: Sequence[Utterance] = (),
     seed: int = 0,
-    sample_rate: int = 16000,
+    sample_rate: int = defaults.SAMPLE_RATE,
 ) -> list[Utterance]:
     """Noisy versions of ``utts`` as 16 kHz FLAC files under ``dest/<kind>-<snr>dB-s<seed>/``
     (``babble``: ``dest/babble-<snr>dB-s<seed>-p<pool digest>/``).

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from .. import defaults
+
 if TYPE_CHECKING:
     from ..records import Utterance
 
@@ -33,7 +35,7 @@ def resample_by(samples: np.ndarray, factor: float) -> np.ndarray:
     """``samples (n,)`` played ``factor`` times as fast: ``(round(n / factor),)`` (soxr)."""
     import soxr
 
-    rate = 16000
+    rate = defaults.SAMPLE_RATE
     return soxr.resample(np.asarray(samples, dtype=np.float32), rate * factor, rate).astype(np.float32)
 
 
@@ -72,7 +74,7 @@ class SpeedPerturb:
 
     factor: float
 
-    def __call__(self, samples: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
+    def __call__(self, samples: np.ndarray, sample_rate: int = defaults.SAMPLE_RATE) -> np.ndarray:
         return resample_by(samples, self.factor)
 
 
@@ -82,7 +84,7 @@ class PitchShift:
 
     semitones: float
 
-    def __call__(self, samples: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
+    def __call__(self, samples: np.ndarray, sample_rate: int = defaults.SAMPLE_RATE) -> np.ndarray:
         factor = 2.0 ** (self.semitones / 12.0)
         return np.clip(time_stretch(resample_by(samples, factor), 1.0 / factor), -1.0, 1.0)
 
@@ -100,7 +102,7 @@ def transform(kind: str, value: float) -> SpeedPerturb | PitchShift:
     raise ValueError(f"unknown perturbation {kind!r} (known: {', '.join(PERTURB_KINDS)})")
 
 
-def perturbed_copies(utts: Sequence[Utterance], kind: str, value: float, dest: str | Path, sample_rate: int = 16000) -> list[Utterance]:
+def perturbed_copies(utts: Sequence[Utterance], kind: str, value: float, dest: str | Path, sample_rate: int = defaults.SAMPLE_RATE) -> list[Utterance]:
     """Perturbed versions of ``utts`` as 16 kHz FLAC files under ``dest/<kind><value>/`` (reused
     when present); utterances with the same labels and speakers and the new paths."""
     import soundfile as sf

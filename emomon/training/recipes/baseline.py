@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ... import defaults
 from ...models.base import EmotionModel, ModelConfig
 from ...records import Utterance
 from ..cache import ExtractorKey
@@ -22,14 +23,14 @@ class LinearFeatureRecipe(Recipe):
 
     options = (
         Option("C", "float", 1.0, "inverse regularisation", minimum=1e-9),
-        Option("sample_rate", "int", 16000, "rate the features are computed at", minimum=1000),
+        Option("sample_rate", "int", defaults.SAMPLE_RATE, "rate the features are computed at", minimum=1000),
     )
 
     supports_speaker_norm = True
 
     # -- subclasses provide these ----------------------------------------------------------------
     def sample_rate(self, ctx: TrainContext) -> int:
-        return int(ctx.option("sample_rate", 16000))
+        return int(ctx.option("sample_rate", defaults.SAMPLE_RATE))
 
     def extractor_key(self, ctx: TrainContext) -> ExtractorKey:  # pragma: no cover
         raise NotImplementedError

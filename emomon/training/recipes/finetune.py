@@ -80,7 +80,7 @@ class FinetuneRecipe(Recipe):
     """Whisper-base with its top blocks fine-tuned (the study's fine-tuning approach, offline weights)."""
 
     options = (
-        Option("backbone", "str", "whisper-base", "a whisper-* backbone registry name"),
+        Option("backbone", "str", defaults.BACKBONE, "a whisper-* backbone registry name"),
         Option("backbone_source", "path", None, "local directory or hub id of the backbone (default: the offline packages)"),
         Option("tuned_layers", "int", 2, "top encoder blocks fine-tuned (the rest frozen, their output cached)", minimum=1),
         Option("pooling", "str", "layers", "the mean and std of each state in `layers` (layers), or a learnt weighting of "
@@ -113,7 +113,7 @@ class FinetuneRecipe(Recipe):
         except ValueError as exc:
             what, _, why = str(exc).partition(": ")
             raise DataError(what, why) from None
-        if not str(ctx.option("backbone", "whisper-base")).startswith("whisper"):
+        if not str(ctx.option("backbone", defaults.BACKBONE)).startswith("whisper"):
             raise DataError("--set backbone", "finetune tunes a Whisper encoder's blocks: use a whisper-* backbone")
         self.template(ctx)  # tuned_layers and layers fit the backbone, before any feature is computed
 
@@ -121,7 +121,7 @@ class FinetuneRecipe(Recipe):
     def template(self, ctx: TrainContext) -> FinetunedWhisperModel:
         pooling = str(ctx.option("pooling", "layers"))
         cfg = FinetunedWhisperModel.make_config(
-            ctx.labels, tuned_layers=int(ctx.option("tuned_layers", 2)), backbone=str(ctx.option("backbone", "whisper-base")),
+            ctx.labels, tuned_layers=int(ctx.option("tuned_layers", 2)), backbone=str(ctx.option("backbone", defaults.BACKBONE)),
             backbone_source=ctx.option("backbone_source"), pooling=pooling,
             layers=ctx.option("layers", DEFAULT_LAYERS) if pooling == "layers" else None,
             attention=int(ctx.option("attention", 128)), dropout=float(ctx.option("dropout", 0.1)),
@@ -134,7 +134,7 @@ class FinetuneRecipe(Recipe):
     def lower_states(self, utts: Sequence[Utterance], model: FinetunedWhisperModel, ctx: TrainContext) -> _Lower:
         """The frozen part of ``utts``, cached: per clip ``(frames, d)`` float16, the frozen blocks'
         output ``h_first``, and the pooled frozen layers over the whole clip (the default recipe's cache)."""
-        name, source, first = str(ctx.option("backbone", "whisper-base")), ctx.option("backbone_source"), model.first
+        name, source, first = str(ctx.option("backbone", defaults.BACKBONE)), ctx.option("backbone_source"), model.first
         key = ExtractorKey("whisper-state", {"backbone": name, "source": source, "layer": first}, "1")
         backbone = load_backbone(name, source)
 

@@ -76,13 +76,13 @@ def window_batch(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _layer_pool_key(ctx: TrainContext) -> ExtractorKey:
-    name, source = ctx.option("backbone", "whisper-base"), ctx.options.get("backbone_source")
+    name, source = ctx.option("backbone", defaults.BACKBONE), ctx.options.get("backbone_source")
     return ExtractorKey("layer-pool", {"backbone": name, "source": source, "pooling": "meanstd"}, version="1")
 
 
 def _layer_pool_extractor(ctx: TrainContext):
     """(the backbone of ``ctx``'s ``backbone`` / ``backbone_source`` options, samples → ``(layers_total, 2 * hidden)``)."""
-    backbone = load_backbone(ctx.option("backbone", "whisper-base"), ctx.options.get("backbone_source"))
+    backbone = load_backbone(ctx.option("backbone", defaults.BACKBONE), ctx.options.get("backbone_source"))
 
     def extract(samples: np.ndarray) -> np.ndarray:
         return all_layer_features(backbone, torch.from_numpy(samples)).numpy().astype(np.float32)
@@ -102,7 +102,7 @@ class LayerHeadRecipe(Recipe):
     """Whisper-encoder layers + a trained, calibrated linear head (emomon's default model)."""
 
     options = (
-        Option("backbone", "str", "whisper-base", "backbone registry name"),
+        Option("backbone", "str", defaults.BACKBONE, "backbone registry name"),
         Option("backbone_source", "path", None, "local directory or hub id of the backbone (default: the offline packages)"),
         Option("layers", "ints", DEFAULT_LAYERS, "hidden-state indices pooled (0 = input embedding)"),
         Option("C", "float", 1.0, "inverse regularisation of the logistic head", minimum=1e-9),
@@ -136,7 +136,7 @@ class LayerHeadRecipe(Recipe):
 
     # -- features ----------------------------------------------------------------------------
     def _backbone_spec(self, ctx: TrainContext) -> tuple[str, str | None]:
-        return ctx.option("backbone", "whisper-base"), ctx.options.get("backbone_source")
+        return ctx.option("backbone", defaults.BACKBONE), ctx.options.get("backbone_source")
 
     def _key(self, ctx: TrainContext) -> ExtractorKey:
         return _layer_pool_key(ctx)
@@ -191,9 +191,9 @@ class LayerHeadRecipe(Recipe):
         key = ExtractorKey("window-speech", {"window": STREAM_WINDOW, "hop": STREAM_HOP, "pad": "front", "vad": vad.cache_key()}, version="1")
 
         def extract(samples: np.ndarray) -> np.ndarray:
-            return window_speech(samples, 16000, STREAM_WINDOW, STREAM_HOP, vad)
+            return window_speech(samples, defaults.SAMPLE_RATE, STREAM_WINDOW, STREAM_HOP, vad)
 
-        return cached_features(utts, key, extract, 16000, ctx)
+        return cached_features(utts, key, extract, defaults.SAMPLE_RATE, ctx)
 
     def _voiced(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
         """Per clip, the boolean mask of its stream windows that the stream would classify."""
@@ -206,10 +206,10 @@ class LayerHeadRecipe(Recipe):
         key = ExtractorKey("file-segments", {"window": STREAM_WINDOW, "vad": vad.cache_key()}, version="1")
 
         def extract(samples: np.ndarray) -> np.ndarray:
-            spans = signal_segments(samples, 16000, vad, STREAM_WINDOW)
+            spans = signal_segments(samples, defaults.SAMPLE_RATE, vad, STREAM_WINDOW)
             return np.array([[s.start, s.end] for s in spans], dtype=np.float32).reshape(-1, 2)
 
-        return cached_features(utts, key, extract, 16000, ctx)
+        return cached_features(utts, key, extract, defaults.SAMPLE_RATE, ctx)
 
     def file_features(self, utts: Sequence[Utterance], ctx: TrainContext) -> list[np.ndarray]:
         """Per clip ``(segments, layers_total, 2 * hidden)``: each segment's audio as ``emomon file``
