@@ -183,6 +183,46 @@ def test_a_client_that_does_not_read_is_closed(test_model):
         ws.close()
 
 
+def test_a_client_whose_messages_pile_up_is_closed_as_a_slow_client(test_model, caplog):
+    """The outgoing-queue path (pings would not show it: the client here answers none but the
+    server pings once a minute): a raw client that sends audio and never reads, through a small
+    socket buffer, fills the kernel's buffers, then the session's queue of ``out_queue``
+    messages; the session is closed (``slow_client``) and its slot freed."""
+    import socket
+
+    from websockets.client import ClientProtocol
+    from websockets.uri import parse_uri
+
+    srv = ThreadServer(test_model, ping_s=60.0, out_queue=4)
+    srv.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # accepted sockets inherit it: no autotuning
+    with srv, caplog.at_level("WARNING", "emomon.serve"), socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # before connecting: a small window
+        sock.connect(("127.0.0.1", srv.port))
+        proto = ClientProtocol(parse_uri(srv.ws))
+        proto.send_request(proto.connect())
+        sock.sendall(b"".join(proto.data_to_send()))
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(1)  # the handshake only: nothing after it is ever read
+        proto.receive_data(reply)
+        assert reply.startswith(b"HTTP/1.1 101") and proto.handshake_exc is None
+        proto.send_text(json.dumps({**CONFIG, "hop": 0.05}).encode())  # 20 window messages a second
+        x = synth_speechlike(40.0)
+        t0 = time.monotonic()
+        try:
+            for i in range(0, len(x), SR // 20):
+                proto.send_binary(client.encode(x[i:i + SR // 20]))
+                sock.sendall(b"".join(proto.data_to_send()))
+                time.sleep(0.05)
+                if not client.health(srv.url)["sessions"]:
+                    break
+        except OSError:  # the server closed the socket
+            pass
+        assert time.monotonic() - t0 < 38, "the server never closed a client that does not read"
+        wait_for(lambda: client.health(srv.url)["sessions"] == 0, 15)
+    assert any("the client is not reading" in r.getMessage() for r in caplog.records)
+
+
 def test_keys_are_required_everywhere_when_set(test_model, tmp_path):
     with ThreadServer(test_model, api_key="s3cret") as srv:
         for route in ("/", "/v1/health", "/v1/models"):
