@@ -11,7 +11,9 @@ every message. Reported: sessions opened/refused, windows per second (all stream
 records' capture-to-result latency (``latency_ms``: a frame's arrival at the server to its
 window's result, over classified windows) p50/p95/max, the seconds of audio dropped (the
 summaries' ``dropped_s``), warnings, and the server's resident memory (in-process only: VmRSS
-and its peak VmHWM).
+and its peak VmHWM, and VmRSS sampled each second of the load: its first and last samples).
+Fairness: each session's windows (fewest and most), its own p95 latency (the worst session's)
+and its dropped seconds (the most any one lost).
 """
 
 from __future__ import annotations
@@ -141,13 +143,44 @@ async def load(url: str, streams: int, seconds: float, frame_s: float, api_key: 
     wall = time.monotonic() - t0
     lat = [v for r in results for v in r["latency"]]
     done = [r for r in results if r["summary"] is not None]
+    own_p95 = [pct(r["latency"], 95) for r in done if r["latency"]]
     return {
         "streams": streams, "seconds": seconds, "wall_s": round(wall, 2),
         "sessions": len(done), "refused": sum(r["refused"] is not None for r in results),
         "windows": sum(r["windows"] for r in results), "windows_per_s": round(sum(r["windows"] for r in results) / wall, 2),
         "latency_p50_ms": pct(lat, 50), "latency_p95_ms": pct(lat, 95), "latency_max_ms": max(lat) if lat else None,
         "dropped_s": round(sum(r["summary"]["dropped_s"] for r in done), 3), "warnings": sum(r["warnings"] for r in results),
+        "session_windows_min": min((r["windows"] for r in done), default=None),
+        "session_windows_max": max((r["windows"] for r in done), default=None),
+        "session_p95_worst_ms": max(own_p95) if own_p95 else None,
+        "session_dropped_max_s": max((r["summary"]["dropped_s"] for r in done), default=None),
     }
+
+
+class RssSampler:
+    """This process's VmRSS each ``every`` seconds while in the ``with`` block: the first and last samples, MiB."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every, self.samples = every, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.samples.append(rss_mb()["rss_mb"])
+
+    def __enter__(self) -> "RssSampler":
+        self.samples.append(rss_mb()["rss_mb"])
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def figures(self) -> dict[str, float | None]:
+        got = [v for v in self.samples if v is not None]
+        return {"rss_first_mb": got[0] if got else None, "rss_last_mb": got[-1] if got else None}
 
 
 def main() -> int:
@@ -166,12 +199,13 @@ def main() -> int:
         figures = asyncio.run(load(args.url, args.streams, args.seconds, args.frame_ms / 1000, args.api_key))
         figures.update(rss_mb=None, rss_peak_mb=None)
     else:
-        with InProcessServer(args.model, args.backend, args.compute, max(args.streams, 1)) as srv:
+        with InProcessServer(args.model, args.backend, args.compute, max(args.streams, 1)) as srv, RssSampler() as rss:
             figures = asyncio.run(load(srv.url, args.streams, args.seconds, args.frame_ms / 1000, None))
             figures.update(rss_mb())
+        figures.update(rss.figures())
     figures.update(model=args.model, backend=args.backend, cpus=os.cpu_count())
     for key, value in figures.items():
-        print(f"{key:>16}: {round(value, 1) if isinstance(value, float) else value}")
+        print(f"{key:>21}: {round(value, 1) if isinstance(value, float) else value}")
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
