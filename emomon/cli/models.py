@@ -41,7 +41,7 @@ def models() -> None:
             console.print()
         console.print(head)
         console.print(Padding(Text(f"labels ({len(cfg.labels)}): {', '.join(cfg.labels)}"), (0, 0, 0, 2)))
-        console.print(Padding(Text(meta_summary(cfg.meta)), (0, 0, 0, 2)))
+        console.print(Padding(Text(meta_summary(cfg.card)), (0, 0, 0, 2)))
 
 
 def export_cmd(

@@ -11,6 +11,10 @@ from ..lazy import lazy_exports
 _EXPORTS = {
     "ModelConfig": "config",
     "read_config": "config",
+    "Classifier": "interface",
+    "ModelCard": "card",
+    "parse_card": "card",
+    "parse_params": "params",
     "shipped_models": "shipped",
     "resolve_model_dir": "shipped",
     "EmotionModel": "base",

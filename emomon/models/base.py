@@ -1,4 +1,4 @@
-"""The model interface every emomon classifier implements.
+"""The torch side of the model interface (the :class:`~emomon.models.interface.Classifier` protocol).
 
 An :class:`EmotionModel` is a ``torch.nn.Module`` that maps raw waveforms ``(batch, samples)``
 at ``config.sample_rate`` to logits ``(batch, labels)``; it computes its own front end (mel
@@ -70,6 +70,16 @@ class EmotionModel(torch.nn.Module):
     @property
     def sample_rate(self) -> int:
         return int(self.config.sample_rate)
+
+    @property
+    def window(self) -> float:
+        """The stream window (seconds) it was made for (``config.window``)."""
+        return float(self.config.window)
+
+    @property
+    def hop(self) -> float:
+        """The stream hop (seconds) it was made for (``config.hop``)."""
+        return float(self.config.hop)
 
     @property
     def input_needs(self) -> InputNeeds:

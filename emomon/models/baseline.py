@@ -30,7 +30,8 @@ class LinearFeatureModel(EmotionModel):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        d = int(config.params.get("n_features", 2))
+        n = getattr(config.hparams, "n_features", None)  # BaselineParams, EgemapsParams
+        d = int(config.params.get("n_features", 2) if n is None else n)
         n = len(config.labels)
         self.coef = torch.nn.Parameter(torch.zeros(n, d), requires_grad=False)
         self.intercept = torch.nn.Parameter(torch.zeros(n), requires_grad=False)

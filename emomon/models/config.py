@@ -10,15 +10,20 @@ once the model is built, and the number of labels against the weights when they 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple, TypeVar
 
 from .. import defaults
 from ..errors import ModelError
 from ..labels import EMOTIONS
+from .card import ModelCard, parse_card
+from .params import Params, ParamsInvalid, parse_params
+
+P = TypeVar("P", bound=Params)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -36,12 +41,14 @@ FRONTEND_CHOICES: dict[str, tuple[Any, ...]] = {
 class ModelConfig:
     """What ``config.json`` holds: enough to rebuild the model before loading its weights.
 
-    ``architecture`` is the registry name of the class; ``params`` its hyper-parameters;
+    ``architecture`` is the registry name of the class; ``params`` its hyper-parameters as
+    written (:attr:`hparams`: the same, typed, as :mod:`.params` parses them);
     ``frontend`` the :class:`~emomon.features.FrontEnd` as a dict (``None`` when the model reads
     raw samples); ``window``/``hop`` the stream windowing it was made for (seconds);
     ``class_prior`` the share of each label in the training rows the head was fitted on (what its
     posteriors carry; ``None`` when unknown), the target of a session's answer balance
-    (:mod:`.priors`); ``meta`` provenance (training data, protocol, metrics, license).
+    (:mod:`.priors`); ``meta`` provenance (training data, protocol, metrics, license; :attr:`card`:
+    what of it describes the model, typed, :class:`~.card.ModelCard`).
     """
 
     architecture: str
@@ -54,15 +61,48 @@ class ModelConfig:
     class_prior: list[float] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._hparams: Params | None = None
+        self._hparams_of: Any = None  # the params dict _hparams was parsed from (None: not parsed)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def hparams(self) -> Params | None:
+        """``params`` as the architecture's dataclass (:mod:`.params`; ``None`` for an architecture
+        without one), parsed when the config is read and again only when ``params`` has changed.
+        Params that do not fit it are a :class:`ModelError` ``(architecture, "params.<key>: ...")``."""
+        if self._hparams_of is None or self._hparams_of != self.params:
+            self._parse_params(self.architecture)
+        return self._hparams
+
+    def typed_params(self, cls: type[P]) -> P:
+        """:attr:`hparams`, which must be a ``cls`` (a :class:`ModelError` otherwise)."""
+        hp = self.hparams
+        if not isinstance(hp, cls):
+            raise ModelError(self.architecture, f"params: not {cls.describe()} (architecture {self.architecture!r})")
+        return hp
+
+    @property
+    def card(self) -> ModelCard:
+        """What ``meta`` says of the model (:class:`~.card.ModelCard`: protocol, folds, scores, licence...)."""
+        return parse_card(self.meta, self.architecture)
+
+    def _parse_params(self, where: str) -> None:
+        try:
+            hp = parse_params(self.architecture, self.params)
+        except ParamsInvalid as bad:
+            raise ModelError(where, f"params.{bad.key}: {bad.why}") from None
+        self._hparams, self._hparams_of = hp, copy.deepcopy(dict(self.params))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = CONFIG_NAME) -> "ModelConfig":
         """The config in ``d`` (parsed JSON), checked; ``source`` names it in errors (its path).
 
         Raises :class:`~emomon.errors.ModelError` ``(source, "<field>: <why>")`` for the first
-        field that cannot describe a working model. Unknown keys are ignored.
+        field that cannot describe a working model. Unknown keys are ignored, but not unknown keys
+        of ``params`` (:mod:`.params`). ``meta``'s card fields are checked too (:mod:`.card`).
         """
         check_config_dict(d, source)
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
@@ -72,7 +112,10 @@ class ModelConfig:
         if known.get("class_prior") is not None:
             total = math.fsum(known["class_prior"])
             known["class_prior"] = [float(p) / total for p in known["class_prior"]]
-        return cls(**known)
+        config = cls(**known)
+        config._parse_params(source)
+        parse_card(config.meta, source)
+        return config
 
 
 class _Invalid(Exception):

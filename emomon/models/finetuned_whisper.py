@@ -30,10 +30,11 @@ from .. import defaults
 from ..errors import ModelError
 from .backbones import BACKBONES, WhisperBackbone, backbone_names, load_backbone
 from .base import EmotionModel, InputNeeds, ModelConfig
+from .params import FINETUNE_POOLINGS, FinetuneParams
 from .pooling import LayerWeighting, StatsPool
 from .registry import register_architecture
 
-POOLINGS = ("layers", "weighted")
+POOLINGS = FINETUNE_POOLINGS
 
 
 @register_architecture("whisper-finetune")
@@ -49,36 +50,34 @@ class FinetunedWhisperModel(EmotionModel):
     frozen_prefixes = ("backbone.",)
     label_outputs = {"head.weight": 0, "head.bias": 0}
 
-    def __init__(self, config: ModelConfig, backbone: WhisperBackbone | None = None) -> None:
+    def __init__(self, config: ModelConfig, backbone: WhisperBackbone | None = None) -> None:  # the params: FinetuneParams
         super().__init__(config)
-        p = config.params
+        hp = self.hp = config.typed_params(FinetuneParams)
         if backbone is None:
-            name = p.get("backbone", defaults.BACKBONE)
+            name = hp.backbone
             if name not in BACKBONES or not name.startswith("whisper"):
                 known = ", ".join(n for n in backbone_names() if n.startswith("whisper"))
                 raise ModelError(config.architecture, f"params.backbone: {name!r} is not a Whisper backbone (known: {known})")
-            backbone = load_backbone(name, p.get("backbone_source"), cache=False)  # its own copy: the top blocks are replaced
+            backbone = load_backbone(name, hp.backbone_source, cache=False)  # its own copy: the top blocks are replaced
         if not isinstance(backbone, WhisperBackbone):
             raise ModelError(config.architecture, "the backbone must be a Whisper encoder (its blocks are fine-tuned)")
         self.backbone = backbone
         n_blocks = backbone.num_layers - 1
-        self.tuned = int(p.get("tuned_layers", 2))
+        self.tuned = hp.tuned_layers
         if not 1 <= self.tuned <= n_blocks:
             raise ModelError(config.architecture, f"params.tuned_layers: {self.tuned} is not between 1 and the encoder's {n_blocks} blocks")
         self.first = n_blocks - self.tuned  # index of the state the tuned blocks start from
         d = backbone.hidden_size
-        self.pooling = str(p.get("pooling", "weighted"))
-        if self.pooling not in POOLINGS:
-            raise ModelError(config.architecture, f"params.pooling: {self.pooling!r} is not one of {', '.join(POOLINGS)}")
+        self.pooling = hp.pooling
         weighted = self.pooling == "weighted"
-        self.layers = [] if weighted else self._pooled_layers(p.get("layers"), n_blocks)
+        self.layers = [] if weighted else self._pooled_layers(hp.layers, n_blocks)
         self.frozen_layers = [i for i in self.layers if i < self.first]  # pooled from the frozen part
         self.mix = LayerWeighting(self.tuned + 1) if weighted else None
-        self.pool = StatsPool(d, int(p.get("attention", 128)) if weighted else 0)
+        self.pool = StatsPool(d, hp.attention if weighted else 0)
         width = 2 * d * (1 if weighted else len(self.layers))
         self.register_buffer("feat_mean", torch.zeros(width))
         self.register_buffer("feat_std", torch.ones(width))
-        self.dropout = nn.Dropout(float(p.get("dropout", 0.1)))
+        self.dropout = nn.Dropout(hp.dropout)
         self.head = nn.Linear(width, len(config.labels))
         self.register_buffer("temperature", torch.ones(()))
         self.set_trainable(False)
@@ -89,7 +88,7 @@ class FinetunedWhisperModel(EmotionModel):
             return list(range(self.first, n_blocks + 1))
         out = [int(i) for i in layers]
         if not out or out != sorted(set(out)) or out[0] < 0 or out[-1] > n_blocks:
-            raise ModelError(self.config.architecture, f"params.layers: {layers!r} must be ascending states between 0 and {n_blocks}")
+            raise ModelError(self.config.architecture, f"params.layers: {out!r} must be ascending states between 0 and {n_blocks}")
         return out
 
     @classmethod
@@ -135,8 +134,7 @@ class FinetunedWhisperModel(EmotionModel):
 
     @property
     def input_needs(self) -> InputNeeds:
-        name = self.config.params.get("backbone", defaults.BACKBONE)
-        return InputNeeds((int(self.backbone.sample_rate),), self.backbone.min_samples, f"the {name} backbone")
+        return InputNeeds((int(self.backbone.sample_rate),), self.backbone.min_samples, f"the {self.hp.backbone} backbone")
 
     def lower(self, waveforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The frozen part, in fp32: ``h_first (batch, time, d)``, the state the tuned blocks start

@@ -20,6 +20,7 @@ from ..errors import ModelError
 from .backbones import BACKBONES, Backbone, backbone_names, load_backbone
 from .adapt import SpeakerAdapter, SpeakerState
 from .base import EmotionModel, InputNeeds, ModelConfig
+from .params import LayerHeadParams
 from .registry import register_architecture
 
 
@@ -50,7 +51,8 @@ def all_layer_features(backbone: Backbone, waveforms: torch.Tensor) -> torch.Ten
 class LayerHeadModel(EmotionModel):
     """Frozen backbone layers + mean/std pooling + standardisation + a linear head.
 
-    ``config.params``: ``backbone`` (registry name), ``backbone_source`` (path or hub id, or
+    ``config.params`` (:class:`~.params.LayerHeadParams`, read as ``config.hparams``, kept as
+    :attr:`hp`): ``backbone`` (registry name), ``backbone_source`` (path or hub id, or
     ``None`` for the default resolution order), ``layers`` (hidden-state indices; 0 is the
     input embedding), ``hidden_size``; ``speaker_norm`` (``{"prior_weight": N}``) when the head
     was trained on speaker-standardised features: the features are then first standardised with
@@ -70,13 +72,12 @@ class LayerHeadModel(EmotionModel):
 
     def __init__(self, config: ModelConfig, backbone: Backbone | None = None) -> None:
         super().__init__(config)
-        p = config.params
-        self.layers: list[int] = [int(i) for i in p["layers"]]
+        hp = self.hp = config.typed_params(LayerHeadParams)
+        self.layers: list[int] = list(hp.layers)
         if backbone is None:
-            name = p.get("backbone", defaults.BACKBONE)
-            if name not in BACKBONES:
-                raise ModelError(config.architecture, f"params.backbone: unknown {name!r} (known: {', '.join(backbone_names())})")
-            backbone = load_backbone(name, p.get("backbone_source"))
+            if hp.backbone not in BACKBONES:
+                raise ModelError(config.architecture, f"params.backbone: unknown {hp.backbone!r} (known: {', '.join(backbone_names())})")
+            backbone = load_backbone(hp.backbone, hp.backbone_source)
         self.backbone = backbone
         if not self.layers or max(self.layers) >= self.backbone.num_layers or min(self.layers) < 0:
             raise ModelError(config.architecture, f"params.layers: {self.layers} are not all layers of the backbone (0 to {self.backbone.num_layers - 1})")
@@ -87,21 +88,16 @@ class LayerHeadModel(EmotionModel):
         self.register_buffer("temperature", torch.ones(()))
         self.head = nn.Linear(n_feat, n_labels)
         self.prior_weight: float | None = None
-        if p.get("speaker_norm"):
-            try:
-                self.prior_weight = float(p["speaker_norm"]["prior_weight"])
-            except (KeyError, TypeError, ValueError):
-                raise ModelError(config.architecture, "params.speaker_norm must be {\"prior_weight\": number}") from None
-            if not self.prior_weight >= 0:
-                raise ModelError(config.architecture, "params.speaker_norm.prior_weight must be >= 0")
+        if hp.speaker_norm is not None:
+            self.prior_weight = hp.speaker_norm.prior_weight
             self.register_buffer("adapt_mean", torch.zeros(n_feat))
             self.register_buffer("adapt_var", torch.ones(n_feat))
-            if p["speaker_norm"].get("unadapted_head"):
+            if hp.speaker_norm.unadapted_head:
                 self.register_buffer("base_mean", torch.zeros(n_feat))
                 self.register_buffer("base_scale", torch.ones(n_feat))
                 self.register_buffer("base_temperature", torch.ones(()))
                 self.base_head = nn.Linear(n_feat, n_labels)
-        self.shift = _parse_shift(config.architecture, p.get("shift"))
+        self.shift = (hp.shift.d0, hp.shift.b) if hp.shift is not None else None
         if self.shift is not None and self.adaptive and not self.has_unadapted_head:
             raise ModelError(config.architecture, "params.shift needs the plain head's standardisation (speaker_norm.unadapted_head)")
 
@@ -189,8 +185,7 @@ class LayerHeadModel(EmotionModel):
     @property
     def input_needs(self) -> InputNeeds:
         """The backbone's sample rate and the fewest samples it encodes."""
-        name = self.config.params.get("backbone", defaults.BACKBONE)
-        return InputNeeds((int(self.backbone.sample_rate),), self.backbone.min_samples, f"the {name} backbone")
+        return InputNeeds((int(self.backbone.sample_rate),), self.backbone.min_samples, f"the {self.hp.backbone} backbone")
 
     @property
     def has_unadapted_head(self) -> bool:
@@ -241,19 +236,6 @@ class LayerHeadModel(EmotionModel):
     def set_head(self, mean: np.ndarray, scale: np.ndarray, weight: np.ndarray, bias: np.ndarray, temperature: float = 1.0) -> None:
         """Install trained head parameters (from numpy: ``weight (labels, F)``, ``bias (labels,)``)."""
         _install(self.head, self.feat_mean, self.feat_scale, self.temperature, mean, scale, weight, bias, temperature)
-
-
-def _parse_shift(architecture: str, spec: Any) -> tuple[float, float] | None:
-    """``params.shift`` as ``(d0, b)``; ``None`` when absent; :class:`ModelError` when malformed."""
-    if spec is None:
-        return None
-    try:
-        d0, b = float(spec["d0"]), float(spec["b"])
-    except (KeyError, TypeError, ValueError):
-        raise ModelError(architecture, 'params.shift must be {"d0": number > 0, "b": number >= 0}') from None
-    if not (d0 > 0 and b >= 0 and np.isfinite(d0) and np.isfinite(b)):
-        raise ModelError(architecture, 'params.shift must be {"d0": number > 0, "b": number >= 0}')
-    return d0, b
 
 
 def _install(head: nn.Linear, mean_buf: torch.Tensor, scale_buf: torch.Tensor, temp_buf: torch.Tensor,

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .adapt import SpeakerAdapter, SpeakerState
+from .params import LayerHeadParams, ParamsInvalid
 
 
 @dataclass(frozen=True)
@@ -45,28 +46,30 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class NumpyHead:
     """The head of a layer-head model (see :class:`~emomon.models.layer_head.LayerHeadModel`).
 
-    ``params``: the config's ``params`` (``speaker_norm``, ``shift``); ``tensors``: the saved
-    head (``feat_mean``, ``head.weight``, ...; ``adapt_*`` and ``base_*`` for adaptive models).
+    ``params``: the config's params (:class:`~.params.LayerHeadParams`, or their JSON form:
+    ``speaker_norm``, ``shift``); ``tensors``: the saved head (``feat_mean``, ``head.weight``, ...;
+    ``adapt_*`` and ``base_*`` for adaptive models).
     """
 
-    def __init__(self, params: Mapping[str, Any], tensors: Mapping[str, np.ndarray], where: str = "model.safetensors") -> None:
+    def __init__(self, params: LayerHeadParams | Mapping[str, Any], tensors: Mapping[str, np.ndarray], where: str = "model.safetensors") -> None:
         t = {k: np.asarray(v, dtype=np.float64) for k, v in tensors.items()}
         self.head = _linear(t, "feat_mean", "feat_scale", "head.weight", "head.bias", "temperature", where)
-        norm = params.get("speaker_norm") or None
-        try:
-            self.prior_weight: float | None = float(norm["prior_weight"]) if norm else None
-            shift = params.get("shift")
-            self.shift: tuple[float, float] | None = (float(shift["d0"]), float(shift["b"])) if shift else None
-        except (KeyError, TypeError, ValueError):
-            raise ModelError(where, "params: speaker_norm must be {\"prior_weight\": number}, shift {\"d0\": number, \"b\": number}") from None
+        if not isinstance(params, LayerHeadParams):
+            try:
+                params = LayerHeadParams.from_dict(params)
+            except ParamsInvalid as bad:
+                raise ModelError(where, f"params.{bad.key}: {bad.why}") from None
+        norm = params.speaker_norm
+        self.prior_weight: float | None = norm.prior_weight if norm is not None else None
+        self.shift: tuple[float, float] | None = (params.shift.d0, params.shift.b) if params.shift is not None else None
         self.base: Linear | None = None
-        if norm:
+        if norm is not None:
             self.adapt_mean, self.adapt_var = _need(t, "adapt_mean", where), _need(t, "adapt_var", where)
-            if norm.get("unadapted_head"):
+            if norm.unadapted_head:
                 self.base = _linear(t, "base_mean", "base_scale", "base_head.weight", "base_head.bias", "base_temperature", where)
 
     @classmethod
-    def load(cls, params: Mapping[str, Any], path: str | Path) -> "NumpyHead":
+    def load(cls, params: LayerHeadParams | Mapping[str, Any], path: str | Path) -> "NumpyHead":
         """The head saved in ``path`` (``model.safetensors``); a :class:`ModelError` when unreadable."""
         from safetensors.numpy import load_file
 

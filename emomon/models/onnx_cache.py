@@ -17,10 +17,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import defaults
 from ..errors import ModelError
 from .config import CONFIG_NAME, WEIGHTS_NAME, ModelConfig
 from .offline import OFFLINE_DISTS
+from .params import LayerHeadParams
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ EXPORTABLE = "layer-head models on a Whisper backbone"
 
 def check_exportable(config: ModelConfig, where: str) -> None:
     """A :class:`ModelError` (``where``: the config) unless ``config`` is a layer-head model on a Whisper backbone."""
-    backbone = str(config.params.get("backbone", defaults.BACKBONE))
     if config.architecture != "layer-head":
         raise ModelError(where, f"architecture {config.architecture!r} has no ONNX export (only {EXPORTABLE} have)")
+    backbone = config.typed_params(LayerHeadParams).backbone
     if not backbone.startswith("whisper"):
         raise ModelError(where, f"backbone {backbone!r} has no ONNX export (only {EXPORTABLE} have)")
 
@@ -104,9 +104,8 @@ def graph_key(config: ModelConfig, quantize: str | None) -> str:
     """The cache key of ``config``'s graph (hex, 16 characters)."""
     import hashlib
 
-    p = config.params
-    backbone = str(p.get("backbone", defaults.BACKBONE))
-    spec = {"format": GRAPH_FORMAT, "backbone": backbone, "weights": weights_identity(backbone, p.get("backbone_source")),
+    hp = config.typed_params(LayerHeadParams)
+    spec = {"format": GRAPH_FORMAT, "backbone": hp.backbone, "weights": weights_identity(hp.backbone, hp.backbone_source),
             "quantize": quantize or "none"}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -1,9 +1,9 @@
 """The onnxruntime backend: a layer-head model without torch (``--backend onnx``).
 
-:class:`OnnxModel` offers what the stream worker, the file analysis, profiles and the CLI use
-of an :class:`~emomon.models.base.EmotionModel` (``labels``, ``sample_rate``, ``config``,
-``input_needs``, ``predict_proba``, ``predict_proba_adapted``, ``adaptive``, ``new_adapter``,
-``features``/``classify_features``, ``predict``): waveforms ``(batch, samples)`` → numpy log-mel
+:class:`OnnxModel` implements the :class:`~emomon.models.interface.Classifier` protocol, as
+:class:`~emomon.models.base.EmotionModel` does (``labels``, ``sample_rate``, ``window``/``hop``,
+``config``, ``input_needs``, ``predict_proba``, ``predict_proba_adapted``, ``adaptive``,
+``new_adapter``, ``predict``), and ``features``/``classify_features``: waveforms ``(batch, samples)`` → numpy log-mel
 (:mod:`emomon.features.mel_numpy`) → the exported backbone graph in onnxruntime
 (:mod:`.onnx_graph`) → the chosen layers' mean and std ``(batch, F)`` → the head in numpy
 (:mod:`.numpy_head`). Neither this module nor anything it imports imports torch; only the first
@@ -19,7 +19,6 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from .. import defaults
 from ..audio import decode_audio
 from ..errors import AudioError, ModelError
 from ..features.mel import FrontEnd
@@ -30,6 +29,7 @@ from .config import CONFIG_NAME, WEIGHTS_NAME, InputNeeds, ModelConfig, check_fi
 from .numpy_head import NumpyHead, softmax
 from .onnx_cache import GRAPH_NAME, cached_graph, check_exportable, check_quantize, graph_quantize
 from .onnx_graph import OnnxGraph
+from .params import LayerHeadParams
 from .shipped import resolve_model_dir
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class OnnxModel:
         self.config = config
         self.head = head
         self.graph = graph
-        self.layers = [int(i) for i in config.params["layers"]]
+        self.hp = config.typed_params(LayerHeadParams)
+        self.layers = list(self.hp.layers)
         self.front = FrontEnd.from_dict(config.frontend or {})
         _check_parts(config, head, graph, self.layers, self.front, where)
 
@@ -62,10 +63,19 @@ class OnnxModel:
         return int(self.config.sample_rate)
 
     @property
+    def window(self) -> float:
+        """The stream window (seconds) it was made for (``config.window``)."""
+        return float(self.config.window)
+
+    @property
+    def hop(self) -> float:
+        """The stream hop (seconds) it was made for (``config.hop``)."""
+        return float(self.config.hop)
+
+    @property
     def input_needs(self) -> InputNeeds:
         """The front end's rate and the fewest samples its STFT takes (as the torch backbone's)."""
-        name = self.config.params.get("backbone", defaults.BACKBONE)
-        return InputNeeds((self.front.sample_rate,), frontend_min_samples(self.front.to_dict()), f"the {name} backbone")
+        return InputNeeds((self.front.sample_rate,), frontend_min_samples(self.front.to_dict()), f"the {self.hp.backbone} backbone")
 
     @property
     def adaptive(self) -> bool:
@@ -179,7 +189,7 @@ def load_onnx_model(name_or_path: str | Path = "default", compute: str = "auto",
     weights = directory / WEIGHTS_NAME
     if not weights.is_file():
         raise ModelError(str(directory), f"no {WEIGHTS_NAME}")
-    head = NumpyHead.load(config.params, weights)
+    head = NumpyHead.load(config.typed_params(LayerHeadParams), weights)
     graph = OnnxGraph(graph_path(directory, config, quantize, name=str(name_or_path)), compute, threads)
     model = OnnxModel(config, head, graph, where)
     check_fits(config, where, model.input_needs)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
 from ..errors import ModelError
+from .card import ModelCard, parse_card
 from .config import WEIGHTS_NAME
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
@@ -32,22 +34,22 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     raise ModelError(s, f"no such model (shipped models: {shipped}; or give a directory with config.json + {WEIGHTS_NAME})")
 
 
-def meta_summary(meta: dict) -> str:
-    """One line about a model from its config's ``meta``: its description, recipe, protocol and
-    data, the corpora it was trained on, its UA/WA/F1 (a fraction as a percentage, a ``{"mean"}``
-    by its mean) and its license; ``-`` when there is nothing to say."""
-    parts = []
-    for key in ("description", "recipe", "protocol", "data"):
-        if meta.get(key):
-            parts.append(f"{key}: {meta[key]}" if key != "description" else str(meta[key]))
-    if isinstance(meta.get("corpora"), list):
-        parts.append(f"trained on: {', '.join(map(str, meta['corpora']))}")
+def meta_summary(meta: Mapping[str, Any] | ModelCard) -> str:
+    """One line about a model from its card (:class:`~.card.ModelCard`, or the config's ``meta`` it
+    is read from): its description, recipe, protocol and data, the corpora it was trained on, its
+    UA/WA/F1 (a fraction as a percentage) and its license; ``-`` when there is nothing to say."""
+    card = meta if isinstance(meta, ModelCard) else parse_card(meta)
+    parts = [card.description] if card.description else []
+    for key, value in (("recipe", card.recipe), ("protocol", card.protocol_detail or card.protocol), ("data", card.data)):
+        if value:
+            parts.append(f"{key}: {value}")
+    if card.corpora:
+        parts.append(f"trained on: {', '.join(card.corpora)}")
     for key in ("ua", "wa", "f1"):
-        v = meta.get(key)
-        if isinstance(v, dict) and "mean" in v:
-            v = v["mean"]
-        if isinstance(v, (int, float)):
+        fig = getattr(card, key)
+        if fig is not None:
+            v = fig.mean
             parts.append(f"{key.upper()} {v * 100:.1f}%" if v <= 1 else f"{key.upper()} {v:.1f}")
-    if meta.get("license"):
-        parts.append(f"license: {meta['license']}")
+    if card.licence:
+        parts.append(f"license: {card.licence}")
     return "; ".join(parts) or "-"

@@ -41,21 +41,12 @@ from torch import nn
 
 from ..features.mel import FrontEnd, log_mel
 from .base import EmotionModel, InputNeeds, ModelConfig
+from .params import TransformerParams
 from .registry import register_architecture
 
 SEED_FRONTEND = FrontEnd(sample_rate=48000, n_fft=2048, hop_length=512, n_mels=296, log="db", mel_scale="slaney", norm="slaney")
 
-DEFAULT_PARAMS: dict[str, Any] = {
-    "num_frames": 495,
-    "embed_dim": 50,
-    "num_heads": 10,
-    "head_dim": 50,
-    "num_layers": 3,
-    "ff_dim": 192,
-    "dropout": 0.2,
-    "noise_std": 0.1,
-    "top_db": 80.0,
-}
+DEFAULT_PARAMS: dict[str, Any] = TransformerParams().to_dict()  # the study's sizes (num_frames 495, embed_dim 50, ...)
 
 
 def get_relative_positions(num_frames: int) -> torch.Tensor:
@@ -128,23 +119,23 @@ class SeedTransformer(EmotionModel):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        p = {**DEFAULT_PARAMS, **config.params}
-        config.params = p
+        config.params = {**DEFAULT_PARAMS, **config.params}
+        p = config.typed_params(TransformerParams)
         if config.frontend is None:
             config.frontend = SEED_FRONTEND.to_dict()
         self.front = FrontEnd.from_dict(config.frontend)
         if self.front.sample_rate != config.sample_rate:
             config.sample_rate = self.front.sample_rate
-        self.num_frames = int(p["num_frames"])
-        self.noise_std = float(p["noise_std"])
-        self.top_db = p["top_db"]
-        n_mels, e = self.front.n_mels, int(p["embed_dim"])
+        self.num_frames = p.num_frames
+        self.noise_std = p.noise_std
+        self.top_db = p.top_db
+        n_mels, e = self.front.n_mels, p.embed_dim
         self.register_buffer("feat_mean", torch.zeros(n_mels))
         self.register_buffer("feat_std", torch.ones(n_mels))
         self.register_buffer("pos", get_relative_positional_encoding(self.num_frames, e), persistent=False)
         self.embed = nn.Linear(n_mels, e)
         self.layers = nn.ModuleList(
-            SeedEncoderLayer(e, int(p["num_heads"]), int(p["head_dim"]), int(p["ff_dim"]), float(p["dropout"])) for _ in range(int(p["num_layers"]))
+            SeedEncoderLayer(e, p.num_heads, p.head_dim, p.ff_dim, p.dropout) for _ in range(p.num_layers)
         )
         self.head = nn.Linear(e, len(config.labels))
 

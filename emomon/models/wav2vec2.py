@@ -17,6 +17,7 @@ from .. import defaults
 from ..errors import ModelError
 from .backbones import SSL_SAMPLE_RATE, conv_receptive_field
 from .base import EmotionModel, InputNeeds, ModelConfig
+from .params import Wav2Vec2Params
 from .registry import register_architecture
 
 
@@ -38,16 +39,16 @@ class Wav2Vec2Model(EmotionModel):
 
     def __init__(self, config: ModelConfig, net: Any = None) -> None:
         super().__init__(config)
+        hp = config.typed_params(Wav2Vec2Params)
         if net is None:
             from transformers import AutoModelForAudioClassification
 
-            hf = config.params.get("hf_config")
-            if not hf:
+            if not hp.hf_config:
                 raise ModelError("wav2vec2", "params.hf_config: missing")
-            net = AutoModelForAudioClassification.from_config(_hf_config(hf))
+            net = AutoModelForAudioClassification.from_config(_hf_config(hp.hf_config))
         self.net = net
-        self.do_normalize = bool(config.params.get("do_normalize", True))
-        self.use_attention_mask = bool(config.params.get("return_attention_mask", False))
+        self.do_normalize = hp.do_normalize
+        self.use_attention_mask = hp.return_attention_mask
 
     @classmethod
     def from_hf(cls, net: Any, feature_extractor: Any, labels: list[str], backbone: str = "") -> "Wav2Vec2Model":

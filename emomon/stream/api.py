@@ -36,7 +36,7 @@ from .monitor import Monitor, MonitorConfig
 from .sources import FileSource, MicrophoneSource
 
 if TYPE_CHECKING:
-    from ..models.base import EmotionModel
+    from ..models.interface import Classifier  # an EmotionModel (torch) or an OnnxModel
     from ..profiles import Profile
     from .session import Sink
 
@@ -52,7 +52,7 @@ def _vad(vad: VadOptions | str | None) -> VadOptions:
 
 def file_monitor(
     source: AudioSource | list[AudioSource],
-    model: "str | Path | EmotionModel" = "default",
+    model: "str | Path | Classifier" = "default",
     *,
     fast: bool = True,
     config: MonitorConfig | None = None,
@@ -94,7 +94,7 @@ def _file_sources(items: list[AudioSource], sample_rate: int, fast: bool, source
 
 def stream_file(
     source: AudioSource,
-    model: "str | Path | EmotionModel" = "default",
+    model: "str | Path | Classifier" = "default",
     *,
     fast: bool = True,
     window: float | None = None,
@@ -122,7 +122,7 @@ def stream_file(
 
 def microphone_monitor(
     device: str | int | None = None,
-    model: "str | Path | EmotionModel" = "default",
+    model: "str | Path | Classifier" = "default",
     *,
     devices: Sequence[str | int | None] | None = None,
     config: MonitorConfig | None = None,
@@ -177,7 +177,7 @@ def _device_specs(device: str | int | None, devices: Sequence[str | int | None] 
 
 def stream_microphone(
     device: str | int | None = None,
-    model: "str | Path | EmotionModel" = "default",
+    model: "str | Path | Classifier" = "default",
     *,
     devices: Sequence[str | int | None] | None = None,
     window: float | None = None,

@@ -58,7 +58,7 @@ from .worker import InferenceWorker, Job, Scored, WorkerFailure
 
 if TYPE_CHECKING:
     from ..models.adapt import FeatureStats, SpeakerAdapter
-    from ..models.base import EmotionModel  # or an OnnxModel: the onnx backend never imports torch
+    from ..models.interface import Classifier  # an EmotionModel (torch) or an OnnxModel
     from ..profiles import Profile
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class MonitorConfig:
     max_lag: float | None = defaults.MAX_LAG_S
     collapse: CollapseOptions | None = field(default_factory=collapse_options)
 
-    def resolved(self, model: EmotionModel) -> "MonitorConfig":
+    def resolved(self, model: Classifier) -> "MonitorConfig":
         """A copy with the model's window/hop filled in, checked: a bad value, or a ``window``
         shorter than the model's input takes (:func:`~emomon.models.open.check_window_fits`),
         raises :class:`EmomonError` naming its option."""
@@ -180,7 +180,7 @@ class Monitor:
     heard in all, profile included: what a profile keeps.
     """
 
-    def __init__(self, model: EmotionModel, sources: Source | Sequence[Source], config: MonitorConfig | None = None,
+    def __init__(self, model: Classifier, sources: Source | Sequence[Source], config: MonitorConfig | None = None,
                  profile: "Profile | None" = None, on_source_error: "Callable[[EmomonError], None] | None" = None,
                  *, persistent: bool = False) -> None:
         self.model = model

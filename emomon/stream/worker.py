@@ -16,7 +16,7 @@ from ..features.windows import Window
 
 if TYPE_CHECKING:
     from ..models.adapt import SpeakerAdapter
-    from ..models.base import EmotionModel  # or an OnnxModel: the onnx backend never imports torch
+    from ..models.interface import Classifier  # an EmotionModel (torch) or an OnnxModel
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class InferenceWorker:
     before it (windows of other streams in the batch never count). Results keep submission order.
     """
 
-    def __init__(self, model: EmotionModel, max_batch: int = 16, max_wait: float = 0.0) -> None:
+    def __init__(self, model: Classifier, max_batch: int = 16, max_wait: float = 0.0) -> None:
         self.model = model
         self.max_batch = max(1, int(max_batch))
         self.max_wait = max(0.0, float(max_wait))

@@ -36,7 +36,7 @@ from .passes import (VAD_SHARE, FileOptions, Progress, Rows, classify_pass, cut_
                      source_name, vad_pass)
 
 if TYPE_CHECKING:
-    from ..models.base import EmotionModel
+    from ..models.interface import Classifier  # an EmotionModel (torch) or an OnnxModel
 
 __all__ = ["VAD_SHARE", "FileOptions", "Progress", "Rows", "analyze_file", "analyze_files", "analyze_or_error", "cut_windows",
            "error_result", "file_result", "file_rows", "source_name"]
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 def analyze_file(
     source: AudioSource,
-    model: "str | Path | EmotionModel" = "default",
+    model: "str | Path | Classifier" = "default",
     *,
     options: FileOptions | None = None,
     compute: str = "auto",
@@ -64,7 +64,7 @@ def analyze_file(
     return file_result(source_name(source), duration, spans, probs, m.labels, opts.min_confidence, reason)
 
 
-def file_rows(source: AudioSource, model: "EmotionModel", rows_of: Rows, options: FileOptions,
+def file_rows(source: AudioSource, model: "Classifier", rows_of: Rows, options: FileOptions,
               source_rate: int | None = None, progress: Progress | None = None) -> tuple[float, list[Span], np.ndarray]:
     """The two passes over one file: ``(duration, spans, rows (spans, width))``, ``rows_of``
     applied to each segment's window of audio (``model.predict_proba``: its probabilities).
@@ -84,7 +84,7 @@ def file_rows(source: AudioSource, model: "EmotionModel", rows_of: Rows, options
     return total / rate, spans, rows
 
 
-def analyze_or_error(source: AudioSource, model: "EmotionModel", options: FileOptions | None = None,
+def analyze_or_error(source: AudioSource, model: "Classifier", options: FileOptions | None = None,
                      progress: Progress | None = None) -> FileResult:
     """:func:`analyze_file`, a failure becoming a result with ``error`` (one line, no traceback)."""
     try:
@@ -96,7 +96,7 @@ def analyze_or_error(source: AudioSource, model: "EmotionModel", options: FileOp
 
 def analyze_files(
     sources: Iterable[AudioSource],
-    model: "str | Path | EmotionModel" = "default",
+    model: "str | Path | Classifier" = "default",
     *,
     options: FileOptions | None = None,
     compute: str = "auto",

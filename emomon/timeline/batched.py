@@ -32,7 +32,7 @@ from ..records import FileResult
 from .passes import VAD_SHARE, FileOptions, Rows, classify_pass, cut_windows, error_result, file_result, source_name, vad_pass
 
 if TYPE_CHECKING:
-    from ..models.base import EmotionModel
+    from ..models.interface import Classifier  # an EmotionModel (torch) or an OnnxModel
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def _slices(job: Prepared, rate: int, options: FileOptions) -> list[tuple[int, i
     return context_slices(job.spans, float(options.window or 0.0), job.samples, rate)
 
 
-def _result(job: Prepared, model: "EmotionModel", options: FileOptions) -> FileResult:
+def _result(job: Prepared, model: "Classifier", options: FileOptions) -> FileResult:
     """The file's result once its windows are scored (a long file's are scored now, on their own,
     from a second decoding: its first pass is not repeated)."""
     if job.error is None and job.windows is None:
@@ -136,7 +136,7 @@ def _result(job: Prepared, model: "EmotionModel", options: FileOptions) -> FileR
     return file_result(job.name, seconds, job.spans, probs, model.labels, options.min_confidence, reason)
 
 
-def analyze_batched(sources: Iterable[AudioSource], model: "EmotionModel", options: FileOptions | None = None,
+def analyze_batched(sources: Iterable[AudioSource], model: "Classifier", options: FileOptions | None = None,
                     progress: Callable[[int, float], None] | None = None, workers: int = 1) -> Iterator[FileResult]:
     """One :class:`FileResult` per source, in order (see the module doc); ``progress(i, f)``
     reports file ``i``'s work, ``workers`` threads prepare files ahead (0: none, in line)."""

@@ -32,18 +32,18 @@ from .passes import FileOptions, error_result, file_result, source_name
 
 if TYPE_CHECKING:
     from ..models.adapt import FeatureStats, SpeakerAdapter, SpeakerState
-    from ..models.base import EmotionModel
+    from ..models.interface import Classifier  # an EmotionModel (torch) or an OnnxModel
     from ..profiles import Profile
 
 log = logging.getLogger(__name__)
 
 
-def _onnx(model: "EmotionModel") -> bool:
+def _onnx(model: "Classifier") -> bool:
     """Whether ``model`` runs on onnxruntime (:class:`~emomon.models.onnx_model.OnnxModel`: numpy in and out, no torch)."""
     return getattr(model, "backend", "torch") == "onnx"
 
 
-def can_adapt_offline(model: "EmotionModel") -> bool:
+def can_adapt_offline(model: "Classifier") -> bool:
     """Whether ``model`` adapts and exposes its pooled features and a head over them."""
     if _onnx(model):
         return bool(model.adaptive)
@@ -52,7 +52,7 @@ def can_adapt_offline(model: "EmotionModel") -> bool:
     return isinstance(model, LayerHeadModel) and model.adaptive
 
 
-def segment_features(model: "EmotionModel", windows: np.ndarray) -> np.ndarray:
+def segment_features(model: "Classifier", windows: np.ndarray) -> np.ndarray:
     """Pooled features ``(batch, F)`` float32 of equal-length windows ``(batch, samples)``."""
     if _onnx(model):
         return model.features(windows)  # type: ignore[operator]
@@ -63,7 +63,7 @@ def segment_features(model: "EmotionModel", windows: np.ndarray) -> np.ndarray:
         return model.features(x).float().cpu().numpy()  # type: ignore[operator]
 
 
-def classify_features(model: "EmotionModel", feats: np.ndarray, speaker: "SpeakerState") -> np.ndarray:
+def classify_features(model: "Classifier", feats: np.ndarray, speaker: "SpeakerState") -> np.ndarray:
     """Probabilities ``(n, labels)`` of features ``(n, F)`` standardised with ``speaker``."""
     if _onnx(model):
         return model.head.proba(feats, speaker)  # type: ignore[attr-defined]
@@ -99,7 +99,7 @@ class SessionResult:
         return self.adapter.heard
 
 
-def _hear(source: AudioSource, model: "EmotionModel", options: FileOptions, progress: Callable[[float], None] | None) -> _Heard:
+def _hear(source: AudioSource, model: "Classifier", options: FileOptions, progress: Callable[[float], None] | None) -> _Heard:
     try:
         duration, spans, feats = file_rows(source, model, lambda x: segment_features(model, x), options, progress=progress)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
@@ -108,7 +108,7 @@ def _hear(source: AudioSource, model: "EmotionModel", options: FileOptions, prog
     return _Heard(source_name(source), duration, spans, feats)
 
 
-def _result(h: _Heard, model: "EmotionModel", speaker: "SpeakerState", options: FileOptions) -> FileResult:
+def _result(h: _Heard, model: "Classifier", speaker: "SpeakerState", options: FileOptions) -> FileResult:
     """A file's result once the session's statistics are known."""
     if h.error is not None:
         return h.error
@@ -118,7 +118,7 @@ def _result(h: _Heard, model: "EmotionModel", speaker: "SpeakerState", options: 
 
 def analyze_session(
     sources: Iterable[AudioSource],
-    model: "str | Path | EmotionModel" = "default",
+    model: "str | Path | Classifier" = "default",
     *,
     options: FileOptions | None = None,
     profile: "str | Profile | None" = None,

@@ -58,6 +58,7 @@ from ...errors import DataError, ModelError
 from ...models.backbones import load_backbone
 from ...models.base import EmotionModel
 from ...models.finetuned_whisper import POOLINGS, FinetunedWhisperModel
+from ...models.params import FinetuneParams, default_of, doc_of
 from ...records import Utterance
 from ..cache import ExtractorKey
 from ..calibration import fit_temperature, softmax
@@ -80,9 +81,9 @@ class FinetuneRecipe(Recipe):
     """Whisper-base with its top blocks fine-tuned (the study's fine-tuning approach, offline weights)."""
 
     options = (
-        Option("backbone", "str", defaults.BACKBONE, "a whisper-* backbone registry name"),
-        Option("backbone_source", "path", None, "local directory or hub id of the backbone (default: the offline packages)"),
-        Option("tuned_layers", "int", 2, "top encoder blocks fine-tuned (the rest frozen, their output cached)", minimum=1),
+        Option("backbone", "str", default_of(FinetuneParams, "backbone"), doc_of(FinetuneParams, "backbone")),
+        Option("backbone_source", "path", None, doc_of(FinetuneParams, "backbone_source")),
+        Option("tuned_layers", "int", default_of(FinetuneParams, "tuned_layers"), doc_of(FinetuneParams, "tuned_layers"), minimum=1),
         Option("pooling", "str", "layers", "the mean and std of each state in `layers` (layers), or a learnt weighting of "
                "the tuned states and attentive pooling (weighted)", choices=POOLINGS),
         Option("layers", "ints", DEFAULT_LAYERS, "pooling=layers: the states pooled (frozen lower ones too; 0 = the "
@@ -91,8 +92,8 @@ class FinetuneRecipe(Recipe):
         Option("C", "float", 1.0, "inverse regularisation of the probe", minimum=1e-9),
         Option("calibrate", "bool", True, "fit a temperature on the validation speakers (and compare epochs at their best "
                "temperature)"),
-        Option("attention", "int", 128, "pooling=weighted: units of the attentive pooling's scorer (0: plain mean and std)", minimum=0),
-        Option("dropout", "float", 0.1, "dropout before the head", minimum=0.0),
+        Option("attention", "int", default_of(FinetuneParams, "attention"), doc_of(FinetuneParams, "attention"), minimum=0),
+        Option("dropout", "float", default_of(FinetuneParams, "dropout"), doc_of(FinetuneParams, "dropout"), minimum=0.0),
         Option("epochs", "int", 15, "training epochs at most (--epochs wins)", minimum=1),
         Option("batch_size", "int", 16, "clips per step", minimum=1),
         Option("lr", "float", 1e-5, "learning rate of the tuned blocks", minimum=0.0),
@@ -121,10 +122,10 @@ class FinetuneRecipe(Recipe):
     def template(self, ctx: TrainContext) -> FinetunedWhisperModel:
         pooling = str(ctx.option("pooling", "layers"))
         cfg = FinetunedWhisperModel.make_config(
-            ctx.labels, tuned_layers=int(ctx.option("tuned_layers", 2)), backbone=str(ctx.option("backbone", defaults.BACKBONE)),
+            ctx.labels, tuned_layers=int(ctx.option("tuned_layers", default_of(FinetuneParams, "tuned_layers"))), backbone=str(ctx.option("backbone", defaults.BACKBONE)),
             backbone_source=ctx.option("backbone_source"), pooling=pooling,
             layers=ctx.option("layers", DEFAULT_LAYERS) if pooling == "layers" else None,
-            attention=int(ctx.option("attention", 128)), dropout=float(ctx.option("dropout", 0.1)),
+            attention=int(ctx.option("attention", default_of(FinetuneParams, "attention"))), dropout=float(ctx.option("dropout", default_of(FinetuneParams, "dropout"))),
         )
         try:
             return FinetunedWhisperModel(cfg)
@@ -207,7 +208,7 @@ class FinetuneRecipe(Recipe):
         return _probabilities(model, self.lower_states(utts, model, ctx))
 
     def extra(self, ctx: TrainContext) -> dict[str, Any]:
-        return {"tuned_layers": int(ctx.option("tuned_layers", 2)), "pooling": str(ctx.option("pooling", "layers")),
+        return {"tuned_layers": int(ctx.option("tuned_layers", default_of(FinetuneParams, "tuned_layers"))), "pooling": str(ctx.option("pooling", "layers")),
                 "augment": str(ctx.option("augment", DEFAULT_AUGMENT)),
                 "epochs": ctx.epochs if ctx.epochs is not None else int(ctx.option("epochs", 15))}
 

@@ -40,6 +40,7 @@ from ...errors import DataError, EmomonError
 from ...features.segments import context_slices, signal_segments
 from ...features.vad import VadOptions, window_speech
 from ...features.windows import clip_windows
+from ...models.params import LayerHeadParams, default_of, doc_of
 from ...models.backbones import load_backbone
 from ...models.base import EmotionModel
 from ...models.adapt import FeatureStats, SpeakerState
@@ -102,9 +103,9 @@ class LayerHeadRecipe(Recipe):
     """Whisper-encoder layers + a trained, calibrated linear head (emomon's default model)."""
 
     options = (
-        Option("backbone", "str", defaults.BACKBONE, "backbone registry name"),
-        Option("backbone_source", "path", None, "local directory or hub id of the backbone (default: the offline packages)"),
-        Option("layers", "ints", DEFAULT_LAYERS, "hidden-state indices pooled (0 = input embedding)"),
+        Option("backbone", "str", default_of(LayerHeadParams, "backbone"), doc_of(LayerHeadParams, "backbone")),
+        Option("backbone_source", "path", None, doc_of(LayerHeadParams, "backbone_source")),
+        Option("layers", "ints", DEFAULT_LAYERS, doc_of(LayerHeadParams, "layers")),
         Option("C", "float", 1.0, "inverse regularisation of the logistic head", minimum=1e-9),
         Option("calibrate", "bool", True, "fit a temperature on out-of-fold logits of training speakers"),
         Option("calib_folds", "int", 2, "speaker groups of the calibration split", minimum=2),

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ...models.base import EmotionModel
+from ...models.params import TransformerParams, doc_of
 from ...models.transformer import DEFAULT_PARAMS, SEED_FRONTEND, SeedTransformer
 from ...records import Utterance
 from ..cache import ExtractorKey
@@ -39,7 +40,7 @@ class TransformerRecipe(Recipe):
 
     supports_speaker_norm = True
     options = (
-        *(Option(k, "int" if isinstance(v, int) else "float", v, "architecture (emomon.models.transformer.DEFAULT_PARAMS)", minimum=0)
+        *(Option(k, "int" if isinstance(v, int) else "float", v, f"architecture: {doc_of(TransformerParams, k)}", minimum=0)
           for k, v in DEFAULT_PARAMS.items()),
         Option("sample_rate", "int", SEED_FRONTEND.sample_rate, "front end rate", minimum=1000),
         Option("n_fft", "int", SEED_FRONTEND.n_fft, "front end FFT size", minimum=16),

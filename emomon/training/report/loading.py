@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ...errors import DataError
 from ..results import RunResults, Score
-from .formatting import _is_number
 from .runs import METRICS, MODEL_CONFIG, MODEL_WEIGHTS, REQUIRED_KEYS, Costs, Provenance, Run, Source
 
 if TYPE_CHECKING:  # torch-free at import time: the model modules are imported inside functions
     from ...models import ModelConfig
+    from ...models.card import Figure
 
 log = logging.getLogger(__name__)
 
@@ -77,64 +76,34 @@ def load_metrics_run(mpath: Path, name: str | None = None) -> Run:
 
 
 # ----------------------------------------------------------------------------------------------
-# a trained model's config.json meta
+# a trained model's config.json meta, through its ModelCard
 # ----------------------------------------------------------------------------------------------
-def _protocol_name(detail: str | None) -> str | None:
-    """``"emobox (6 folds, speaker-independent=True, strict)"`` → ``"emobox"``."""
-    found = re.match(r"\s*([\w-]+)", detail or "")
-    return found.group(1) if found else None
-
-
-def _protocol_folds(detail: str | None) -> int | None:
-    """The fold count a protocol description states (``"... (6 folds, ..."`` → 6), if any."""
-    found = re.search(r"(\d+)\s+folds?\b", detail or "")
-    return int(found.group(1)) if found else None
-
-
-def _protocol_speaker_independent(protocol: str | None, detail: str | None) -> bool | None:
-    """What the description says (``speaker-independent=True``), else ``protocol != "random"``; ``None`` if unknown."""
-    found = re.search(r"speaker-independent\s*=\s*(True|False)", detail or "")
-    if found:
-        return found.group(1) == "True"
-    return None if protocol is None else protocol != "random"
-
-
-def _opt_int(v: Any) -> int | None:
-    """``int(v)`` for a number; ``None`` otherwise."""
-    return int(v) if _is_number(v) else None
-
-
-def _opt_str(v: Any) -> str | None:
-    """``str(v)``; ``None`` for ``None``."""
-    return None if v is None else str(v)
+def _score(f: Figure | None) -> Score | None:
+    """A card's figure as the report's :class:`Score` (``None``: not given)."""
+    return None if f is None else Score(f.mean, f.std)
 
 
 def run_from_model_config(name: str, directory: Path, config: ModelConfig, source: Source) -> Run:
-    """The :class:`Run` a trained model's ``config.json`` describes, from its ``meta`` (the one
-    place that reads a model's meta; ``metrics.json`` is read by :func:`read_results`).
-
-    Reads ``ua``/``wa``/``f1``/``ece``/``streamed_ua``/``file_ua`` as ``{mean, std}`` (or the bare
-    ``cv_ua``/``cv_wa`` that ``emomon train`` writes into its final model), ``file_unanswered``,
-    ``protocol``, ``recipe``, ``n_utterances``, ``trained_on``, ``command``, ``license``,
-    ``description``. Final models are trained in strict mode only, hence ``strict`` when the meta
-    names a protocol but no mode.
+    """The :class:`Run` a trained model's ``config.json`` describes, from its card
+    (:attr:`~emomon.models.config.ModelConfig.card`, the one typed reading of a model's ``meta``;
+    ``metrics.json`` is read by :func:`read_results`): protocol, folds, speaker independence,
+    mode, UA/WA/F1/ECE, the streamed and file UA, clips, training data, command, licence and
+    description. Final models are trained in strict mode only, hence ``strict`` when the meta
+    names a protocol but no mode (:mod:`emomon.models.card`).
     """
+    card = config.card
     meta = config.meta or {}
-    detail = _opt_str(meta.get("protocol"))
-    protocol = _protocol_name(detail)
+    detail = card.protocol_detail
     settings = {"params": config.params, **{k: meta[k] for k in ("head", "temperature") if k in meta}}
     return Run(
-        name=name, path=directory, model=str(meta.get("recipe") or meta.get("name") or config.architecture),
-        protocol=protocol, protocol_detail=detail if detail != protocol else None,
-        speaker_independent=_protocol_speaker_independent(protocol, detail),
-        mode=_opt_str(meta.get("mode")) or ("strict" if protocol else None), labels=tuple(config.labels),
-        n_utterances=_opt_int(meta.get("n_utterances")), n_folds=_protocol_folds(detail),
-        ua=Score.parse(meta.get("ua", meta.get("cv_ua"))), wa=Score.parse(meta.get("wa", meta.get("cv_wa"))),
-        f1=Score.parse(meta.get("f1")), streamed_ua=Score.parse(meta.get("streamed_ua")), ece=Score.parse(meta.get("ece")),
-        file_ua=Score.parse(meta.get("file_ua")), file_unanswered=_opt_int(meta.get("file_unanswered")),
-        provenance=Provenance(source=source, data=_opt_str(meta.get("trained_on")), command=_opt_str(meta.get("command")),
-                              license=_opt_str(meta.get("license")), description=_opt_str(meta.get("description")),
-                              architecture=config.architecture, settings=settings),
+        name=name, path=directory, model=card.recipe or card.name or config.architecture,
+        protocol=card.protocol, protocol_detail=detail if detail != card.protocol else None,
+        speaker_independent=card.speaker_independent, mode=card.mode, labels=tuple(config.labels),
+        n_utterances=card.n_utterances, n_folds=card.folds,
+        ua=_score(card.ua), wa=_score(card.wa), f1=_score(card.f1), streamed_ua=_score(card.streamed_ua), ece=_score(card.ece),
+        file_ua=_score(card.file_ua), file_unanswered=card.file_unanswered,
+        provenance=Provenance(source=source, data=card.trained_on, command=card.command, license=card.licence,
+                              description=card.description, architecture=config.architecture, settings=settings),
     )
 
 
