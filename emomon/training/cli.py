@@ -148,10 +148,7 @@ def train(
     """
     from ..models.registry import select_device
     from .cache import FeatureCache
-    from .normalize import mode_from_option
-    from ..labels import EMOTIONS
-    from .protocols import PROTOCOLS, make_folds, protocol_labels
-    from .recipes import get_recipe, parse_options
+    from .protocols import PROTOCOLS, make_folds
     from .recipes.base import TrainContext
     from .runner import check_out_dir, run_protocol
 
@@ -162,7 +159,30 @@ def train(
     ranks, where = distributed.setup(resolve_compute(compute, device))  # joins torchrun's process group, if any
     torch_device = select_device(where)  # fail before any work
     progress = progress and ranks.main
+    recipe, mode, opts, conditions = _checked_options(model, normalize, options, noise, snr)  # fail before any work
+    out = Path(out)
+    check_out_dir(out, force)  # fail before any work
+    distributed.barrier()  # every rank has looked at OUT before rank 0 writes to it
+    specs = [data] if isinstance(data, (str, Path)) else list(data)
+    everyone, utts, labels = _protocol_clips(specs, corpus, protocol)
+    all_folds = select_folds(make_folds(protocol, utts, k=k, seed=seed, folds_path=folds), fold_subset)
+    final = _wants_final(protocol, final)
+    ctx = TrainContext(cache=FeatureCache(cache, enabled=not no_cache), seed=seed, device=torch_device, mode=mode, all_utterances=everyone,
+                       epochs=epochs, labels=labels, progress=progress, options=opts)
+    noise_dir = ctx.noise_dir if ctx.cache.enabled else None
+    try:
+        return run_protocol(recipe, utts, all_folds, out, ctx, protocol=protocol, data=data_description(specs, corpus), final=final,
+                            force=force, noise=conditions, noise_dir=noise_dir)
+    finally:
+        distributed.teardown()
+
+
+def _checked_options(model: str, normalize: str, options: Sequence[str], noise: str | None, snr: str) -> tuple[Any, Any, dict[str, Any], list[Any]]:
+    """``(recipe, mode, options, noise conditions)`` of :func:`train`'s arguments; an unknown
+    recipe, mode, ``--set`` or noise condition is an error before any work."""
     from .noise import parse_conditions
+    from .normalize import mode_from_option
+    from .recipes import get_recipe, parse_options
 
     try:
         mode = mode_from_option(normalize)
@@ -174,40 +194,30 @@ def train(
     from .recipes.options import validate_options
 
     validate_options(recipe.name, recipe.options, opts)  # an unknown or mistyped --set fails before any work
-    out = Path(out)
-    check_out_dir(out, force)  # fail before any work
-    distributed.barrier()  # every rank has looked at OUT before rank 0 writes to it
-    specs = [data] if isinstance(data, (str, Path)) else list(data)
+    return recipe, mode, opts, conditions
+
+
+def _protocol_clips(specs: Sequence[str | Path], corpus: str, protocol: str) -> tuple[list[Utterance], list[Utterance], list[str]]:
+    """``(every clip of the --data specs, those of the protocol's classes, its labels)``."""
+    from ..labels import EMOTIONS
+    from .protocols import protocol_labels
+
     everyone = load_corpora(specs, corpus)
     labels = protocol_labels(protocol, EMOTIONS)
     utts = [u for u in everyone if u.emotion in labels]
     if len(utts) < len(everyone):
         log.info("protocol %s: %d clips of other classes than %s left out", protocol, len(everyone) - len(utts), "/".join(labels))
-    all_folds = select_folds(make_folds(protocol, utts, k=k, seed=seed, folds_path=folds), fold_subset)
+    return everyone, utts, labels
+
+
+def _wants_final(protocol: str, final: bool) -> bool:
+    """Whether :func:`train` trains a final model (not for ``pairs``); warns of the speaker-dependent ``random``."""
     if protocol == "pairs" and final:
         log.info("protocol pairs: no final model (each fold trains on one corpus)")
         final = False
     if protocol == "random":
         log.warning("protocol random is speaker-dependent: its figures are not comparable to speaker-independent ones")
-    ctx = TrainContext(
-        cache=FeatureCache(cache, enabled=not no_cache),
-        seed=seed,
-        device=torch_device,
-        mode=mode,
-        all_utterances=everyone,
-        epochs=epochs,
-        labels=labels,
-        progress=progress,
-        options=opts,
-    )
-    noise_dir = ctx.noise_dir if ctx.cache.enabled else None
-    try:
-        return run_protocol(
-            recipe, utts, all_folds, out, ctx, protocol=protocol, data=data_description(specs, corpus), final=final, force=force,
-            noise=conditions, noise_dir=noise_dir,
-        )
-    finally:
-        distributed.teardown()
+    return final
 
 
 def select_folds(folds: Sequence["Fold"], subset: Sequence[str] | None) -> list["Fold"]:

@@ -75,69 +75,72 @@ def format_speaker_table(rows: Sequence[SpeakerCounts]) -> list[str]:
     return [line(headers), *(line(c) for c in cells)]
 
 
+def download_cmd(
+    name: str = typer.Argument(..., metavar="NAME", help="What to download: ravdess (RAVDESS speech, Zenodo record 1188976)."),
+    dest: Path = typer.Option(DEFAULT_DEST, "--dest", help="Folder to unpack into (created; the download resumes here)."),
+    url: Optional[str] = typer.Option(None, "--url", help="A mirror's URL instead of the official one."),
+    md5: Optional[str] = typer.Option(None, "--md5", help="Expected MD5 (default: the published one; empty string: no check)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Expected size in bytes (default: the published one; 0: no check)."),
+    restart: bool = typer.Option(False, "--restart", help="Discard a partial download and start again."),
+    keep_archive: bool = typer.Option(False, "--keep-archive", help="Keep the .zip after unpacking."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Download, check (size, MD5) and unpack a corpus; resumes an interrupted download."""
+    from .download import archive_spec, download_archive
+
+    spec = archive_spec(name, url=url, md5=md5, size=size)
+    if not quiet:
+        typer.echo(f"{spec.name}: {spec.url}" + (f"\n  source: {spec.source}, license {spec.license}" if spec.source else ""), err=True)
+    res = download_archive(spec, dest, restart=restart, keep_archive=keep_archive, progress=not quiet)
+    if res.skipped:
+        typer.echo(f"{res.dest}: already unpacked ({res.files} files)")
+    else:
+        typer.echo(f"{res.dest}: {res.files} files unpacked" + (" (download resumed)" if res.resumed else ""))
+    typer.echo(f"train with: emomon train --model baseline --data {res.dest} --out runs/baseline")
+
+
+def corpora_cmd() -> None:
+    """List the corpus readers (names for --corpus)."""
+    from .corpora import CORPORA
+
+    for c in CORPORA.values():
+        typer.echo(f"{c.name:13s} {c.description}")
+    typer.echo(f"{'auto':13s} guess from the file names")
+
+
+def inspect_cmd(
+    root: Path = typer.Argument(..., metavar="DIR", help="Corpus folder (or manifest file)."),
+    corpus: str = typer.Option("auto", "--corpus", help="Corpus reader (see `emomon data corpora`)."),
+) -> None:
+    """Count the clips of a corpus per emotion, speaker and gender."""
+    from .corpora import detect_corpus, load_corpus, resolve_corpus_name
+
+    name = resolve_corpus_name(corpus)
+    if name == "auto":
+        name = detect_corpus(root)
+    utts = load_corpus(name, root)
+    emo = Counter(u.emotion for u in utts)
+    speakers = {u.speaker for u in utts}
+    genders = Counter(u.gender or "unknown" for u in utts)
+    typer.echo(f"{root}: {name}, {len(utts)} clips, {len(speakers)} speakers")
+    typer.echo("  emotions: " + ", ".join(f"{e} {emo[e]}" for e in EMOTIONS if emo[e]) + (f" (none: {', '.join(e for e in EMOTIONS if not emo[e])})" if len(emo) < len(EMOTIONS) else ""))
+    typer.echo("  clips by gender: " + ", ".join(f"{g} {n}" for g, n in sorted(genders.items())))
+    typer.echo("  clips by speaker:")
+    for text in format_speaker_table(speaker_counts(utts)):
+        typer.echo(text)
+
+
 def _data_app() -> typer.Typer:
+    """``emomon data``: the :func:`download_cmd`, :func:`corpora_cmd` and :func:`inspect_cmd` sub-commands."""
     data_app = typer.Typer(
         name="data",
         help="Corpora: download RAVDESS, list the corpus readers, inspect a corpus folder.",
         no_args_is_help=True,
         add_completion=False,
     )
-
-    @data_app.command("download")
-    def download_cmd(
-        name: str = typer.Argument(..., metavar="NAME", help="What to download: ravdess (RAVDESS speech, Zenodo record 1188976)."),
-        dest: Path = typer.Option(DEFAULT_DEST, "--dest", help="Folder to unpack into (created; the download resumes here)."),
-        url: Optional[str] = typer.Option(None, "--url", help="A mirror's URL instead of the official one."),
-        md5: Optional[str] = typer.Option(None, "--md5", help="Expected MD5 (default: the published one; empty string: no check)."),
-        size: Optional[int] = typer.Option(None, "--size", help="Expected size in bytes (default: the published one; 0: no check)."),
-        restart: bool = typer.Option(False, "--restart", help="Discard a partial download and start again."),
-        keep_archive: bool = typer.Option(False, "--keep-archive", help="Keep the .zip after unpacking."),
-        quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-    ) -> None:
-        """Download, check (size, MD5) and unpack a corpus; resumes an interrupted download."""
-        from .download import archive_spec, download_archive
-
-        spec = archive_spec(name, url=url, md5=md5, size=size)
-        if not quiet:
-            typer.echo(f"{spec.name}: {spec.url}" + (f"\n  source: {spec.source}, license {spec.license}" if spec.source else ""), err=True)
-        res = download_archive(spec, dest, restart=restart, keep_archive=keep_archive, progress=not quiet)
-        if res.skipped:
-            typer.echo(f"{res.dest}: already unpacked ({res.files} files)")
-        else:
-            typer.echo(f"{res.dest}: {res.files} files unpacked" + (" (download resumed)" if res.resumed else ""))
-        typer.echo(f"train with: emomon train --model baseline --data {res.dest} --out runs/baseline")
-
-    @data_app.command("corpora")
-    def corpora_cmd() -> None:
-        """List the corpus readers (names for --corpus)."""
-        from .corpora import CORPORA
-
-        for c in CORPORA.values():
-            typer.echo(f"{c.name:13s} {c.description}")
-        typer.echo(f"{'auto':13s} guess from the file names")
-
-    @data_app.command("inspect")
-    def inspect_cmd(
-        root: Path = typer.Argument(..., metavar="DIR", help="Corpus folder (or manifest file)."),
-        corpus: str = typer.Option("auto", "--corpus", help="Corpus reader (see `emomon data corpora`)."),
-    ) -> None:
-        """Count the clips of a corpus per emotion, speaker and gender."""
-        from .corpora import detect_corpus, load_corpus, resolve_corpus_name
-
-        name = resolve_corpus_name(corpus)
-        if name == "auto":
-            name = detect_corpus(root)
-        utts = load_corpus(name, root)
-        emo = Counter(u.emotion for u in utts)
-        speakers = {u.speaker for u in utts}
-        genders = Counter(u.gender or "unknown" for u in utts)
-        typer.echo(f"{root}: {name}, {len(utts)} clips, {len(speakers)} speakers")
-        typer.echo("  emotions: " + ", ".join(f"{e} {emo[e]}" for e in EMOTIONS if emo[e]) + (f" (none: {', '.join(e for e in EMOTIONS if not emo[e])})" if len(emo) < len(EMOTIONS) else ""))
-        typer.echo("  clips by gender: " + ", ".join(f"{g} {n}" for g, n in sorted(genders.items())))
-        typer.echo("  clips by speaker:")
-        for text in format_speaker_table(speaker_counts(utts)):
-            typer.echo(text)
-
+    data_app.command("download")(download_cmd)
+    data_app.command("corpora")(corpora_cmd)
+    data_app.command("inspect")(inspect_cmd)
     return data_app
 
 
