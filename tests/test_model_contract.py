@@ -48,6 +48,13 @@ def test_both_backends_implement_the_classifier_protocol(adaptive_model, adaptiv
         assert p.shape == (2, len(model.labels)) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
         assert model.input_needs.sample_rates == (defaults.SAMPLE_RATE,) and model.adaptive and model.new_adapter() is not None
     assert not isinstance(object(), Classifier)
+    from emomon.models.interface import ConfigClassifier
+
+    for name in ("labels", "sample_rate", "window", "hop", "predict"):  # written once for both
+        assert getattr(EmotionModel, name) is getattr(OnnxModel, name) is getattr(ConfigClassifier, name)
+    clip = np.random.default_rng(0).standard_normal(defaults.SAMPLE_RATE).astype(np.float32) * 0.1
+    torch_p, onnx_p = adaptive_model.predict(clip, defaults.SAMPLE_RATE), onnx.predict([clip], defaults.SAMPLE_RATE)[0]
+    assert torch_p.label == onnx_p.label and abs(torch_p.end - 1.0) < 1e-9 and onnx_p.path is None
 
 
 def test_the_interface_module_imports_no_torch():

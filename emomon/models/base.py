@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Sequence, overload
+from typing import TYPE_CHECKING, ClassVar, Sequence
 
 import numpy as np
 import torch
 
-from ..audio import AudioSource, decode_audio
-from ..errors import AudioError, ModelError
-from ..records import Prediction
+from ..errors import ModelError
 from .config import CONFIG_NAME, WEIGHTS_NAME, InputNeeds, ModelConfig, frontend_min_samples, read_config  # noqa: F401 - re-exported
+from .interface import ConfigClassifier
 
 if TYPE_CHECKING:
     from .adapt import SpeakerAdapter
@@ -28,8 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class EmotionModel(torch.nn.Module):
-    """Base class: waveforms ``(batch, samples)`` → logits ``(batch, labels)``.
+class EmotionModel(torch.nn.Module, ConfigClassifier):
+    """Base class: waveforms ``(batch, samples)`` → logits ``(batch, labels)``; the
+    :class:`~.interface.Classifier` members read from the config and ``predict`` come from
+    :class:`~.interface.ConfigClassifier`.
 
     Subclasses set ``architecture`` (their registry name), build their layers from
     ``config.params`` in ``__init__`` and implement :meth:`forward`. Parameters whose names start
@@ -63,24 +64,6 @@ class EmotionModel(torch.nn.Module):
         return False
 
     # -- inference ---------------------------------------------------------------------------
-    @property
-    def labels(self) -> list[str]:
-        return list(self.config.labels)
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.config.sample_rate)
-
-    @property
-    def window(self) -> float:
-        """The stream window (seconds) it was made for (``config.window``)."""
-        return float(self.config.window)
-
-    @property
-    def hop(self) -> float:
-        """The stream hop (seconds) it was made for (``config.hop``)."""
-        return float(self.config.hop)
-
     @property
     def input_needs(self) -> InputNeeds:
         """The sample rates this model runs at and the fewest samples it takes per input.
@@ -151,36 +134,6 @@ class EmotionModel(torch.nn.Module):
         (``seconds[i]`` of speech). Rows sharing an adapter are taken in order. A model that does
         not adapt ignores ``adapters``."""
         return self.predict_proba(waveforms)
-
-    @overload
-    def predict(self, source: AudioSource, sample_rate: int | None = None) -> Prediction: ...
-
-    @overload
-    def predict(self, source: list[AudioSource] | tuple[AudioSource, ...], sample_rate: int | None = None) -> list[Prediction]: ...
-
-    def predict(self, source, sample_rate=None):  # noqa: ANN001, ANN201 - typed by the overloads
-        """Whole-clip prediction for a path, encoded bytes, or a sample array with its ``sample_rate``.
-
-        A list (or tuple) of such sources gives a list of predictions, in order. Audio is decoded
-        at the model's rate; for long recordings use :func:`emomon.analyze_file`, which
-        classifies the speech segment by segment.
-        """
-        if isinstance(source, (list, tuple)):
-            if any(isinstance(s, (int, float)) for s in source):
-                raise AudioError("audio", "a list of numbers is not a list of sources (pass a numpy array and its sample_rate)")
-            return [self.predict(s, sample_rate) for s in source]
-        samples = decode_audio(source, self.sample_rate, sample_rate)
-        if len(samples) == 0:
-            raise AudioError(str(source) if isinstance(source, (str, Path)) else "audio", "no samples")
-        probs = self.predict_proba(samples[None, :])[0]
-        scores = {lab: float(p) for lab, p in zip(self.labels, probs)}
-        return Prediction(
-            label=self.labels[int(np.argmax(probs))],
-            scores=scores,
-            start=0.0,
-            end=len(samples) / self.sample_rate,
-            path=str(source) if isinstance(source, (str, Path)) else None,
-        )
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

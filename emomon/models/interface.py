@@ -5,13 +5,22 @@ Both backends implement it: :class:`~emomon.models.base.EmotionModel` (a ``torch
 inference worker, API) and the file analysis (:mod:`emomon.timeline`) take a ``Classifier``, so they
 run either without knowing which. Waveforms are mono float32 at :attr:`Classifier.sample_rate`;
 probabilities are float ``(batch, labels)``, in the order of :attr:`Classifier.labels`.
+
+:class:`ConfigClassifier` is what the two share, written once: the members read from the config
+(``labels``, ``sample_rate``, ``window``, ``hop``) and the whole-clip :meth:`~ConfigClassifier.predict`
+on top of ``predict_proba``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, overload, runtime_checkable
 
 import numpy as np
+
+from ..audio import AudioSource, decode_audio
+from ..errors import AudioError
+from ..records import Prediction
 
 if TYPE_CHECKING:
     from .adapt import SpeakerAdapter
@@ -75,3 +84,58 @@ class Classifier(Protocol):
     def predict(self, source: Any, sample_rate: int | None = None) -> Any:
         """A whole-clip :class:`~emomon.records.Prediction` of a path, bytes or samples (a list: one each)."""
         ...
+
+
+class ConfigClassifier:
+    """The :class:`Classifier` members both backends share (a mixin of
+    :class:`~emomon.models.base.EmotionModel` and :class:`~emomon.models.onnx_model.OnnxModel`):
+    those read from ``self.config`` and :meth:`predict`, which needs only ``predict_proba``."""
+
+    config: "ModelConfig"
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.config.labels)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.config.sample_rate)
+
+    @property
+    def window(self) -> float:
+        """The stream window (seconds) it was made for (``config.window``)."""
+        return float(self.config.window)
+
+    @property
+    def hop(self) -> float:
+        """The stream hop (seconds) it was made for (``config.hop``)."""
+        return float(self.config.hop)
+
+    def predict_proba(self, waveforms: Any) -> np.ndarray:  # pragma: no cover - each backend's own
+        raise NotImplementedError
+
+    @overload
+    def predict(self, source: AudioSource, sample_rate: int | None = None) -> Prediction: ...
+
+    @overload
+    def predict(self, source: list[AudioSource] | tuple[AudioSource, ...], sample_rate: int | None = None) -> list[Prediction]: ...
+
+    def predict(self, source, sample_rate=None):  # noqa: ANN001, ANN201 - typed by the overloads
+        """Whole-clip prediction for a path, encoded bytes, or a sample array with its ``sample_rate``.
+
+        A list (or tuple) of such sources gives a list of predictions, in order. Audio is decoded
+        at the model's rate; for long recordings use :func:`emomon.analyze_file`, which
+        classifies the speech segment by segment.
+        """
+        if isinstance(source, (list, tuple)):
+            if any(isinstance(s, (int, float)) for s in source):
+                raise AudioError("audio", "a list of numbers is not a list of sources (pass a numpy array and its sample_rate)")
+            return [self.predict(s, sample_rate) for s in source]
+        samples = decode_audio(source, self.sample_rate, sample_rate)
+        name = str(source) if isinstance(source, (str, Path)) else None
+        if len(samples) == 0:
+            raise AudioError(name or "audio", "no samples")
+        probs = self.predict_proba(samples[None, :])[0]
+        scores = {lab: float(p) for lab, p in zip(self.labels, probs)}
+        return Prediction(label=self.labels[int(np.argmax(probs))], scores=scores, start=0.0,
+                          end=len(samples) / self.sample_rate, path=name)

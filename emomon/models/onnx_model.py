@@ -15,16 +15,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
-from ..audio import decode_audio
-from ..errors import AudioError, ModelError
+from ..errors import ModelError
 from ..features.mel import FrontEnd
 from ..features.mel_numpy import log_mel_np
-from ..records import Prediction
 from .adapt import SpeakerAdapter, SpeakerState
+from .interface import ConfigClassifier
 from .config import CONFIG_NAME, WEIGHTS_NAME, InputNeeds, ModelConfig, check_fits, frontend_min_samples, read_config
 from .numpy_head import NumpyHead, softmax
 from .onnx_cache import GRAPH_NAME, cached_graph, check_exportable, check_quantize, graph_quantize
@@ -35,7 +34,7 @@ from .shipped import resolve_model_dir
 log = logging.getLogger(__name__)
 
 
-class OnnxModel:
+class OnnxModel(ConfigClassifier):
     """A layer-head model run by onnxruntime (see the module doc); built by :func:`load_onnx_model`."""
 
     backend: ClassVar[str] = "onnx"
@@ -49,28 +48,10 @@ class OnnxModel:
         self.front = FrontEnd.from_dict(config.frontend or {})
         _check_parts(config, head, graph, self.layers, self.front, where)
 
-    # -- what EmotionModel offers ----------------------------------------------------------------
+    # -- the Classifier members of its own (the rest come from ConfigClassifier) -------------------
     @property
     def architecture(self) -> str:
         return self.config.architecture
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self.config.labels)
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.config.sample_rate)
-
-    @property
-    def window(self) -> float:
-        """The stream window (seconds) it was made for (``config.window``)."""
-        return float(self.config.window)
-
-    @property
-    def hop(self) -> float:
-        """The stream hop (seconds) it was made for (``config.hop``)."""
-        return float(self.config.hop)
 
     @property
     def input_needs(self) -> InputNeeds:
@@ -120,19 +101,6 @@ class OnnxModel:
             if adapter is not None:
                 adapter.update(feats[i].astype(np.float64), 0.0 if seconds is None else float(seconds[i]))
         return np.concatenate(rows).astype(np.float32)
-
-    def predict(self, source: Any, sample_rate: int | None = None) -> Any:
-        """Whole-clip :class:`~emomon.records.Prediction` of a path, bytes or samples (a list: one each)."""
-        if isinstance(source, (list, tuple)):
-            return [self.predict(s, sample_rate) for s in source]
-        samples = decode_audio(source, self.sample_rate, sample_rate)
-        name = str(source) if isinstance(source, (str, Path)) else None
-        if len(samples) == 0:
-            raise AudioError(name or "audio", "no samples")
-        probs = self.predict_proba(samples[None, :])[0]
-        scores = {lab: float(p) for lab, p in zip(self.labels, probs)}
-        return Prediction(label=self.labels[int(np.argmax(probs))], scores=scores, start=0.0,
-                          end=len(samples) / self.sample_rate, path=name)
 
 
 def _check_parts(config: ModelConfig, head: NumpyHead, graph: OnnxGraph, layers: list[int], front: FrontEnd, where: str) -> None:
