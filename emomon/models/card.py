@@ -20,13 +20,13 @@ name, folds, speaker independence and mode it spells out. A key of the wrong typ
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import ModelError
+from .jsonvalues import Invalid, finite, show
 
 CARD_TEXT = ("name", "description", "recipe", "protocol", "mode", "trained_on", "data", "license", "command")
 CARD_SCORES = ("ua", "wa", "f1", "ece", "streamed_ua", "file_ua")
@@ -114,10 +114,10 @@ class ModelCard:
         if meta is None:
             return cls()
         if not isinstance(meta, Mapping):
-            raise ModelError(where, f"meta: must be an object (got {_show(meta)})")
+            raise ModelError(where, f"meta: must be an object (got {show(meta)})")
         try:
             return cls._parse(meta)
-        except _Bad as bad:
+        except Invalid as bad:
             raise ModelError(where, f"meta.{bad.key}: {bad.why}") from None
 
     @classmethod
@@ -137,10 +137,10 @@ class ModelCard:
             mode = "strict"  # final models are trained in strict mode only
         corpora = m.get("corpora")
         if corpora is not None and not (isinstance(corpora, list) and all(isinstance(c, str) for c in corpora)):
-            raise _Bad("corpora", f"must be a list of corpus names (got {_show(corpora)})")
+            raise Invalid("corpora", f"must be a list of corpus names (got {show(corpora)})")
         online = m.get("online_adaptive_ua")
         if online is not None and not isinstance(online, Mapping):
-            raise _Bad("online_adaptive_ua", f"must be an object of scores (got {_show(online)})")
+            raise Invalid("online_adaptive_ua", f"must be an object of scores (got {show(online)})")
         scores = {k: _score(m, k) for k in CARD_SCORES}
         scores["ua"] = scores["ua"] or _score(m, "cv_ua")
         scores["wa"] = scores["wa"] or _score(m, "cv_wa")
@@ -158,30 +158,12 @@ def parse_card(meta: Any, where: str = "config.json") -> ModelCard:
     return ModelCard.from_dict(meta, where)
 
 
-class _Bad(Exception):
-    def __init__(self, key: str, why: str) -> None:
-        super().__init__(f"{key}: {why}")
-        self.key, self.why = key, why
-
-
-def _show(v: Any) -> str:
-    try:
-        text = json.dumps(v)
-    except (TypeError, ValueError):
-        text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _text(m: Mapping[str, Any], key: str) -> str | None:
     v = m.get(key)
     if v is None:
         return None
     if not isinstance(v, str):
-        raise _Bad(key, f"must be a string (got {_show(v)})")
+        raise Invalid(key, f"must be a string (got {show(v)})")
     return v
 
 
@@ -189,15 +171,15 @@ def _int(m: Mapping[str, Any], key: str) -> int | None:
     v = m.get(key)
     if v is None:
         return None
-    if not (_number(v) and float(v) == int(v)):
-        raise _Bad(key, f"must be a whole number (got {_show(v)})")
+    if not (finite(v) and float(v) == int(v)):
+        raise Invalid(key, f"must be a whole number (got {show(v)})")
     return int(v)
 
 
 def _bool(m: Mapping[str, Any], key: str) -> bool | None:
     v = m.get(key)
     if v is not None and not isinstance(v, bool):
-        raise _Bad(key, f"must be true or false (got {_show(v)})")
+        raise Invalid(key, f"must be true or false (got {show(v)})")
     return v
 
 
@@ -205,16 +187,16 @@ def _figure(key: str, v: Any) -> Figure | None:
     """``{"mean", "std"}`` or a bare number; ``None`` for ``None`` or a ``{"mean": null}`` (not measured)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
-    if _number(v):
+    if finite(v):
         return Figure(float(v))
     if isinstance(v, Mapping):
         mean, std = v.get("mean"), v.get("std")
         if mean is None or (isinstance(mean, float) and math.isnan(mean)):
             return None
         std = None if isinstance(std, float) and math.isnan(std) else std
-        if _number(mean) and (std is None or _number(std)):
+        if finite(mean) and (std is None or finite(std)):
             return Figure(float(mean), None if std is None else float(std))
-    raise _Bad(key, f'must be {{"mean": number, "std": number}} or a number (got {_show(v)})')
+    raise Invalid(key, f'must be {{"mean": number, "std": number}} or a number (got {show(v)})')
 
 
 def _score(m: Mapping[str, Any], key: str) -> Figure | None:

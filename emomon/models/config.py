@@ -21,6 +21,7 @@ from .. import defaults
 from ..errors import ModelError
 from ..labels import EMOTIONS
 from .card import ModelCard, parse_card
+from .jsonvalues import Invalid, finite, show
 from .params import Params, ParamsInvalid, parse_params
 
 P = TypeVar("P", bound=Params)
@@ -118,91 +119,82 @@ class ModelConfig:
         return config
 
 
-class _Invalid(Exception):
-    """One field's problem: ``field`` and ``why`` (turned into a ModelError naming the file)."""
-
-    def __init__(self, name: str, why: str) -> None:
-        super().__init__(f"{name}: {why}")
-        self.field = name
-        self.why = why
-
-
 def check_config_dict(d: Any, where: str) -> None:
     """Check a parsed ``config.json`` (see the module docstring); ``where`` names it in errors."""
     if not isinstance(d, Mapping):
         raise ModelError(where, f"not a JSON object (got {type(d).__name__})")
     try:
         _check_fields(d)
-    except _Invalid as bad:
-        raise ModelError(where, f"{bad.field}: {bad.why}") from None
+    except Invalid as bad:
+        raise ModelError(where, f"{bad.key}: {bad.why}") from None
 
 
 def _check_fields(d: Mapping[str, Any]) -> None:
-    """Every field of ``d`` in turn; raises :class:`_Invalid` at the first bad one."""
+    """Every field of ``d`` in turn; raises :class:`Invalid` at the first bad one."""
     if "architecture" not in d:
-        raise _Invalid("architecture", "missing")
+        raise Invalid("architecture", "missing")
     arch = d["architecture"]
     if not isinstance(arch, str) or not arch.strip():
-        raise _Invalid("architecture", f"must be the name of an architecture (got {_show(arch)})")
+        raise Invalid("architecture", f"must be the name of an architecture (got {show(arch)})")
     if "labels" in d:
         _check_labels(d["labels"])
     if d.get("class_prior") is not None:
         _check_prior(d["class_prior"], len(d.get("labels", EMOTIONS)))
     rate = d.get("sample_rate", ModelConfig.sample_rate)
     if not _positive_int(rate):
-        raise _Invalid("sample_rate", f"must be a positive whole number of Hz (got {_show(rate)})")
+        raise Invalid("sample_rate", f"must be a positive whole number of Hz (got {show(rate)})")
     frontend = d.get("frontend")
     if frontend is not None:
         _check_frontend(frontend, rate)
     for name in ("params", "meta"):
         if name in d and not isinstance(d[name], Mapping):
-            raise _Invalid(name, f"must be an object (got {_show(d[name])})")
+            raise Invalid(name, f"must be an object (got {show(d[name])})")
     min_samples = frontend_min_samples(frontend) if frontend is not None else 1
     _check_windowing(d.get("window", ModelConfig.window), d.get("hop", ModelConfig.hop), rate, min_samples, "the front end")
 
 
 def _check_labels(labels: Any) -> None:
-    """``labels``: a non-empty list of unique, non-empty strings (raises :class:`_Invalid`)."""
+    """``labels``: a non-empty list of unique, non-empty strings (raises :class:`Invalid`)."""
     if not isinstance(labels, list):
-        raise _Invalid("labels", f"must be a list of names (got {_show(labels)})")
+        raise Invalid("labels", f"must be a list of names (got {show(labels)})")
     if not labels:
-        raise _Invalid("labels", "is empty")
+        raise Invalid("labels", "is empty")
     for i, lab in enumerate(labels):
         if not isinstance(lab, str) or not lab.strip():
-            raise _Invalid("labels", f"item {i + 1} must be a non-empty name (got {_show(lab)})")
+            raise Invalid("labels", f"item {i + 1} must be a non-empty name (got {show(lab)})")
     for lab in labels:
         n = labels.count(lab)
         if n > 1:
-            raise _Invalid("labels", f"{lab!r} appears {'twice' if n == 2 else f'{n} times'}")
+            raise Invalid("labels", f"{lab!r} appears {'twice' if n == 2 else f'{n} times'}")
 
 
 def _check_prior(prior: Any, n_labels: int) -> None:
     """``class_prior``: one positive finite share per label (normalised when read)."""
     if not isinstance(prior, list) or len(prior) != n_labels:
-        raise _Invalid("class_prior", f"must be a list of {n_labels} shares, one per label (got {_show(prior)})")
-    if not all(_finite(p) and p > 0 for p in prior):
-        raise _Invalid("class_prior", f"every share must be a positive number (got {_show(prior)})")
+        raise Invalid("class_prior", f"must be a list of {n_labels} shares, one per label (got {show(prior)})")
+    if not all(finite(p) and p > 0 for p in prior):
+        raise Invalid("class_prior", f"every share must be a positive number (got {show(prior)})")
 
 
 def _check_frontend(frontend: Any, rate: int) -> None:
     """``frontend``: a mel front end's settings, at the model's ``rate``."""
     if not isinstance(frontend, Mapping):
-        raise _Invalid("frontend", f"must be an object or null (got {_show(frontend)})")
+        raise Invalid("frontend", f"must be an object or null (got {show(frontend)})")
     for name in FRONTEND_INTS:
         if name not in frontend:
-            raise _Invalid(f"frontend.{name}", "missing")
+            raise Invalid(f"frontend.{name}", "missing")
         if not _positive_int(frontend[name]):
-            raise _Invalid(f"frontend.{name}", f"must be a positive whole number (got {_show(frontend[name])})")
+            raise Invalid(f"frontend.{name}", f"must be a positive whole number (got {show(frontend[name])})")
     if frontend["sample_rate"] != rate:
-        raise _Invalid("frontend.sample_rate", f"{frontend['sample_rate']} does not match sample_rate {rate}")
+        raise Invalid("frontend.sample_rate", f"{frontend['sample_rate']} does not match sample_rate {rate}")
     for name, choices in FRONTEND_CHOICES.items():
         if name in frontend and frontend[name] not in choices:
-            raise _Invalid(f"frontend.{name}", f"must be one of {', '.join(map(_show, choices))} (got {_show(frontend[name])})")
+            raise Invalid(f"frontend.{name}", f"must be one of {', '.join(map(show, choices))} (got {show(frontend[name])})")
     f_min, f_max = frontend.get("f_min", 0.0), frontend.get("f_max")
-    if not (_finite(f_min) and 0 <= f_min < rate / 2):
-        raise _Invalid("frontend.f_min", f"must be a frequency from 0 to below {rate / 2:g} Hz (got {_show(f_min)})")
-    if f_max is not None and not (_finite(f_max) and f_min < f_max <= rate / 2):
-        raise _Invalid("frontend.f_max", f"must be null or a frequency above f_min up to {rate / 2:g} Hz (got {_show(f_max)})")
+    if not (finite(f_min) and 0 <= f_min < rate / 2):
+        raise Invalid("frontend.f_min", f"must be a frequency from 0 to below {rate / 2:g} Hz (got {show(f_min)})")
+    if f_max is not None and not (finite(f_max) and f_min < f_max <= rate / 2):
+        raise Invalid("frontend.f_max", f"must be null or a frequency above f_min up to {rate / 2:g} Hz (got {show(f_max)})")
 
 
 def frontend_min_samples(frontend: Mapping[str, Any]) -> int:
@@ -214,13 +206,13 @@ def frontend_min_samples(frontend: Mapping[str, Any]) -> int:
 def _check_windowing(window: Any, hop: Any, rate: int, min_samples: int, needs: str) -> None:
     """``window``/``hop``: finite seconds, ``0 < hop <= window``, the window at least ``min_samples`` at ``rate``."""
     for name, value in (("window", window), ("hop", hop)):
-        if not (_finite(value) and value > 0):
-            raise _Invalid(name, f"must be a positive number of seconds (got {_show(value)})")
+        if not (finite(value) and value > 0):
+            raise Invalid(name, f"must be a positive number of seconds (got {show(value)})")
     if round(window * rate) < min_samples:  # as the windower counts a window's samples
-        raise _Invalid("window", f"{window:g} s is shorter than {needs} takes "
+        raise Invalid("window", f"{window:g} s is shorter than {needs} takes "
                                  f"({min_samples} samples at {rate} Hz: at least {min_samples / rate:.4g} s)")
     if hop > window:
-        raise _Invalid("hop", f"{hop:g} s exceeds the window ({window:g} s)")
+        raise Invalid("hop", f"{hop:g} s exceeds the window ({window:g} s)")
 
 
 class InputNeeds(NamedTuple):
@@ -241,25 +233,12 @@ def check_fits(config: ModelConfig, where: str, needs: InputNeeds) -> None:
         raise ModelError(where, f"sample_rate: {needs.source} runs at {rates} Hz (got {config.sample_rate})")
     try:
         _check_windowing(config.window, config.hop, config.sample_rate, needs.min_samples, needs.source)
-    except _Invalid as bad:
-        raise ModelError(where, f"{bad.field}: {bad.why}") from None
+    except Invalid as bad:
+        raise ModelError(where, f"{bad.key}: {bad.why}") from None
 
 
 def _positive_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v > 0
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _show(v: Any) -> str:
-    """A value as the user wrote it in JSON (short)."""
-    try:
-        text = json.dumps(v)
-    except (TypeError, ValueError):
-        text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def read_config(directory: str | Path) -> ModelConfig:

@@ -14,47 +14,30 @@ The defaults here are the architectures' defaults: the recipes' option tables re
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Mapping, TypeVar, Union
 
 from .. import defaults
+from .jsonvalues import Invalid, finite, show
 
 P = TypeVar("P", bound="Params")
 
 
-class ParamsInvalid(Exception):
+class ParamsInvalid(Invalid):
     """One key's problem: ``key`` (dotted below ``params``) and ``why``."""
-
-    def __init__(self, key: str, why: str) -> None:
-        super().__init__(f"{key}: {why}")
-        self.key = key
-        self.why = why
-
-
-def _show(v: Any) -> str:
-    try:
-        text = json.dumps(v)
-    except (TypeError, ValueError):
-        text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_int(v: Any) -> bool:
     return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and math.isfinite(v) and v == int(v))
 
 
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _ints(key: str, v: Any) -> tuple[int, ...]:
     if not isinstance(v, (list, tuple)):
-        raise ParamsInvalid(key, f"must be a list of whole numbers (got {_show(v)})")
+        raise ParamsInvalid(key, f"must be a list of whole numbers (got {show(v)})")
     for i, x in enumerate(v):
         if not _is_int(x):
-            raise ParamsInvalid(key, f"item {i + 1} must be a whole number (got {_show(x)})")
+            raise ParamsInvalid(key, f"item {i + 1} must be a whole number (got {show(x)})")
     return tuple(int(x) for x in v)
 
 
@@ -65,25 +48,25 @@ def _convert(key: str, kind: Any, v: Any) -> Any:
         return None if v is None else _convert(key, kind[0], v)
     if kind is str:
         if not isinstance(v, str):
-            raise ParamsInvalid(key, f"must be a string (got {_show(v)})")
+            raise ParamsInvalid(key, f"must be a string (got {show(v)})")
         return v
     if kind is bool:
         if not isinstance(v, bool):
-            raise ParamsInvalid(key, f"must be true or false (got {_show(v)})")
+            raise ParamsInvalid(key, f"must be true or false (got {show(v)})")
         return v
     if kind is int:
         if not _is_int(v):
-            raise ParamsInvalid(key, f"must be a whole number (got {_show(v)})")
+            raise ParamsInvalid(key, f"must be a whole number (got {show(v)})")
         return int(v)
     if kind is float:
-        if not _is_num(v):
-            raise ParamsInvalid(key, f"must be a number (got {_show(v)})")
+        if not finite(v):
+            raise ParamsInvalid(key, f"must be a number (got {show(v)})")
         return float(v)
     if kind == "ints":
         return _ints(key, v)
     if kind is dict:
         if not isinstance(v, Mapping):
-            raise ParamsInvalid(key, f"must be an object (got {_show(v)})")
+            raise ParamsInvalid(key, f"must be an object (got {show(v)})")
         return dict(v)
     if isinstance(kind, type) and issubclass(kind, Params):
         return kind.from_dict(v, prefix=f"{key}.")
@@ -107,7 +90,7 @@ class Params:
         """``d`` (parsed JSON) checked and converted; :class:`ParamsInvalid` for an unknown,
         missing or mistyped key (``prefix``: the dotted path of a nested object)."""
         if not isinstance(d, Mapping):
-            raise ParamsInvalid(prefix.rstrip(".") or "params", f"must be an object (got {_show(d)})")
+            raise ParamsInvalid(prefix.rstrip(".") or "params", f"must be an object (got {show(d)})")
         own = {f.name: f for f in fields(cls)}
         for key in d:
             if key not in own:
