@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from conftest import default_model_available
 from emomon.errors import DataError
 from emomon.labels import EMOTIONS
+from emomon.models.card import parse_card
 from emomon.training.cli_data import register
 from emomon.training.metrics import Collapse
 from emomon.training.report import ece_cell, load_run, make_report, pct
@@ -253,7 +254,7 @@ def test_report_over_the_shipped_default_alone(tmp_path: Path) -> None:
     assert streamed[1:] == [pm(meta["ua"]), pm(meta["streamed_ua"]), file_ua, answered, pm(meta["ece"])]
     details = md[md.index("## Runs in detail"):]
     assert md_row(details, "source")[1] == "shipped model"
-    assert md_row(details, "protocol")[1] == meta["protocol"] and md_row(details, "command")[1] == meta["command"]
+    assert md_row(details, "protocol")[1] == parse_card(meta).protocol_detail and md_row(details, "command")[1] == meta["command"]
     assert "default: confusion matrix n/a" in md and "none of these runs carries per-class recall" in md
     assert sorted(p.name for p in (tmp_path / "rep" / "figures").glob("*.png")) == ["summary.png"]
     assert "<td>shipped model</td>" in res.html.read_text()
