@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import ProfileError
+from .models.params import LayerHeadParams
 from .records import iso_time
 
 if TYPE_CHECKING:
@@ -74,12 +75,12 @@ def model_fingerprint(model: "EmotionModel") -> dict[str, Any]:
     adapter = model.new_adapter() if model.adaptive else None
     if adapter is None:
         raise ProfileError("profile", "this model cannot adapt to the speaker (it was not trained with speaker standardisation)")
-    p = model.config.params
+    hp = model.config.typed_params(LayerHeadParams)
     return {
         "architecture": model.config.architecture,
-        "backbone": p.get("backbone"),
-        "layers": [int(i) for i in p.get("layers", [])],
-        "pooling": p.get("pooling"),
+        "backbone": hp.backbone,
+        "layers": [int(i) for i in hp.layers],
+        "pooling": hp.pooling,
         "sample_rate": int(model.config.sample_rate),
         "dims": int(adapter.dims),
     }

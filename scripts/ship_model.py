@@ -70,6 +70,19 @@ def card_of(res: "RunResults", meta: dict[str, Any], name: str, description: str
     )
 
 
+def shipped_description(dst: Path) -> str:
+    """The description of the model already shipped in ``dst`` (``""``: none), kept when a
+    reship gives no ``--description``: the run's own config has none to fall back on."""
+    from emomon.errors import EmomonError
+    from emomon.models.card import parse_card
+
+    try:
+        meta = json.loads((dst / "config.json").read_text()).get("meta")
+        return parse_card(meta, str(dst / "config.json")).description or ""
+    except (OSError, ValueError, AttributeError, EmomonError):
+        return ""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
@@ -95,7 +108,10 @@ def main() -> int:
         return 1
     cfg = json.loads((src / "config.json").read_text())
     meta = cfg.setdefault("meta", {})
-    meta.update(card_of(res, meta, args.name, args.description).to_dict())
+    description = args.description or shipped_description(dst)
+    if not description:
+        print(f"ship_model: warning: {args.name} ships without a description (give --description)", file=sys.stderr)
+    meta.update(card_of(res, meta, args.name, description).to_dict())
     dst.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src / "model.safetensors", dst / "model.safetensors")
     (dst / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")

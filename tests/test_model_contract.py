@@ -207,3 +207,36 @@ def test_emomon_models_reads_the_card(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "protocol: emobox (6 folds, speaker-independent=True, strict)" in " ".join(out.split())
+
+
+def test_the_onnx_export_record_is_part_of_the_card():
+    """`emomon export` records its graph in meta.onnx; the card reads it typed (graph_quantize
+    from it), writes it back unchanged, and names a mistyped field."""
+    from emomon.models.card import OnnxExport
+    from emomon.models.onnx_cache import graph_quantize
+
+    meta = {"onnx": {"graph": "model.onnx", "quantize": "int8", "opset": 18, "exported_by": "emomon 0.1", "source": "x"}}
+    config = ModelConfig.from_dict({"architecture": "layer-head", "params": {"layers": [1]}, "meta": meta})
+    assert config.card.onnx == OnnxExport("model.onnx", "int8", 18, "emomon 0.1", None, "x")
+    assert graph_quantize(config) == "int8" and config.card.to_dict()["onnx"] == meta["onnx"]
+    fp32 = ModelConfig.from_dict({"architecture": "layer-head", "params": {"layers": [1]}, "meta": {"onnx": {"graph": "g.onnx"}}})
+    plain = ModelConfig.from_dict({"architecture": "layer-head", "params": {"layers": [1]}})
+    assert graph_quantize(fp32) is None and graph_quantize(plain) is None
+    with pytest.raises(ModelError) as err:
+        parse_card({"onnx": {"graph": "g.onnx", "opset": "eighteen"}})
+    assert err.value.why.startswith("meta.onnx.opset: must be a whole number")
+
+
+def test_ship_model_keeps_the_shipped_description_on_a_reship(tmp_path):
+    """A reship without --description keeps the description of the model already shipped (the run's
+    own config has none); a first ship without one has none."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import ship_model
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    (tmp_path / "config.json").write_text(json.dumps({"architecture": "layer-head", "meta": {"description": "the old words"}}))
+    assert ship_model.shipped_description(tmp_path) == "the old words"
+    assert ship_model.shipped_description(tmp_path / "absent") == ""
+    (tmp_path / "config.json").write_text("{not json")
+    assert ship_model.shipped_description(tmp_path) == ""

@@ -8,7 +8,8 @@ models`` (:func:`~emomon.models.shipped.meta_summary`) and ``emomon report`` rea
 
     name, description, recipe, protocol, folds, speaker_independent, mode, corpora, n_utterances,
     trained_on, data, ua/wa/f1/ece/streamed_ua/file_ua: {mean, std}, file_unanswered,
-    online_adaptive_ua: {heard: {mean, std}}, license, command
+    online_adaptive_ua: {heard: {mean, std}}, license, command,
+    onnx: {graph, quantize, opset, exported_by, torch, source}  (written by ``emomon export``)
 
 Older configs read leniently: every key may be missing (``None``; ``corpora`` empty), ``ua``/``wa``
 fall back to the bare ``cv_ua``/``cv_wa`` that ``emomon train`` writes into its final model, a
@@ -20,6 +21,7 @@ name, folds, speaker independence and mode it spells out. A key of the wrong typ
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -42,6 +44,46 @@ class Figure:
 
     def to_dict(self) -> dict[str, float | None]:
         return {"mean": self.mean, "std": self.std}
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    """What ``emomon export`` records of the graph it wrote beside the head (``meta.onnx``):
+    the graph's file name, its quantization (``"none"``, ``"int8"``...), the ONNX opset, who
+    exported it (``"emomon 0.x"``), with which torch, and from which model."""
+
+    graph: str
+    quantize: str = "none"
+    opset: int | None = None
+    exported_by: str | None = None
+    torch: str | None = None
+    source: str | None = None
+
+    @property
+    def quantization(self) -> str | None:
+        """``quantize``, ``None`` for fp32."""
+        return None if self.quantize == "none" else self.quantize
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def parse(cls, v: Any) -> "OnnxExport | None":
+        """``meta.onnx`` (``None``: no graph was exported); an :class:`Invalid` for a wrong type."""
+        if v is None:
+            return None
+        if not isinstance(v, Mapping):
+            raise Invalid("onnx", f"must be an object (got {show(v)})")
+        try:
+            graph = _text(v, "graph")
+            if graph is None:
+                raise Invalid("graph", "missing: the graph's file name")
+            text = {k: _text(v, k) for k in ("quantize", "exported_by", "torch", "source")}
+            opset = _int(v, "opset")
+        except Invalid as bad:
+            raise Invalid(f"onnx.{bad.key}", bad.why) from None
+        return cls(graph=graph, quantize=text["quantize"] or "none", opset=opset, exported_by=text["exported_by"],
+                   torch=text["torch"], source=text["source"])
 
 
 @dataclass(frozen=True)
@@ -70,6 +112,7 @@ class ModelCard:
     online_adaptive_ua: dict[str, Figure] = field(default_factory=dict)
     licence: str | None = None
     command: str | None = None
+    onnx: OnnxExport | None = None
     protocol_text: str | None = field(default=None, compare=False)  # an older card's protocol string, as written
 
     @property
@@ -105,6 +148,8 @@ class ModelCard:
             d["command"] = self.command
         if self.licence is not None:
             d["license"] = self.licence
+        if self.onnx is not None:
+            d["onnx"] = self.onnx.to_dict()
         return d
 
     @classmethod
@@ -149,7 +194,7 @@ class ModelCard:
             speaker_independent=independent, mode=mode, corpora=tuple(corpora or ()), n_utterances=_int(m, "n_utterances"),
             trained_on=text["trained_on"], data=text["data"], **scores, file_unanswered=_int(m, "file_unanswered"),
             online_adaptive_ua={str(k): f for k, v in (online or {}).items() if (f := _figure(f"online_adaptive_ua.{k}", v)) is not None},
-            licence=text["license"], command=text["command"], protocol_text=protocol_text,
+            licence=text["license"], command=text["command"], onnx=OnnxExport.parse(m.get("onnx")), protocol_text=protocol_text,
         )
 
 

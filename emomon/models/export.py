@@ -29,11 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import defaults
 from ..version import __version__
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import ModelError
+from .card import OnnxExport
 from .config import CONFIG_NAME, WEIGHTS_NAME, ModelConfig
+from .params import LayerHeadParams
 from .onnx_cache import GRAPH_FORMAT, GRAPH_NAME, check_exportable, check_quantize, prepare_export
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,8 @@ def whisper_encoder(config: ModelConfig) -> nn.Module:
     """The Whisper encoder of ``config``'s backbone (its weights resolved as the model's are), fp32, eval."""
     from .backbones import WhisperBackbone, load_backbone
 
-    p = config.params
-    backbone = load_backbone(p.get("backbone", defaults.BACKBONE), p.get("backbone_source"))
+    hp = config.typed_params(LayerHeadParams)
+    backbone = load_backbone(hp.backbone, hp.backbone_source)
     if not isinstance(backbone, WhisperBackbone):
         raise ModelError(config.architecture, "only a Whisper backbone exports to ONNX")
     return backbone.encoder.float().eval()
@@ -76,7 +77,7 @@ def graph_metadata(config: ModelConfig, encoder: nn.Module, quantize: str | None
     dims = encoder.dims
     return {
         "emomon.format": str(GRAPH_FORMAT),
-        "emomon.backbone": str(config.params.get("backbone", defaults.BACKBONE)),
+        "emomon.backbone": config.typed_params(LayerHeadParams).backbone,
         "emomon.states": str(dims.n_layers + 1),
         "emomon.hidden": str(dims.d_model),
         "emomon.n_mels": str(dims.n_mels),
@@ -196,8 +197,8 @@ def export_onnx(model: str | Path, out: str | Path, *, quantize: str | None = No
     meta = write_graph(config, out / GRAPH_NAME, quantize)
     with atomic_path(out / WEIGHTS_NAME) as tmp:
         tmp.write_bytes(weights)
-    raw.setdefault("meta", {})["onnx"] = {"graph": GRAPH_NAME, "quantize": quantize or "none", "opset": OPSET,
-                                          "exported_by": f"emomon {meta['emomon.version']}", "torch": meta["emomon.torch"],
-                                          "source": str(model)}
+    export = OnnxExport(graph=GRAPH_NAME, quantize=quantize or "none", opset=OPSET,
+                        exported_by=f"emomon {meta['emomon.version']}", torch=meta["emomon.torch"], source=str(model))
+    raw.setdefault("meta", {})["onnx"] = export.to_dict()
     atomic_write_text(out / CONFIG_NAME, json.dumps(raw, indent=2) + "\n")
     return out

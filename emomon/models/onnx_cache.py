@@ -117,6 +117,5 @@ def cached_graph(config: ModelConfig, quantize: str | None) -> Path:
 
 def graph_quantize(config: ModelConfig) -> str | None:
     """The quantization of the graph ``emomon export`` wrote beside ``config`` (``None``: fp32)."""
-    onnx_meta = config.meta.get("onnx") if isinstance(config.meta, dict) else None
-    q = onnx_meta.get("quantize") if isinstance(onnx_meta, dict) else None
-    return None if q in (None, "none") else str(q)
+    export = config.card.onnx
+    return None if export is None else export.quantization
