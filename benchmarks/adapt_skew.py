@@ -4,8 +4,9 @@
     python benchmarks/adapt_skew.py --protocol emobox        # RAVDESS's six folds (in-corpus voices)
     python benchmarks/adapt_skew.py --protocol loco          # each corpus held out (new voices)
 
-Each fold is fitted by the default recipe with the shipped options (``adapt=true``,
-``calib_split=both``), then its held-out clips are answered as sessions of three kinds:
+Each fold is fitted by the default recipe with the shipped options (``SHIPPED_OPTIONS``:
+``adapt=true``, ``calib_split=both``, rows balanced over corpora and classes, noisy and perturbed
+copies), then its held-out clips are answered as sessions of three kinds:
 
 * ``mixed``: one session per speaker holding all its clips (every emotion in the corpus's shares);
 * ``80%``: per speaker and emotion, that emotion's clips and a quarter as many of the speaker's
@@ -41,7 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-SHIPPED = {"adapt": True, "calib_split": "both"}
+from emomon.training.recipes.layer_head import SHIPPED_OPTIONS as SHIPPED  # noqa: E402
 VARIANTS = ("strict", "adapt", "cap 0.5", "gate")
 KINDS = ("mixed", "80%", "1-emo")
 GATE_MIN = 5

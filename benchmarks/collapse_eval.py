@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
-PERTURB = "speed:0.9,speed:1.1,pitch:2,pitch:-2"
+from emomon.training.recipes.layer_head import PERTURBATIONS as PERTURB  # noqa: E402
 VARIANTS = {
     "plain": {},
     "balanced": {"balance": "corpus-class"},

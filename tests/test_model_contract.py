@@ -240,3 +240,18 @@ def test_ship_model_keeps_the_shipped_description_on_a_reship(tmp_path):
     assert ship_model.shipped_description(tmp_path / "absent") == ""
     (tmp_path / "config.json").write_text("{not json")
     assert ship_model.shipped_description(tmp_path) == ""
+
+
+def test_the_shipped_options_are_those_the_default_was_trained_with():
+    """SHIPPED_OPTIONS (what the benchmarks call the shipped recipe) agree with the shipped
+    default's card: every option is in its command as --set KEY=VALUE, and no other --set is."""
+    import shlex
+
+    from emomon.models.config import read_config
+    from emomon.training.recipes.layer_head import SHIPPED_OPTIONS
+
+    card = read_config(REPO / "emomon" / "pretrained" / "default").card
+    words = shlex.split(card.command or "")
+    sets = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--set")
+    want = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in SHIPPED_OPTIONS.items()}
+    assert sets == want
