@@ -68,27 +68,59 @@ def pooled(chunks: Sequence[list[np.ndarray]]) -> np.ndarray:
     return np.stack(rows)
 
 
-def chunked_windows(backbone, samples: np.ndarray, rate: int, window: float, hop: float) -> np.ndarray:
-    """``(windows, layers, 2 * hidden)``: the stream's windows of a clip (those of
-    :func:`~emomon.features.windows.clip_windows`) pooled from per-hop chunk states."""
-    from emomon.features.windows import clip_windows
-
+def chunked_windows(chunks: Sequence[list[np.ndarray]], zero: list[np.ndarray], starts_end: Sequence[float],
+                    rate: int, hop: float, per: int) -> np.ndarray:
+    """``(windows, layers, 2 * hidden)``: windows ending at ``starts_end`` (seconds) pooled from the
+    clip's per-hop ``chunks`` (``zero``: the front padding's chunk)."""
     h = int(round(hop * rate))
-    per = int(round(window / hop))
-    chunks = chunk_states(backbone, samples, h)
-    zero = chunk_states(backbone, np.zeros(h, dtype=np.float32), h)[0]  # the front padding's chunk
     rows = []
-    for win in clip_windows(samples, rate, window, hop):
-        end = int(round(win.t_end * rate))
-        k = -(-end // h)  # chunks up to the one holding the window's last sample
-        idx = range(k - per, k)
-        rows.append(pooled([chunks[i] if i >= 0 else zero for i in idx if i < len(chunks)]))
+    for end_s in starts_end:
+        k = -(-int(round(end_s * rate)) // h)  # chunks up to the one holding the window's last sample
+        rows.append(pooled([chunks[i] if i >= 0 else zero for i in range(k - per, k) if i < len(chunks)]))
     return np.stack(rows).astype(np.float16)
 
 
+class ChunkFeatures:
+    """Both pooled features of a clip from one encoding of its chunks: the whole clip's ``(layers,
+    2 * hidden)`` and its stream windows' ``(windows, layers, 2 * hidden)`` (those of
+    :func:`~emomon.features.windows.clip_windows`). The one not asked for yet is kept (keyed by
+    the samples' hash) until it is, so that each clip is encoded once."""
+
+    def __init__(self, backbone, window: float, hop: float) -> None:
+        self.backbone, self.window, self.hop = backbone, window, hop
+        self.rate = backbone.sample_rate
+        self.kept: dict[tuple[str, str], np.ndarray] = {}
+        self._zero: list[np.ndarray] | None = None
+
+    def clip(self, x: np.ndarray) -> np.ndarray:
+        return self._get("clip", x)
+
+    def windows(self, x: np.ndarray) -> np.ndarray:
+        return self._get("windows", x)
+
+    def _get(self, kind: str, x: np.ndarray) -> np.ndarray:
+        import hashlib
+
+        key = hashlib.sha1(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()
+        if (kind, key) in self.kept:
+            return self.kept.pop((kind, key))
+        from emomon.features.windows import clip_windows
+
+        h = int(round(self.hop * self.rate))
+        chunks = chunk_states(self.backbone, x, h)
+        if self._zero is None:
+            self._zero = chunk_states(self.backbone, np.zeros(h, dtype=np.float32), h)[0]
+        ends = [w.t_end for w in clip_windows(x, self.rate, self.window, self.hop)]
+        both = {"clip": pooled(chunks).astype(np.float32),
+                "windows": chunked_windows(chunks, self._zero, ends, self.rate, self.hop, int(round(self.window / self.hop)))}
+        other = "windows" if kind == "clip" else "clip"
+        self.kept[(other, key)] = both[other]
+        return both[kind]
+
+
 def chunked_recipe():
-    """The default recipe with every pooled feature (clips, windows, file segments) made from
-    per-hop chunks."""
+    """The default recipe with its clips' and stream windows' pooled features made from per-hop
+    chunks (each clip encoded once: :class:`ChunkFeatures`; file segments keep the full path)."""
     from emomon.models.backbones import load_backbone
     from emomon.training.cache import ExtractorKey
     from emomon.training.recipes import get_recipe
@@ -96,27 +128,29 @@ def chunked_recipe():
     from emomon.training.recipes.layer_head import STREAM_HOP, STREAM_WINDOW
 
     base = type(get_recipe("default"))
+    shared: dict[tuple, ChunkFeatures] = {}
 
     class Chunked(base):  # type: ignore[misc, valid-type]
+        def _features(self, ctx) -> ChunkFeatures:
+            spec = tuple(self._backbone_spec(ctx))
+            if spec not in shared:
+                shared[spec] = ChunkFeatures(load_backbone(*spec), STREAM_WINDOW, STREAM_HOP)
+            return shared[spec]
+
         def _key(self, ctx):
             name, source = self._backbone_spec(ctx)
             return ExtractorKey("chunk-pool", {"backbone": name, "source": source, "hop": STREAM_HOP}, version="1")
 
         def _extract(self, ctx):
-            backbone = load_backbone(*self._backbone_spec(ctx))
-            h = int(round(STREAM_HOP * backbone.sample_rate))
-            return backbone, lambda x: pooled(chunk_states(backbone, x, h)).astype(np.float32)
+            f = self._features(ctx)
+            return f.backbone, f.clip
 
         def window_features(self, utts, ctx):
-            backbone = load_backbone(*self._backbone_spec(ctx))
+            f = self._features(ctx)
             name, source = self._backbone_spec(ctx)
             key = ExtractorKey("chunk-pool-windows", {"backbone": name, "source": source, "window": STREAM_WINDOW,
                                                       "hop": STREAM_HOP, "pad": "front"}, version="1")
-
-            def extract(x):
-                return chunked_windows(backbone, x, backbone.sample_rate, STREAM_WINDOW, STREAM_HOP)
-
-            return [f.astype(np.float32) for f in cached_features(utts, key, extract, backbone.sample_rate, ctx)]
+            return [w.astype(np.float32) for w in cached_features(utts, key, f.windows, f.rate, ctx)]
 
     return Chunked()
 
