@@ -97,7 +97,7 @@ def offline_rtf(model: str, clips: list[Path]) -> dict:
             "one_clip_wall_s": round(one, 2), "steady_rtf_x": round(steady, 1)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--default", default="default", help="the reference model (name or directory)")
     ap.add_argument("--fast", default="fast", help="the fast model (name or directory; a stand-in when it does not load)")
@@ -105,21 +105,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per model and batch size")
     ap.add_argument("--clips", type=int, default=100, help="RAVDESS clips for the offline RTF (0: skip)")
     ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+def print_machine(argv: list[str] | None) -> bool:
+    """The command, the machine and whether a training job runs beside (``True``: busy)."""
     import torch
 
-    from emomon.errors import EmomonError
-    from emomon.models import load_model
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     print("command:", " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]))
     print(f"machine: nproc {os.cpu_count()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s), load {os.getloadavg()}")
     busy = subprocess.run(["pgrep", "-af", "[e]momon train"], capture_output=True, text=True).stdout.strip()
     print("other training jobs:", busy.replace("\n", " | ")[:300] if busy else "none (idle)")
-    tmp = tempfile.TemporaryDirectory()
-    names = {"default": args.default, "fast": args.fast}
+    return bool(busy)
+
+
+def load_both(names: dict[str, str], tmp: Path) -> dict:
+    """Both models by role; a ``fast`` that does not load is replaced by a stand-in (``names`` updated)."""
+    from emomon.errors import EmomonError
+    from emomon.models import load_model
+
     models = {}
     for role, name in names.items():
         try:
@@ -128,32 +132,42 @@ def main(argv: list[str] | None = None) -> int:
             if role != "fast":
                 raise
             print(f"fast: {name!r} does not load ({exc}); a stand-in (untrained head, same cost)")
-            names[role] = stand_in(Path(tmp.name) / "fast")
+            names[role] = stand_in(tmp / "fast")
             models[role] = load_model(names[role], device="cpu").eval()
-    res: dict = {"machine_load_start": os.getloadavg(), "busy": bool(busy), "models": {}}
+    return models
+
+
+def measure(models: dict, names: dict[str, str], seconds: float, n_clips: int) -> dict:
+    """Per role: FLOPs per 3 s window, windows/s at batch 1 and 16, and the offline RTF."""
+    out: dict = {}
     wins = windows(16, 3.0)
     for role, m in models.items():
         fl = model_flops(m, int(3.0 * RATE))
-        p = m.config.params
-        res["models"][role] = {"name": names[role], "backbone": p.get("backbone"), "layers": p.get("layers"),
-                               "gflops_per_window": round(fl.total / 1e9, 3), "flops": fl.as_dict()}
+        hp = m.config.hparams
+        out[role] = {"name": names[role], "backbone": getattr(hp, "backbone", None), "layers": list(getattr(hp, "layers", []) or []),
+                     "gflops_per_window": round(fl.total / 1e9, 3), "flops": fl.as_dict()}
     for batch in (1, 16):
         for role, m in models.items():
-            r = sustained_rate(caller(m, wins[:batch]), batch, args.seconds)
-            res["models"][role][f"windows_per_s_b{batch}"] = round(r["median"], 1)
-    if args.clips and RAVDESS.is_dir():
-        clips = sorted(RAVDESS.glob("Actor_*/*.*"))[:: max(1, 1440 // args.clips)][: args.clips]
+            out[role][f"windows_per_s_b{batch}"] = round(sustained_rate(caller(m, wins[:batch]), batch, seconds)["median"], 1)
+    if n_clips and RAVDESS.is_dir():
+        clips = sorted(RAVDESS.glob("Actor_*/*.*"))[:: max(1, 1440 // n_clips)][:n_clips]
         for role in models:
-            res["models"][role]["offline"] = offline_rtf(names[role], clips)
-    d, f = res["models"]["default"], res["models"]["fast"]
-    res["ratios"] = {"windows_per_s_b1": round(f["windows_per_s_b1"] / d["windows_per_s_b1"], 2),
-                     "windows_per_s_b16": round(f["windows_per_s_b16"] / d["windows_per_s_b16"], 2),
-                     "flops": round(d["gflops_per_window"] / f["gflops_per_window"], 2)}
+            out[role]["offline"] = offline_rtf(names[role], clips)
+    return out
+
+
+def ratios(d: dict, f: dict) -> dict[str, float]:
+    """fast / default for windows/s and the offline RTF; default / fast for FLOPs."""
+    r = {"windows_per_s_b1": round(f["windows_per_s_b1"] / d["windows_per_s_b1"], 2),
+         "windows_per_s_b16": round(f["windows_per_s_b16"] / d["windows_per_s_b16"], 2),
+         "flops": round(d["gflops_per_window"] / f["gflops_per_window"], 2)}
     if "offline" in f:
-        res["ratios"]["offline_rtf"] = round(f["offline"]["rtf_x"] / d["offline"]["rtf_x"], 2)
-    res["machine_load_end"] = os.getloadavg()
-    for role in models:
-        m = res["models"][role]
+        r["offline_rtf"] = round(f["offline"]["rtf_x"] / d["offline"]["rtf_x"], 2)
+    return r
+
+
+def report(res: dict) -> None:
+    for role, m in res["models"].items():
         off = m.get("offline", {})
         print(f"{role:8s} {m['name']!s:30.30s} {m['backbone']} layers {m['layers']}: {m['gflops_per_window']:.2f} GFLOP/3 s window, "
               f"{m['windows_per_s_b1']:.1f} windows/s at batch 1, {m['windows_per_s_b16']:.1f} at batch 16"
@@ -161,6 +175,23 @@ def main(argv: list[str] | None = None) -> int:
                  f"({off['steady_rtf_x']}x with the one-clip start-up subtracted)" if off else ""))
     print("fast / default:", ", ".join(f"{k} {v}x" for k, v in res["ratios"].items()), "(flops: default's / fast's)")
     print(f"load at the end: {res['machine_load_end']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    busy = print_machine(argv)
+    tmp = tempfile.TemporaryDirectory()
+    names = {"default": args.default, "fast": args.fast}
+    models = load_both(names, Path(tmp.name))
+    res: dict = {"machine_load_start": os.getloadavg(), "busy": busy}
+    res["models"] = measure(models, names, args.seconds, args.clips)
+    res["ratios"] = ratios(res["models"]["default"], res["models"]["fast"])
+    res["machine_load_end"] = os.getloadavg()
+    report(res)
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
     return 0
