@@ -37,7 +37,7 @@ from typing import Iterable, Iterator
 PACKAGE = "emomon"
 
 LAYERS: list[set[str]] = [
-    {"errors", "defaults", "labels", "lazy", "atomic", "version", "registry", "records", "audio"},
+    {"errors", "defaults", "labels", "lazy", "atomic", "version", "registry", "records", "audio", "manifests"},
     {"features", "models", "profiles", "output"},
     {"stream", "timeline"},
     {"batch", "training", "serve", "client"},

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..errors import DataError
+from ..manifests import csv_columns, csv_rows, json_rows
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +72,11 @@ def _manifest_rows(manifest: Path) -> Iterator[tuple[int, dict]]:
     with open(manifest, newline="", encoding="utf-8-sig") as f:
         if manifest.suffix.lower() == ".csv":
             reader = csv.DictReader(f)
-            if "path" not in {c.strip().lower() for c in (reader.fieldnames or [])}:
+            if "path" not in csv_columns(reader):
                 raise DataError(str(manifest), "no path column (a manifest lists one audio file a row under 'path')")
-            for n, row in enumerate(reader, 2):
-                yield n, {k.strip().lower(): v for k, v in row.items() if k is not None}
+            yield from csv_rows(reader)
             return
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{manifest}:{n}", f"not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{manifest}:{n}", "each line must be a JSON object with a 'path'")
+        for n, row in json_rows(f, manifest, "each line must be a JSON object with a 'path'"):
             yield n, {str(k).lower(): v for k, v in row.items()}
 
 

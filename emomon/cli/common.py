@@ -53,14 +53,20 @@ def adaptation(m: "EmotionModel", model: str, adapt: Optional[bool], profile: Op
     return decision.adapt
 
 
-def check_outputs(jsonl: Optional[Path], plot: Optional[Path], force: bool, append: bool) -> None:
-    """Refuse, before the model loads, output files that would clobber something."""
+def check_options(*, jsonl: Optional[Path], plot: Optional[Path], force: bool, append: bool, adapt: Optional[bool],
+                  profile: Optional[str], window: Optional[float]) -> None:
+    """What ``listen`` and ``file`` refuse before the model loads: output files that would clobber
+    something, a bad ``--profile`` (or one with ``--no-adapt``), a bad ``--window``."""
+    from ..features.windows import check_window
     from ..output.files import check_output_path, check_plot_path
+    from ..profiles import check_profile_options
 
     if jsonl is not None:
         check_output_path(jsonl, "jsonl", force, append)
     if plot is not None:
         check_plot_path(plot, force)
+    check_profile_options(adapt, profile)
+    check_window(window)
 
 
 def run_live(monitor: "Monitor", model: str, title: str, *, no_ui: bool, jsonl: Optional[Path], force: bool, append: bool,

@@ -13,7 +13,7 @@ import typer
 
 from .. import defaults
 from ..errors import EmomonError
-from .common import adaptation, check_outputs, load, profile_saved, run_live
+from .common import adaptation, check_options, load, profile_saved, run_live
 from .options import (AppendOpt, BackendChoice, BackendOpt, CollapseOpt, Compute, ComputeOpt, ForceOpt, Format, HopOpt,
                       JsonlOpt, MinConfidenceOpt, MinSpeechOpt, ModelOpt, NoUiOpt, PlotOpt, PrecisionChoice, PrecisionOpt,
                       ProfileOpt, SilenceOpt, VadMethod, VadOpt, VadThresholdOpt, WindowOpt, vad_options)
@@ -63,13 +63,9 @@ def file_cmd(
     backend: BackendChoice = BackendOpt,
 ) -> None:
     """The speech segments of files and their emotions, or --stream a file through the live pipeline."""
-    from ..features.windows import check_window
-    from ..profiles import check_profile_options
     from ..timeline.inputs import expand_inputs
 
-    check_outputs(jsonl, plot, force, append)
-    check_profile_options(adapt, profile)
-    check_window(window)
+    check_options(jsonl=jsonl, plot=plot, force=force, append=append, adapt=adapt, profile=profile, window=window)
     vad_opts = vad_options(vad, vad_threshold, min_speech, silence_db)
     inputs = list(expand_inputs(paths))
     if stream:

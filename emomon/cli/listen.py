@@ -9,7 +9,7 @@ import typer
 
 from .. import defaults
 from ..errors import EmomonError
-from .common import adaptation, check_outputs, load, run_live
+from .common import adaptation, check_options, load, run_live
 from .options import (AppendOpt, BackendChoice, BackendOpt, CollapseOpt, Compute, ComputeOpt, ForceOpt, HopOpt, JsonlOpt,
                       MinConfidenceOpt, MinSpeechOpt, ModelOpt, NoUiOpt, PlotOpt, PrecisionChoice, PrecisionOpt, ProfileOpt,
                       SilenceOpt, SmoothingOpt, VadMethod, VadOpt, VadThresholdOpt, WindowOpt, vad_options)
@@ -57,15 +57,11 @@ def listen(
 ) -> None:
     """Monitor the microphone live (Ctrl-C or SIGTERM stops, exit 0: the log is flushed, the plot drawn, the profile saved;
     a device that stops delivering audio ends it with a device error, exit 1)."""
-    from ..features.windows import check_window
-    from ..profiles import check_profile_options
     from ..stream.api import microphone_monitor
     from ..stream.familiarity import collapse_options
     from ..stream.monitor import MonitorConfig
 
-    check_outputs(jsonl, plot, force, append)
-    check_profile_options(adapt, profile)
-    check_window(window)
+    check_options(jsonl=jsonl, plot=plot, force=force, append=append, adapt=adapt, profile=profile, window=window)
     devs = listen_devices(device or [], profile)  # a bad --device fails before the model loads
     m = load(model, compute, window, precision, backend)
     cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad_options(vad, vad_threshold, min_speech, silence_db),

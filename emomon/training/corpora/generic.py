@@ -23,11 +23,11 @@ error (the manifest is wrong), naming the first missing path.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
 from ...errors import DataError
+from ...manifests import csv_columns, csv_rows, json_rows
 from ...records import Utterance
 from .base import AUDIO_SUFFIXES, SkipLog, audio_files, canonical_label, finish, log, require_dir
 
@@ -95,23 +95,13 @@ def _rows(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         with open(manifest, newline="", encoding="utf-8-sig") as f:
             if suffix == ".jsonl":
-                for n, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(f"{manifest}:{n}", f"not JSON ({exc.msg})") from None
-                    if not isinstance(row, dict):
-                        raise DataError(f"{manifest}:{n}", "each line must be a JSON object")
-                    yield n, row
+                yield from json_rows(f, manifest, "each line must be a JSON object")
             elif suffix == ".csv":
                 reader = csv.DictReader(f)
-                missing = {"path", "label"} - {c.strip().lower() for c in (reader.fieldnames or [])}
+                missing = {"path", "label"} - csv_columns(reader)
                 if missing:
                     raise DataError(str(manifest), f"missing column{'s' if len(missing) > 1 else ''} {', '.join(sorted(missing))} (need path,label,speaker)")
-                for n, row in enumerate(reader, 2):
-                    yield n, {k.strip().lower(): v for k, v in row.items() if k is not None}
+                yield from csv_rows(reader)
             else:
                 raise DataError(str(manifest), "a manifest must be .csv or .jsonl")
     except OSError as exc:
