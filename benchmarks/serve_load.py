@@ -178,9 +178,19 @@ class RssSampler:
         self._stop.set()
         self._thread.join(5)
 
-    def figures(self) -> dict[str, float | None]:
+    def figures(self, warmup_s: float = 10.0) -> dict[str, float | None]:
+        """First and last samples, the one at ``warmup_s`` (model warm-up and buffers filled), and
+        the least-squares slope after it in MiB per minute (flat memory: about 0)."""
         got = [v for v in self.samples if v is not None]
-        return {"rss_first_mb": got[0] if got else None, "rss_last_mb": got[-1] if got else None}
+        k = min(len(got) - 1, int(round(warmup_s / self.every))) if got else 0
+        tail = got[k:]
+        slope = None
+        if len(tail) >= 3:
+            t = [i * self.every / 60.0 for i in range(len(tail))]
+            mt, mv = sum(t) / len(t), sum(tail) / len(tail)
+            slope = round(sum((a - mt) * (b - mv) for a, b in zip(t, tail)) / sum((a - mt) ** 2 for a in t), 2)
+        return {"rss_first_mb": got[0] if got else None, f"rss_at_{warmup_s:g}s_mb": got[k] if got else None,
+                "rss_last_mb": got[-1] if got else None, "rss_slope_mb_per_min": slope}
 
 
 def main() -> int:
