@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -33,6 +33,37 @@ class WhisperDims:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+_CT2_TOP = {"conv1.bias": "conv1/bias", "conv2.weight": "conv2/weight", "conv2.bias": "conv2/bias",
+            "ln_post.weight": "layer_norm/gamma", "ln_post.bias": "layer_norm/beta"}
+_CT2_BLOCK = {
+    "attn_ln.weight": "self_attention/layer_norm/gamma", "attn_ln.bias": "self_attention/layer_norm/beta",
+    "attn.qkv.weight": "self_attention/linear_0/weight", "attn.qkv.bias": "self_attention/linear_0/bias",
+    "attn.out.weight": "self_attention/linear_1/weight", "attn.out.bias": "self_attention/linear_1/bias",
+    "ffn_ln.weight": "ffn/layer_norm/gamma", "ffn_ln.bias": "ffn/layer_norm/beta",
+    "ffn.0.weight": "ffn/linear_0/weight", "ffn.0.bias": "ffn/linear_0/bias",
+    "ffn.2.weight": "ffn/linear_1/weight", "ffn.2.bias": "ffn/linear_1/bias",
+}
+"""Our parameter names -> CTranslate2's (below ``encoder/``; a block's below ``layer_{i}/``);
+``conv1.weight`` and ``positions`` are read first, for the sizes."""
+
+_HF_TOP = {"conv1.bias": "conv1.bias", "conv2.weight": "conv2.weight", "conv2.bias": "conv2.bias",
+           "ln_post.weight": "layer_norm.weight", "ln_post.bias": "layer_norm.bias"}
+_HF_BLOCK = {
+    "attn_ln.weight": "self_attn_layer_norm.weight", "attn_ln.bias": "self_attn_layer_norm.bias",
+    "attn.out.weight": "self_attn.out_proj.weight", "attn.out.bias": "self_attn.out_proj.bias",
+    "ffn_ln.weight": "final_layer_norm.weight", "ffn_ln.bias": "final_layer_norm.bias",
+    "ffn.0.weight": "fc1.weight", "ffn.0.bias": "fc1.bias",
+    "ffn.2.weight": "fc2.weight", "ffn.2.bias": "fc2.bias",
+}
+"""Our parameter names -> Hugging Face's (below the encoder prefix; a block's below ``layers.{i}.``);
+the fused ``attn.qkv`` is made of the separate q, k, v projections (k has no bias)."""
+
+
+def _renamed(get: Callable[[str], torch.Tensor], names: Mapping[str, str], ours: str = "", theirs: str = "") -> dict[str, torch.Tensor]:
+    """``{ours + our name: get(theirs + their name)}`` for the ``names`` table."""
+    return {ours + k: get(theirs + v) for k, v in names.items()}
 
 
 class _Attention(nn.Module):
@@ -120,28 +151,9 @@ class WhisperEncoder(nn.Module):
             n_mels=conv1.shape[1], d_model=conv1.shape[0], n_heads=heads, n_layers=n_layers, n_ctx=pos.shape[0],
             d_ff=get("layer_0/ffn/linear_0/weight").shape[0],
         )
-        state: dict[str, torch.Tensor] = {
-            "conv1.weight": conv1, "conv1.bias": get("conv1/bias"),
-            "conv2.weight": get("conv2/weight"), "conv2.bias": get("conv2/bias"),
-            "positions": pos,
-            "ln_post.weight": get("layer_norm/gamma"), "ln_post.bias": get("layer_norm/beta"),
-        }
+        state = {"conv1.weight": conv1, "positions": pos, **_renamed(get, _CT2_TOP)}
         for i in range(n_layers):
-            p, q = f"blocks.{i}.", f"layer_{i}/"
-            state.update({
-                p + "attn_ln.weight": get(q + "self_attention/layer_norm/gamma"),
-                p + "attn_ln.bias": get(q + "self_attention/layer_norm/beta"),
-                p + "attn.qkv.weight": get(q + "self_attention/linear_0/weight"),
-                p + "attn.qkv.bias": get(q + "self_attention/linear_0/bias"),
-                p + "attn.out.weight": get(q + "self_attention/linear_1/weight"),
-                p + "attn.out.bias": get(q + "self_attention/linear_1/bias"),
-                p + "ffn_ln.weight": get(q + "ffn/layer_norm/gamma"),
-                p + "ffn_ln.bias": get(q + "ffn/layer_norm/beta"),
-                p + "ffn.0.weight": get(q + "ffn/linear_0/weight"),
-                p + "ffn.0.bias": get(q + "ffn/linear_0/bias"),
-                p + "ffn.2.weight": get(q + "ffn/linear_1/weight"),
-                p + "ffn.2.bias": get(q + "ffn/linear_1/bias"),
-            })
+            state.update(_renamed(get, _CT2_BLOCK, f"blocks.{i}.", f"layer_{i}/"))
         enc = cls(dims)
         enc.load_state_dict(state, strict=True)
         return enc
@@ -162,27 +174,12 @@ class WhisperEncoder(nn.Module):
         d = conv1.shape[0]
         dims = WhisperDims(n_mels=conv1.shape[1], d_model=d, n_heads=n_heads, n_layers=n_layers, n_ctx=pos.shape[0],
                            d_ff=get("layers.0.fc1.weight").shape[0])
-        state: dict[str, torch.Tensor] = {
-            "conv1.weight": conv1, "conv1.bias": get("conv1.bias"),
-            "conv2.weight": get("conv2.weight"), "conv2.bias": get("conv2.bias"),
-            "positions": pos,
-            "ln_post.weight": get("layer_norm.weight"), "ln_post.bias": get("layer_norm.bias"),
-        }
+        state = {"conv1.weight": conv1, "positions": pos, **_renamed(get, _HF_TOP)}
         for i in range(n_layers):
             p, q = f"blocks.{i}.", f"layers.{i}."
-            k_bias = torch.zeros(d)
-            state.update({
-                p + "attn_ln.weight": get(q + "self_attn_layer_norm.weight"),
-                p + "attn_ln.bias": get(q + "self_attn_layer_norm.bias"),
-                p + "attn.qkv.weight": torch.cat([get(q + f"self_attn.{n}_proj.weight") for n in "qkv"]),
-                p + "attn.qkv.bias": torch.cat([get(q + "self_attn.q_proj.bias"), k_bias, get(q + "self_attn.v_proj.bias")]),
-                p + "attn.out.weight": get(q + "self_attn.out_proj.weight"),
-                p + "attn.out.bias": get(q + "self_attn.out_proj.bias"),
-                p + "ffn_ln.weight": get(q + "final_layer_norm.weight"),
-                p + "ffn_ln.bias": get(q + "final_layer_norm.bias"),
-                p + "ffn.0.weight": get(q + "fc1.weight"), p + "ffn.0.bias": get(q + "fc1.bias"),
-                p + "ffn.2.weight": get(q + "fc2.weight"), p + "ffn.2.bias": get(q + "fc2.bias"),
-            })
+            state.update(_renamed(get, _HF_BLOCK, p, q))
+            state[p + "attn.qkv.weight"] = torch.cat([get(q + f"self_attn.{n}_proj.weight") for n in "qkv"])
+            state[p + "attn.qkv.bias"] = torch.cat([get(q + "self_attn.q_proj.bias"), torch.zeros(d), get(q + "self_attn.v_proj.bias")])
         enc = cls(dims)
         enc.load_state_dict(state, strict=True)
         return enc
