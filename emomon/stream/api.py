@@ -44,10 +44,14 @@ __all__ = ["check_device_profile", "file_monitor", "microphone_monitor", "open_m
            "stream_file", "stream_microphone"]
 
 
-def _vad(vad: VadOptions | str | None) -> VadOptions:
-    if isinstance(vad, VadOptions):
-        return vad
-    return VadOptions(method=vad) if vad else VadOptions()
+def _config(*, window: float | None, hop: float | None, smoothing: float, vad: VadOptions | str | None,
+            min_confidence: float | None, duration: float | None, adapt: bool, collapse_check: bool) -> MonitorConfig:
+    """The monitor settings of :func:`stream_file`'s and :func:`stream_microphone`'s keywords
+    (``vad``: options, a method name, or ``None`` for the default)."""
+    if not isinstance(vad, VadOptions):
+        vad = VadOptions(method=vad) if vad else VadOptions()
+    return MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=vad, min_confidence=min_confidence,
+                         duration=duration, adapt=adapt, collapse=collapse_options(collapse_check))
 
 
 def file_monitor(
@@ -115,8 +119,8 @@ def stream_file(
     the speaker when the model can. ``collapse_check``: records say ``caution="unfamiliar voice"``
     while the answers collapse into one class (:mod:`emomon.stream.familiarity`).
     """
-    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
-                        duration=duration, adapt=adapt, collapse=collapse_options(collapse_check))
+    cfg = _config(window=window, hop=hop, smoothing=smoothing, vad=vad, min_confidence=min_confidence, duration=duration,
+                  adapt=adapt, collapse_check=collapse_check)
     return file_monitor(source, model, fast=fast, config=cfg, compute=compute, source_rate=source_rate).records()
 
 
@@ -197,8 +201,8 @@ def stream_microphone(
     iterator is closed. A device that stalls or delivers only digital silence raises a
     :class:`~emomon.errors.DeviceError` naming it (see :func:`microphone_monitor`); ``collapse_check``
     as in :func:`stream_file`."""
-    cfg = MonitorConfig(window=window, hop=hop, smoothing=smoothing, vad=_vad(vad), min_confidence=min_confidence,
-                        duration=duration, adapt=adapt, collapse=collapse_options(collapse_check))
+    cfg = _config(window=window, hop=hop, smoothing=smoothing, vad=vad, min_confidence=min_confidence, duration=duration,
+                  adapt=adapt, collapse_check=collapse_check)
     return microphone_monitor(device, model, devices=devices, config=cfg, compute=compute, stall_timeout=stall_timeout,
                               silence_timeout=silence_timeout).records()
 
