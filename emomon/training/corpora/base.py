@@ -102,6 +102,13 @@ MISNAMED = "misnamed"
 """The start of the reason counted for an audio file whose name a corpus reader cannot parse."""
 
 
+def corpus_utterance(corpus: str, path: Path, key: str, speaker: str, emotion: str, **fields: object) -> Utterance:
+    """The :class:`Utterance` of a clip of ``corpus``: its id (``corpus:key``) and speaker
+    (``corpus:speaker``) named within the corpus, so that no two corpora share one; ``fields``
+    the rest (gender, intensity, statement, extra)."""
+    return Utterance(id=f"{corpus}:{key}", path=str(path), emotion=emotion, speaker=f"{corpus}:{speaker}", corpus=corpus, **fields)
+
+
 def parse_files(files: Iterable[Path], parse: Callable[[Path], Utterance | None], skips: SkipLog, expected: str) -> list[Utterance]:
     """``parse(p)`` of every file; a file it gives nothing for without counting a reason of its own
     (an unknown label...) is counted in ``skips`` as misnamed (``expected`` names the layout)."""

@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import SkipLog, audio_files, finish, log, parse_files, require_dir
+from .base import corpus_utterance, SkipLog, audio_files, finish, log, parse_files, require_dir
 
 CORPUS = "crema-d"
 NAME_RE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})$")
@@ -82,12 +82,8 @@ def parse_crema_d_name(path: str | Path, genders: dict[str, str] | None = None, 
         if skips is not None:
             skips.skip(f"emotion code {emo} is not in the label set", p)
         return None
-    return Utterance(
-        id=f"{CORPUS}:{p.stem}",
-        path=str(p),
-        emotion=emotion,
-        speaker=f"{CORPUS}:{actor}",
-        corpus=CORPUS,
+    return corpus_utterance(
+        CORPUS, p, p.stem, actor, emotion,
         gender=(genders or {}).get(actor),
         intensity=INTENSITIES.get(intensity),
         statement=SENTENCES.get(sentence, sentence),

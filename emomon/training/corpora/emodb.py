@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import SkipLog, audio_files, finish, parse_files, require_dir
+from .base import corpus_utterance, SkipLog, audio_files, finish, parse_files, require_dir
 
 CORPUS = "emodb"
 NAME_RE = re.compile(r"^(\d{2})([ab]\d{2})([WLEAFTN])([a-z])$")
@@ -73,12 +73,8 @@ def parse_emodb_name(path: str | Path, skips: SkipLog | None = None) -> Utteranc
             skips.skip(f"{SOURCE_LABELS[letter]} ({letter}) is not in the label set", p)
         return None
     gender = "male" if speaker in MALE else "female" if speaker in FEMALE else None
-    return Utterance(
-        id=f"{CORPUS}:{p.stem}",
-        path=str(p),
-        emotion=emotion,
-        speaker=f"{CORPUS}:{speaker}",
-        corpus=CORPUS,
+    return corpus_utterance(
+        CORPUS, p, p.stem, speaker, emotion,
         gender=gender,
         intensity=None,
         statement=TEXTS.get(text, text),

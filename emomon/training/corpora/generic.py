@@ -29,7 +29,7 @@ from typing import Any, Iterator
 from ...errors import DataError
 from ...manifests import csv_columns, csv_rows, json_rows
 from ...records import Utterance
-from .base import AUDIO_SUFFIXES, SkipLog, audio_files, canonical_label, finish, log, require_dir
+from .base import AUDIO_SUFFIXES, SkipLog, audio_files, canonical_label, corpus_utterance, finish, log, require_dir
 
 FOLDER = "folder"
 MANIFEST = "manifest"
@@ -139,12 +139,8 @@ def read_manifest(root: str | Path) -> list[Utterance]:
         corpus = str(row.get("corpus") or "").strip() or MANIFEST
         text = row.get("text") or row.get("statement")
         utts.append(
-            Utterance(
-                id=f"{corpus}:{row.get('id') or rel}",
-                path=str(path),
-                emotion=emotion,
-                speaker=f"{corpus}:{speaker}" if speaker else f"{corpus}:{rel}",
-                corpus=corpus,
+            corpus_utterance(
+                corpus, path, row.get("id") or rel, speaker or rel, emotion,  # no speaker: each clip its own
                 gender=_gender(row.get("gender")),
                 intensity=(str(row["intensity"]).strip() or None) if row.get("intensity") else None,
                 statement=str(text) if text else None,

@@ -33,7 +33,7 @@ from typing import Iterator
 from ...errors import DataError
 from ...labels import EMOTIONS
 from ...records import Utterance
-from .base import MISNAMED, SkipLog, audio_files, log, require_dir
+from .base import corpus_utterance, MISNAMED, SkipLog, audio_files, log, require_dir
 
 NAME_RE = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
@@ -53,12 +53,8 @@ def parse_ravdess_name(path: str | Path) -> Utterance | None:
     code = int(emo)
     if not 1 <= code <= len(EMOTIONS) or channel not in CHANNELS:
         return None
-    return Utterance(
-        id=f"ravdess:{p.stem}",
-        path=str(p),
-        emotion=EMOTIONS[code - 1],
-        speaker=f"ravdess:{int(actor):02d}",
-        corpus="ravdess",
+    return corpus_utterance(
+        "ravdess", p, p.stem, f"{int(actor):02d}", EMOTIONS[code - 1],
         gender="male" if int(actor) % 2 == 1 else "female",
         intensity=INTENSITIES.get(intensity),
         statement=STATEMENTS.get(statement),

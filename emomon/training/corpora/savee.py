@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import SkipLog, audio_files, finish, parse_files, require_dir
+from .base import corpus_utterance, SkipLog, audio_files, finish, parse_files, require_dir
 
 CORPUS = "savee"
 SPEAKERS = ("DC", "JE", "JK", "KL")
@@ -52,12 +52,8 @@ def parse_savee_name(path: str | Path) -> Utterance | None:
     speaker = speaker or (p.parent.name.upper() if p.parent.name.upper() in SPEAKERS else None)
     if speaker is None:
         return None
-    return Utterance(
-        id=f"{CORPUS}:{speaker}_{code}{number}",
-        path=str(p),
-        emotion=EMOTION_MAP[code],
-        speaker=f"{CORPUS}:{speaker}",
-        corpus=CORPUS,
+    return corpus_utterance(
+        CORPUS, p, f"{speaker}_{code}{number}", speaker, EMOTION_MAP[code],
         gender="male",
         intensity=None,
         statement=f"{code}{number}",

@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import SkipLog, audio_files, finish, parse_files, require_dir
+from .base import corpus_utterance, SkipLog, audio_files, finish, parse_files, require_dir
 
 CORPUS = "tess"
 NAME_RE = re.compile(r"^(OAF|YAF)_(.+)$", re.IGNORECASE)
@@ -82,12 +82,8 @@ def parse_tess_name(path: str | Path, skips: SkipLog | None = None) -> Utterance
         if skips is not None:
             skips.skip("no known emotion in the name", p)
         return None
-    return Utterance(
-        id=f"{CORPUS}:{speaker}_{rest}",
-        path=str(p),
-        emotion=emotion,
-        speaker=f"{CORPUS}:{speaker}",
-        corpus=CORPUS,
+    return corpus_utterance(
+        CORPUS, p, f"{speaker}_{rest}", speaker, emotion,
         gender="female",
         intensity=None,
         statement=f"Say the word {word}",
