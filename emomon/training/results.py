@@ -83,6 +83,20 @@ def parse_collapse(v: Any) -> Collapse | None:
                     float("nan") if entropy is None else entropy, float("nan") if ceiling is None else ceiling)
 
 
+def _calibration_dict(x: "Figures | RunResults") -> dict[str, Any]:
+    """The calibration and collapse entries (``ece``, ``ece_pooled``, ``ece_floor``, ``collapse``)
+    of a :class:`Figures`' or a :class:`RunResults`' dict: those that are set."""
+    d: dict[str, Any] = {}
+    if x.ece is not None:
+        d["ece"] = x.ece.to_dict()
+    for key in ("ece_pooled", "ece_floor"):
+        if getattr(x, key) is not None:
+            d[key] = getattr(x, key)
+    if x.collapse is not None:
+        d["collapse"] = collapse_dict(x.collapse)
+    return d
+
+
 @dataclass
 class Row:
     """Metrics of one test set (a fold, a fold's decision, a fold's test corpus)."""
@@ -143,13 +157,7 @@ class Figures:
         for key in ("unanswered", "what", "n"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
-        if self.ece is not None:
-            d["ece"] = self.ece.to_dict()
-        for key in ("ece_pooled", "ece_floor"):
-            if getattr(self, key) is not None:
-                d[key] = getattr(self, key)
-        if self.collapse is not None:
-            d["collapse"] = collapse_dict(self.collapse)
+        d.update(_calibration_dict(self))
         return d
 
     @classmethod
@@ -356,13 +364,7 @@ class RunResults:
             "cpu_ms_per_clip": self.cpu_ms_per_clip, "cpu_ms_per_window": self.cpu_ms_per_window, "final_model": self.final_model,
             "created": self.created, "emomon_version": self.emomon_version, "extra": self.extra,
         }
-        if self.ece is not None:
-            d["ece"] = self.ece.to_dict()
-        for key in ("ece_pooled", "ece_floor"):
-            if getattr(self, key) is not None:
-                d[key] = getattr(self, key)
-        if self.collapse is not None:
-            d["collapse"] = collapse_dict(self.collapse)
+        d.update(_calibration_dict(self))
         d.update({k: f.to_dict() for k, f in self.decisions.items()})
         if self.noise:
             d["noise"] = [n.to_dict() for n in self.noise]
