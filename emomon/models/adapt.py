@@ -154,6 +154,35 @@ class SpeakerAdapter:
         self.heard = FeatureStats.empty(self.dims)
 
 
+class PriorAdaptive:
+    """Speaker adaptation as both layer-head backends have it (a mixin of
+    :class:`~emomon.models.layer_head.LayerHeadModel` and :class:`~emomon.models.numpy_head.NumpyHead`):
+    ``prior_weight`` (``None``: not trained with speaker standardisation) and the training
+    prior, :meth:`training_prior`."""
+
+    prior_weight: float | None
+
+    def training_prior(self) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - each backend's own
+        """The training speakers' average statistics ``(mean, var)`` ``(F,)`` (adaptive models)."""
+        raise NotImplementedError
+
+    @property
+    def adaptive(self) -> bool:
+        return self.prior_weight is not None
+
+    def new_adapter(self) -> SpeakerAdapter | None:
+        """A fresh speaker adapter with the training prior (``None``: not adaptive)."""
+        if self.prior_weight is None:
+            return None
+        mean, var = self.training_prior()
+        return SpeakerAdapter(mean, var, self.prior_weight)
+
+    def speaker_state(self, speaker: SpeakerState | tuple[np.ndarray, np.ndarray] | None) -> SpeakerState:
+        """``speaker`` as a :class:`SpeakerState` (``(mean, std)``: the speaker's own statistics;
+        ``None``: the training prior, a speaker nothing has been heard of). Adaptive models only."""
+        return SpeakerState.of(speaker) if speaker is not None else self.new_adapter().state()  # type: ignore[union-attr]
+
+
 def shrunk_mean_std(prior_mean: np.ndarray, prior_var: np.ndarray, prior_weight: float, heard: FeatureStats) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, std)`` of ``heard`` pooled with a prior worth ``prior_weight`` rows (module docstring);
     the prior itself while nothing has been heard (whatever its weight)."""

@@ -18,7 +18,7 @@ from torch import nn
 from .. import defaults
 from ..errors import ModelError
 from .backbones import BACKBONES, Backbone, backbone_names, load_backbone
-from .adapt import SpeakerAdapter, SpeakerState
+from .adapt import PriorAdaptive, SpeakerState
 from .base import EmotionModel, InputNeeds, ModelConfig
 from .params import LayerHeadParams
 from .registry import register_architecture
@@ -48,7 +48,7 @@ def all_layer_features(backbone: Backbone, waveforms: torch.Tensor) -> torch.Ten
 
 
 @register_architecture("layer-head")
-class LayerHeadModel(EmotionModel):
+class LayerHeadModel(PriorAdaptive, EmotionModel):
     """Frozen backbone layers + mean/std pooling + standardisation + a linear head.
 
     ``config.params`` (:class:`~.params.LayerHeadParams`, read as ``config.hparams``, kept as
@@ -159,7 +159,7 @@ class LayerHeadModel(EmotionModel):
         if not self.adaptive:
             z = (feats - self.feat_mean) / self.feat_scale
             return self.head(z) / (self.temperature * self._shift_scale(z))
-        state = SpeakerState.of(speaker) if speaker is not None else self.new_adapter().state()  # type: ignore[union-attr]
+        state = self.speaker_state(speaker)
         mean = torch.as_tensor(state.mean, dtype=feats.dtype, device=feats.device)
         std = torch.as_tensor(state.std, dtype=feats.dtype, device=feats.device)
         plain_z = (feats - self.base_mean) / self.base_scale if self.has_unadapted_head else None
@@ -191,14 +191,8 @@ class LayerHeadModel(EmotionModel):
     def has_unadapted_head(self) -> bool:
         return hasattr(self, "base_head")
 
-    @property
-    def adaptive(self) -> bool:
-        return self.prior_weight is not None
-
-    def new_adapter(self) -> SpeakerAdapter | None:
-        if self.prior_weight is None:
-            return None
-        return SpeakerAdapter(self.adapt_mean.double().cpu().numpy(), self.adapt_var.double().cpu().numpy(), self.prior_weight)
+    def training_prior(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.adapt_mean.double().cpu().numpy(), self.adapt_var.double().cpu().numpy()
 
     def set_prior(self, mean: np.ndarray, var: np.ndarray) -> None:
         """Install the training speakers' average statistics ``(F,)`` (adaptive models only)."""

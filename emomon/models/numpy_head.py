@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ModelError
-from .adapt import SpeakerAdapter, SpeakerState
+from .adapt import PriorAdaptive, SpeakerState
 from .params import LayerHeadParams, ParamsInvalid
 
 
@@ -43,7 +43,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-class NumpyHead:
+class NumpyHead(PriorAdaptive):
     """The head of a layer-head model (see :class:`~emomon.models.layer_head.LayerHeadModel`).
 
     ``params``: the config's params (:class:`~.params.LayerHeadParams`, or their JSON form:
@@ -87,15 +87,8 @@ class NumpyHead:
     def num_labels(self) -> int:
         return int(self.head.weight.shape[0])
 
-    @property
-    def adaptive(self) -> bool:
-        return self.prior_weight is not None
-
-    def new_adapter(self) -> SpeakerAdapter | None:
-        """A fresh speaker adapter with the training prior (``None``: not adaptive)."""
-        if self.prior_weight is None:
-            return None
-        return SpeakerAdapter(self.adapt_mean, self.adapt_var, self.prior_weight)
+    def training_prior(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.adapt_mean, self.adapt_var
 
     def logits(self, feats: np.ndarray, speaker: SpeakerState | tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Pooled features ``(batch, F)`` → logits ``(batch, labels)`` (log-probabilities when two
@@ -104,7 +97,7 @@ class NumpyHead:
         if not self.adaptive:
             z = (f - self.head.mean) / self.head.scale
             return self.head.logits(z) / (self.head.temperature * self._shift_scale(z))
-        state = SpeakerState.of(speaker) if speaker is not None else self.new_adapter().state()  # type: ignore[union-attr]
+        state = self.speaker_state(speaker)
         plain_z = (f - self.base.mean) / self.base.scale if self.base is not None else None
         scale = self._shift_scale(plain_z) if plain_z is not None else 1.0
         z = ((f - np.asarray(state.mean)) / np.asarray(state.std) - self.head.mean) / self.head.scale
