@@ -1,6 +1,7 @@
-"""Helpers shared by ``benchmarks/ceiling.py``, ``benchmarks/gpu_streams.py`` and
-``scripts/prepare_gpu_inputs.py`` (not a benchmark: nothing to run here).
+"""Helpers shared by the benchmarks (``ceiling.py``, ``gpu_streams.py``, ``file_bench.py``,
+``onnx_bench.py``, ...) and ``scripts/prepare_gpu_inputs.py`` (not a benchmark: nothing to run here).
 
+* :func:`time_v`: a command's wall seconds and peak RSS, from ``/usr/bin/time -v``;
 * :func:`sustained_rate`: the sustained rate of a repeated call (operations per second, median
   of per-call times over a few seconds), with a device synchronisation where one is needed;
 * the layout of the folder ``scripts/prepare_gpu_inputs.py`` writes for a lent GPU (git-ignored,
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -30,6 +32,19 @@ WINDOWS_NAME = "windows.npy"  # (windows, samples) float32 at 16 kHz
 ENCODER_NAME = "encoder.fp16.safetensors"  # the Whisper encoder's state dict in fp16, dims in its metadata
 MODEL_DIR = "model"  # the shipped model's config.json and head weights (model.safetensors)
 MANIFEST_NAME = "manifest.json"
+
+
+def time_v(argv: list[str]) -> tuple["subprocess.CompletedProcess[str]", float, float]:
+    """Run ``argv`` under ``/usr/bin/time -v``: ``(the finished process, wall seconds, peak RSS
+    in MB)``; a process that failed (``returncode`` not 0) comes back with both figures ``nan``,
+    for the caller to say so."""
+    p = subprocess.run(["/usr/bin/time", "-v", *argv], capture_output=True, text=True)
+    if p.returncode != 0:
+        return p, float("nan"), float("nan")
+    rss = next(int(line.split(":")[1]) for line in p.stderr.splitlines() if "Maximum resident set size" in line)
+    wall = next(line.split(": ", 1)[1] for line in p.stderr.splitlines() if "Elapsed (wall clock)" in line)
+    seconds = sum(float(v) * 60 ** i for i, v in enumerate(reversed(wall.split(":"))))
+    return p, seconds, rss / 1024
 
 
 def sustained_rate(fn: Callable[[], Any], ops: float, seconds: float, sync: Callable[[], None] | None = None,

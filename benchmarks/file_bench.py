@@ -32,6 +32,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _common import time_v  # noqa: E402
 from mixes import RAVDESS, emotion_mix, tiled  # noqa: E402
 
 RATE = 16000
@@ -95,14 +96,10 @@ def bench_vad(seconds: float) -> dict:
 
 def timed(argv: list[str]) -> dict:
     """Run ``argv`` under /usr/bin/time -v: wall seconds, peak RSS (MB), stdout."""
-    p = subprocess.run(["/usr/bin/time", "-v", *argv], capture_output=True, text=True)
+    p, seconds, rss_mb = time_v(argv)
     if p.returncode != 0:
         raise SystemExit(f"failed: {' '.join(argv)}\n{p.stderr[-2000:]}")
-    rss = next(int(line.split(":")[1]) for line in p.stderr.splitlines() if "Maximum resident set size" in line)
-    wall = next(line.split(": ", 1)[1] for line in p.stderr.splitlines() if "Elapsed (wall clock)" in line)
-    parts = [float(v) for v in wall.split(":")]
-    seconds = sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
-    return {"wall_s": round(seconds, 1), "peak_rss_mb": round(rss / 1024), "stdout": p.stdout}
+    return {"wall_s": round(seconds, 1), "peak_rss_mb": round(rss_mb), "stdout": p.stdout}
 
 
 def bench_file(hours: float, workdir: Path) -> dict:

@@ -37,6 +37,9 @@ from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import time_v  # noqa: E402
+
 REPO = HERE.parent
 RAVDESS = REPO.parent / "shared" / "data" / "ravdess-speech"
 WRAPPER = ("import sys; from emomon.cli import main; rc = main(sys.argv[1:]); "
@@ -76,13 +79,10 @@ def pick_clips(n: int, actors: int) -> list[Path]:
 
 def timed(argv: list[str]) -> dict:
     """Run ``argv`` under /usr/bin/time -v: wall seconds, peak RSS (MB), torch imported, stdout."""
-    p = subprocess.run(["/usr/bin/time", "-v", *argv], capture_output=True, text=True)
+    p, seconds, rss_mb = time_v(argv)
     if p.returncode != 0:
         raise SystemExit(f"failed ({p.returncode}): {' '.join(argv[:8])} ...\n{p.stderr[-2000:]}")
-    rss = next(int(line.split(":")[1]) for line in p.stderr.splitlines() if "Maximum resident set size" in line)
-    wall = next(line.split(": ", 1)[1] for line in p.stderr.splitlines() if "Elapsed (wall clock)" in line)
-    seconds = sum(float(v) * 60 ** i for i, v in enumerate(reversed(wall.split(":"))))
-    return {"wall_s": seconds, "peak_rss_mb": rss / 1024, "torch": "TORCH_IMPORTED=True" in p.stderr, "stdout": p.stdout}
+    return {"wall_s": seconds, "peak_rss_mb": rss_mb, "torch": "TORCH_IMPORTED=True" in p.stderr, "stdout": p.stdout}
 
 
 def exported(root: Path, quantize: str | None, model: str) -> Path:
