@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import signal
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, NoReturn
 
 import numpy as np
 import pytest
@@ -25,7 +27,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 SR = 16000
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
 RAVDESS = SHARED / "data" / "ravdess-speech"
 
 
@@ -104,17 +107,52 @@ def silent_then_loud_file(tmp_path: Path) -> Path:
     return path
 
 
+def unavailable(msg: str, ci_installs: str) -> NoReturn:
+    """Skip the test for want of something (``msg``) locally; fail it in CI, which must install ``ci_installs``."""
+    import os
+
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{msg}: CI must install {ci_installs}")
+    pytest.skip(msg)
+
+
 def needs(tool: str) -> str:
     """The path of a command-line tool a test needs: skipped locally without it, a failure in CI."""
-    import os
     import shutil
 
     path = shutil.which(tool)
     if path is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{tool} is not installed: CI must install it (scripts/test.sh)")
-        pytest.skip(f"{tool} is not installed")
+        unavailable(f"{tool} is not installed", "it (scripts/test.sh)")
     return path
+
+
+AUDIO_STACK = "pulseaudio libportaudio2 libasound2-plugins"
+"""What CI installs for the tests on a (virtual) audio device."""
+
+
+@contextmanager
+def virtual_microphones(runtime: Path, count: int = 1) -> Iterator[dict[str, str]]:
+    """A private pulseaudio with ``count`` pipe-source virtual microphones (``scripts/virtmic.sh
+    start runtime count``: FIFOs ``runtime/virtmic``, ``runtime/virtmic2``, ...), stopped after;
+    yields the environment to run under (``XDG_RUNTIME_DIR``; with several, ``XDG_CONFIG_HOME``
+    too, where alsa-lib reads their device names). Skipped locally without pulseaudio, a failure in CI."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        unavailable("pulseaudio is not installed", AUDIO_STACK)
+    script = str(REPO / "scripts" / "virtmic.sh")
+    out = subprocess.run(["bash", script, "start", str(runtime), str(count)], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        unavailable(f"virtual microphone{'s' if count > 1 else ''} failed to start: {out.stderr.strip()}", AUDIO_STACK)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime))
+    if count > 1:
+        env["XDG_CONFIG_HOME"] = str(runtime)
+    try:
+        yield env
+    finally:
+        subprocess.run(["bash", script, "stop", str(runtime)], capture_output=True, timeout=60)
 
 
 SENTENCES = [

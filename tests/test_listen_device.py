@@ -5,8 +5,6 @@ fed in real time by a writer thread. Needs pulseaudio + libportaudio2 + libasoun
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import statistics
 import subprocess
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import RAVDESS, SR, default_model_available, emomon_command
+from conftest import RAVDESS, SR, default_model_available, emomon_command, virtual_microphones
 from emomon.audio import decode_audio
 
 pytestmark = pytest.mark.slow
@@ -24,26 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 ANGRY_CLIP = RAVDESS / "Actor_02" / "03-01-05-02-02-01-02.flac"
 
 
-def _missing(msg: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{msg}: CI must install pulseaudio libportaudio2 libasound2-plugins")
-    pytest.skip(msg)
-
-
 @pytest.fixture
 def virtmic(tmp_path: Path):
     """Start a private pulseaudio with a pipe source; yields (env, fifo path); stops it after."""
-    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        _missing("pulseaudio is not installed")
-    runtime = tmp_path / "xdg"
-    out = subprocess.run(["bash", str(REPO / "scripts" / "virtmic.sh"), "start", str(runtime)], capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        _missing(f"virtual microphone failed to start: {out.stderr.strip()}")
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime))
-    try:
-        yield env, runtime / "virtmic"
-    finally:
-        subprocess.run(["bash", str(REPO / "scripts" / "virtmic.sh"), "stop", str(runtime)], capture_output=True, timeout=60)
+    with virtual_microphones(tmp_path / "xdg") as env:
+        yield env, tmp_path / "xdg" / "virtmic"
 
 
 def test_listen_on_pulse_virtual_mic(virtmic, test_model_dir, speech_clip):

@@ -10,7 +10,6 @@ per-stream summary, the shared stderr filter, refusals) runs without a device.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import SR, emomon_command
+from conftest import AUDIO_STACK, SR, emomon_command, unavailable, virtual_microphones
 from emomon.audio import decode_audio
 from emomon.errors import DeviceError, EmomonError
 from emomon.stream import sources
@@ -190,28 +189,12 @@ def test_one_stderr_filter_is_shared_by_every_stream():
 
 
 # -- two PulseAudio virtual microphones ---------------------------------------------------------
-def _missing(msg: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{msg}: CI must install pulseaudio libportaudio2 libasound2-plugins")
-    pytest.skip(msg)
-
-
 @pytest.fixture
 def virtmics(tmp_path: Path):
     """A private pulseaudio with two pipe sources, listed by PortAudio as ``virtmic`` and
     ``virtmic2``; yields (env, runtime dir); stops it after."""
-    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        _missing("pulseaudio is not installed")
-    runtime = tmp_path / "xdg"
-    script = str(REPO / "scripts" / "virtmic.sh")
-    out = subprocess.run(["bash", script, "start", str(runtime), "2"], capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        _missing(f"virtual microphones failed to start: {out.stderr.strip()}")
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(runtime))
-    try:
-        yield env, runtime
-    finally:
-        subprocess.run(["bash", script, "stop", str(runtime)], capture_output=True, timeout=60)
+    with virtual_microphones(tmp_path / "xdg", 2) as env:
+        yield env, tmp_path / "xdg"
 
 
 def _speech(speech_clip: Path) -> np.ndarray:
@@ -340,7 +323,7 @@ def test_two_microphones_in_the_terminal_ui(virtmics, test_model_dir, speech_cli
     """The live screen in tmux shows a panel per device, named after it: the speaking one with
     its top emotion, the other with "no speech"."""
     if shutil.which("tmux") is None:
-        _missing("tmux is not installed")
+        unavailable("tmux is not installed", AUDIO_STACK)
     env, runtime = virtmics
     done = tmp_path / "done"
     cmd = shlex.join(["env", f"XDG_RUNTIME_DIR={runtime}", f"XDG_CONFIG_HOME={runtime}", *emomon_command(), "listen",
