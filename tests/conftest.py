@@ -206,16 +206,21 @@ def one_thread():
 
 
 # -- a tiny adaptive model (speaker standardisation) on a tiny random Whisper ---------------------
-def make_tiny_whisper(directory: Path) -> Path:
-    """A random 2-layer Whisper with d_model 16 saved as a Hugging Face directory (a backbone source)."""
+def tiny_whisper(max_source_positions: int = 1500):  # noqa: ANN201 - a transformers.WhisperModel
+    """A random (seed 0) 2-layer Hugging Face Whisper with d_model 16; skipped without transformers."""
     transformers = pytest.importorskip("transformers")
     cfg = transformers.WhisperConfig(
         num_mel_bins=80, d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
-        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, max_source_positions=1500,
+        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, max_source_positions=max_source_positions,
         max_target_positions=20, vocab_size=60, pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=3,
     )
     torch.manual_seed(0)
-    transformers.WhisperModel(cfg).save_pretrained(directory, safe_serialization=True)
+    return transformers.WhisperModel(cfg)
+
+
+def make_tiny_whisper(directory: Path) -> Path:
+    """A :func:`tiny_whisper` saved as a Hugging Face directory (a backbone source)."""
+    tiny_whisper().save_pretrained(directory, safe_serialization=True)
     return directory
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_whisper
 from emomon.errors import ModelError
 from emomon.models.backbones import backbone_names, load_backbone, load_whisper_backbone
 from emomon.models.ct2_reader import read_ct2_variables
@@ -91,14 +92,7 @@ def test_truncated_model_bin_is_a_clear_error(tmp_path):
 
 
 def test_hf_state_dict_matches_transformers(tmp_path):
-    transformers = pytest.importorskip("transformers")
-    cfg = transformers.WhisperConfig(
-        num_mel_bins=80, d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
-        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, max_source_positions=20,
-        max_target_positions=20, vocab_size=60, pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=3,
-    )
-    torch.manual_seed(0)
-    hf = transformers.WhisperModel(cfg).eval()
+    hf = tiny_whisper(max_source_positions=20).eval()
     hf.save_pretrained(tmp_path, safe_serialization=True)
     backbone = load_whisper_backbone("whisper-base", source=str(tmp_path))
     mel = torch.randn(1, 80, 40)
