@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import signal
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, NoReturn
@@ -203,6 +204,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def help_imports(argvs: list[list[str]], modules: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """Run ``emomon`` with each of ``argvs`` (``--help`` s) in one fresh interpreter; the last line
+    of its stdout is the sorted list of ``modules`` they imported (``[]``: none)."""
+    import sys
+
+    code = ("import sys; from emomon.cli import main\n"
+            f"for argv in {argvs!r}:\n"
+            "    try: main(argv)\n"
+            "    except SystemExit: pass\n"
+            f"print(sorted(m for m in {modules!r} if m in sys.modules))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
 
 # -- a tiny adaptive model (speaker standardisation) on a tiny random Whisper ---------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import RAVDESS, SR, default_model_available, emomon_command, synth_speechlike  # noqa: F401 - registers test-energy
+from conftest import RAVDESS, SR, default_model_available, emomon_command, help_imports, synth_speechlike  # noqa: F401 - registers test-energy
 from emomon.batch import BatchItem, list_inputs, plan_shards, read_results, run_batch
 from emomon.batch.inputs import read_manifest
 from emomon.batch.job import RayOptions, ShardWriter
@@ -324,12 +324,7 @@ def test_command_without_ray() -> None:
 
 
 def test_help_imports_neither_ray_nor_torch() -> None:
-    code = ("import sys; from emomon.cli import main\n"
-            "for argv in (['--help'], ['batch', '--help']):\n"
-            "    try: main(argv)\n"
-            "    except SystemExit: pass\n"
-            "print(sorted(m for m in ('torch', 'numpy', 'ray', 'pyarrow', 'onnxruntime') if m in sys.modules))")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    p = help_imports([["--help"], ["batch", "--help"]], ("torch", "numpy", "ray", "pyarrow", "onnxruntime"))
     assert p.returncode == 0 and "--address" in p.stdout and p.stdout.strip().splitlines()[-1] == "[]", p.stdout + p.stderr
 
 

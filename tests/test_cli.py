@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import SR, emomon_command, synth_speechlike
+from conftest import SR, emomon_command, help_imports, synth_speechlike
 from emomon.audio import decode_audio
 from emomon.cli import main
 from emomon.labels import EMOTIONS
@@ -234,14 +234,8 @@ def test_version_and_flags_in_help(capsys):
 
 def test_help_does_not_load_torch():
     """Every --help is quick because nothing heavy is imported before a command runs."""
-    import sys
-
-    code = ("import sys; from emomon.cli import main\n"
-            "for argv in (['--help'], ['file', '--help'], ['listen', '--help'], ['train', '--help'], ['data', 'inspect', '--help']):\n"
-            "    try: main(argv)\n"
-            "    except SystemExit: pass\n"
-            "print(sorted(m for m in ('torch', 'numpy', 'onnxruntime', 'matplotlib', 'sklearn') if m in sys.modules))")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    p = help_imports([["--help"], ["file", "--help"], ["listen", "--help"], ["train", "--help"], ["data", "inspect", "--help"]],
+                     ("torch", "numpy", "onnxruntime", "matplotlib", "sklearn"))
     assert p.returncode == 0 and p.stdout.strip().splitlines()[-1] == "[]", p.stdout + p.stderr
 
 

@@ -142,12 +142,18 @@ def test_server_without_range_refuses_then_restart_works(tmp_path: Path) -> None
     assert res.files == len(NAMES) and not res.resumed
 
 
+def _users_clip(dest: Path, content: bytes) -> Path:
+    """A file of the user's own in ``dest`` where the archive has one of its clips."""
+    (dest / "Actor_01").mkdir(parents=True)
+    mine = dest / "Actor_01" / "03-01-01-01-01-01-01.wav"
+    mine.write_bytes(content)
+    return mine
+
+
 def test_bad_checksum_refused_and_user_files_kept(tmp_path: Path) -> None:
     payload = make_zip()
     dest = tmp_path / "rav"
-    (dest / "Actor_01").mkdir(parents=True)
-    mine = dest / "Actor_01" / "03-01-01-01-01-01-01.wav"
-    mine.write_bytes(b"the user's own file")
+    mine = _users_clip(dest, b"the user's own file")
     notes = dest / "notes.txt"
     notes.write_text("keep me")
     with Server(payload) as srv:
@@ -169,9 +175,7 @@ def test_wrong_size_refused(tmp_path: Path) -> None:
 def test_existing_different_file_not_overwritten(tmp_path: Path) -> None:
     payload = make_zip()
     dest = tmp_path / "rav"
-    (dest / "Actor_01").mkdir(parents=True)
-    mine = dest / "Actor_01" / "03-01-01-01-01-01-01.wav"
-    mine.write_bytes(b"different")
+    mine = _users_clip(dest, b"different")
     with Server(payload) as srv:
         with pytest.raises(DataError, match="already exists"):
             download_archive(spec_for(payload, srv.url), dest, progress=False)
