@@ -21,36 +21,16 @@ from typing import TYPE_CHECKING
 from .lazy import lazy_exports
 from .version import __version__
 
-_EXPORTS = {
-    "EMOTIONS": "labels",
-    "AudioError": "errors",
-    "DataError": "errors",
-    "DeviceError": "errors",
-    "EmomonError": "errors",
-    "ModelError": "errors",
-    "decode_audio": "audio",
-    "EmotionModel": "models",
-    "ModelConfig": "models",
-    "load_model": "models",
-    "load_onnx_model": "models",
-    "export_onnx": "models",
-    "shipped_models": "models",
-    "Prediction": "records",
-    "Utterance": "records",
-    "WindowRecord": "records",
-    "Segment": "records",
-    "FileResult": "records",
-    "VadOptions": "features.vad",
-    "Monitor": "stream",
-    "MonitorConfig": "stream",
-    "stream_file": "stream",
-    "stream_microphone": "stream",
-    "analyze_file": "timeline",
-    "analyze_files": "timeline",
-    "analyze_session": "timeline",
+_EXPORTS = {  # submodule (relative to this package) -> the names it gives
+    "labels": ["EMOTIONS"],
+    "errors": ["AudioError", "DataError", "DeviceError", "EmomonError", "ModelError"],
+    "audio": ["decode_audio"],
+    "models": ["EmotionModel", "ModelConfig", "load_model", "load_onnx_model", "export_onnx", "shipped_models"],
+    "records": ["Prediction", "Utterance", "WindowRecord", "Segment", "FileResult"],
+    "features.vad": ["VadOptions"],
+    "stream": ["Monitor", "MonitorConfig", "stream_file", "stream_microphone"],
+    "timeline": ["analyze_file", "analyze_files", "analyze_session"],
 }
-
-__all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .audio import decode_audio
@@ -62,4 +42,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .stream import Monitor, MonitorConfig, stream_file, stream_microphone
     from .timeline import analyze_file, analyze_files, analyze_session
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -17,18 +17,10 @@ from __future__ import annotations
 
 from ..lazy import lazy_exports
 
-_EXPORTS = {
-    "BatchItem": "inputs",
-    "BatchProgress": "job",
-    "BatchSummary": "job",
-    "RayOptions": "job",
-    "Shard": "inputs",
-    "list_inputs": "inputs",
-    "plan_shards": "inputs",
-    "read_results": "parquet",
-    "run_batch": "job",
+_EXPORTS = {  # submodule (relative to this package) -> the names it gives
+    "inputs": ["BatchItem", "Shard", "list_inputs", "plan_shards"],
+    "job": ["BatchProgress", "BatchSummary", "RayOptions", "run_batch"],
+    "parquet": ["read_results"],
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

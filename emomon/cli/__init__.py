@@ -27,14 +27,11 @@ from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
 
-_EXPORTS = {
-    "app": "root",
-    "main": "root",
+_EXPORTS = {  # submodule (relative to this package) -> the names it gives
+    "root": ["app", "main"],
 }
-
-__all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .root import app, main
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

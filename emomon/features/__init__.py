@@ -12,18 +12,10 @@ from __future__ import annotations
 
 from ..lazy import lazy_exports
 
-_EXPORTS = {
-    "FrontEnd": "mel",
-    "log_mel": "mel",
-    "mel_filterbank": "mel",
-    "Window": "windows",
-    "Windower": "windows",
-    "clip_windows": "windows",
-    "VadOptions": "vad",
-    "VoiceActivity": "vad",
-    "rms_dbfs": "vad",
+_EXPORTS = {  # submodule (relative to this package) -> the names it gives
+    "mel": ["FrontEnd", "log_mel", "mel_filterbank"],
+    "windows": ["Window", "Windower", "clip_windows"],
+    "vad": ["VadOptions", "VoiceActivity", "rms_dbfs"],
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

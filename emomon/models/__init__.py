@@ -8,32 +8,18 @@ from __future__ import annotations
 
 from ..lazy import lazy_exports
 
-_EXPORTS = {
-    "ModelConfig": "config",
-    "read_config": "config",
-    "Classifier": "interface",
-    "ModelCard": "card",
-    "parse_card": "card",
-    "parse_params": "params",
-    "shipped_models": "shipped",
-    "resolve_model_dir": "shipped",
-    "EmotionModel": "base",
-    "architectures": "registry",
-    "get_architecture": "registry",
-    "load_model": "registry",
-    "register_architecture": "registry",
-    "select_device": "registry",
-    "OnnxModel": "onnx_model",
-    "load_onnx_model": "onnx_model",
-    "export_onnx": "export",
-    "load_with_backend": "backend",
-    "open_model": "open",
-    "check_window_fits": "open",
-    "Adaptation": "open",
-    "decide_adaptation": "open",
-    "meta_summary": "shipped",
+_EXPORTS = {  # submodule (relative to this package) -> the names it gives
+    "config": ["ModelConfig", "read_config"],
+    "interface": ["Classifier"],
+    "card": ["ModelCard", "parse_card"],
+    "params": ["parse_params"],
+    "shipped": ["shipped_models", "resolve_model_dir", "meta_summary"],
+    "base": ["EmotionModel"],
+    "registry": ["architectures", "get_architecture", "load_model", "register_architecture", "select_device"],
+    "onnx_model": ["OnnxModel", "load_onnx_model"],
+    "export": ["export_onnx"],
+    "backend": ["load_with_backend"],
+    "open": ["open_model", "check_window_fits", "Adaptation", "decide_adaptation"],
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -16,20 +16,11 @@ from __future__ import annotations
 
 from ..lazy import lazy_exports
 
-_EXPORTS = {
-    "COLORS": "colors",
-    "PALETTE": "colors",
-    "colors_for": "colors",
-    "check_output_path": "files",
-    "check_plot_path": "files",
-    "check_plot_format": "plot",
-    "plot_file": "plot",
-    "plot_windows": "plot",
-    "emit": "writers",
-    "make_writer": "writers",
-    "writing": "writers",
+_EXPORTS = {  # submodule (relative to this package) -> the names it gives
+    "colors": ["COLORS", "PALETTE", "colors_for"],
+    "files": ["check_output_path", "check_plot_path"],
+    "plot": ["check_plot_format", "plot_file", "plot_windows"],
+    "writers": ["emit", "make_writer", "writing"],
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

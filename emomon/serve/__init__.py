@@ -23,15 +23,11 @@ from __future__ import annotations
 
 from ..lazy import lazy_exports
 
-_EXPORTS = {
-    "ServeOptions": "options",
-    "api_key_from": "options",
-    "create_app": "app",
-    "run": "server",
-    "serve": "server",
-    "PROTOCOL_VERSION": "protocol",
+_EXPORTS = {  # submodule (relative to this package) -> the names it gives
+    "options": ["ServeOptions", "api_key_from"],
+    "app": ["create_app"],
+    "server": ["run", "serve"],
+    "protocol": ["PROTOCOL_VERSION"],
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

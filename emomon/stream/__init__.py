@@ -14,38 +14,17 @@ from __future__ import annotations
 
 from ..lazy import lazy_exports
 
-_EXPORTS = {
-    "file_monitor": "api",
-    "microphone_monitor": "api",
-    "open_model": "api",
-    "open_profile": "api",
-    "session_sinks": "api",
-    "stream_file": "api",
-    "stream_microphone": "api",
-    "Monitor": "monitor",
-    "MonitorConfig": "monitor",
-    "MonitorStats": "monitor",
-    "CollapseOptions": "familiarity",
-    "CollapseWatch": "familiarity",
-    "Chunk": "ring",
-    "RingBuffer": "ring",
-    "Ema": "smoothing",
-    "FileSource": "sources",
-    "InputDevice": "sources",
-    "MicrophoneSource": "sources",
-    "PushSource": "sources",
-    "Source": "sources",
-    "list_input_devices": "sources",
-    "resolve_input_device": "sources",
-    "run_session": "session",
-    "summary_line": "session",
-    "ProfileSaver": "sinks",
-    "MonitorState": "ui",
-    "render": "ui",
-    "InferenceWorker": "worker",
-    "Scored": "worker",
+_EXPORTS = {  # submodule (relative to this package) -> the names it gives
+    "api": ["file_monitor", "microphone_monitor", "open_model", "open_profile", "session_sinks", "stream_file", "stream_microphone"],
+    "monitor": ["Monitor", "MonitorConfig", "MonitorStats"],
+    "familiarity": ["CollapseOptions", "CollapseWatch"],
+    "ring": ["Chunk", "RingBuffer"],
+    "smoothing": ["Ema"],
+    "sources": ["FileSource", "InputDevice", "MicrophoneSource", "PushSource", "Source", "list_input_devices", "resolve_input_device"],
+    "session": ["run_session", "summary_line"],
+    "sinks": ["ProfileSaver"],
+    "ui": ["MonitorState", "render"],
+    "worker": ["InferenceWorker", "Scored"],
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

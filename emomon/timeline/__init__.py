@@ -12,15 +12,10 @@ from __future__ import annotations
 
 from ..lazy import lazy_exports
 
-_EXPORTS = {
-    "FileOptions": "analyze",
-    "analyze_file": "analyze",
-    "analyze_files": "analyze",
-    "analyze_session": "session",
-    "plot_file": ".output.plot",  # emomon.output.plot (relative to this package: ..output.plot)
-    "plot_windows": ".output.plot",
+_EXPORTS = {  # submodule (relative to this package) -> the names it gives
+    "analyze": ["FileOptions", "analyze_file", "analyze_files"],
+    "session": ["analyze_session"],
+    ".output.plot": ["plot_file", "plot_windows"],  # emomon.output.plot (relative to this package: ..output.plot)
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

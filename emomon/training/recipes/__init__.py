@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ...errors import DataError
+from ...lazy import lazy_exports
 from ...registry import LazyRegistry
 
 if TYPE_CHECKING:
@@ -46,15 +47,6 @@ def recipe_names() -> list[str]:
     return RECIPES.names()
 
 
-def __getattr__(name: str) -> Any:
-    """``Recipe``, ``TrainContext``, ``parse_options`` from :mod:`.base` (which imports torch), on first use."""
-    if name in ("Recipe", "TrainContext", "parse_options"):
-        from . import base
-
-        return getattr(base, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def get_recipe_class(name: str) -> "type[Recipe]":
     """The recipe class registered as ``name`` (imports its module on first use)."""
     cls = RECIPES.get(name)
@@ -68,3 +60,6 @@ def get_recipe(name: str) -> "Recipe":
 
 
 __all__ = ["Recipe", "TrainContext", "get_recipe", "get_recipe_class", "parse_options", "recipe_names", "register_recipe"]
+
+# ``Recipe``, ``TrainContext``, ``parse_options`` from :mod:`.base` (which imports torch), on first use.
+__getattr__, __dir__, _ = lazy_exports(__name__, {"base": ["Recipe", "TrainContext", "parse_options"]})
