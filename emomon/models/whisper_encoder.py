@@ -35,35 +35,39 @@ class WhisperDims:
         return asdict(self)
 
 
-_CT2_TOP = {"conv1.bias": "conv1/bias", "conv2.weight": "conv2/weight", "conv2.bias": "conv2/bias",
-            "ln_post.weight": "layer_norm/gamma", "ln_post.bias": "layer_norm/beta"}
-_CT2_BLOCK = {
-    "attn_ln.weight": "self_attention/layer_norm/gamma", "attn_ln.bias": "self_attention/layer_norm/beta",
-    "attn.qkv.weight": "self_attention/linear_0/weight", "attn.qkv.bias": "self_attention/linear_0/bias",
-    "attn.out.weight": "self_attention/linear_1/weight", "attn.out.bias": "self_attention/linear_1/bias",
-    "ffn_ln.weight": "ffn/layer_norm/gamma", "ffn_ln.bias": "ffn/layer_norm/beta",
-    "ffn.0.weight": "ffn/linear_0/weight", "ffn.0.bias": "ffn/linear_0/bias",
-    "ffn.2.weight": "ffn/linear_1/weight", "ffn.2.bias": "ffn/linear_1/bias",
+_TOP = {  # ours: (CTranslate2's, below ``encoder/``; Hugging Face's, below the encoder prefix)
+    "conv1.bias": ("conv1/bias", "conv1.bias"),
+    "conv2.weight": ("conv2/weight", "conv2.weight"),
+    "conv2.bias": ("conv2/bias", "conv2.bias"),
+    "ln_post.weight": ("layer_norm/gamma", "layer_norm.weight"),
+    "ln_post.bias": ("layer_norm/beta", "layer_norm.bias"),
 }
-"""Our parameter names -> CTranslate2's (below ``encoder/``; a block's below ``layer_{i}/``);
-``conv1.weight`` and ``positions`` are read first, for the sizes."""
+"""Parameter names in each format (``conv1.weight`` and ``positions`` are read first, for the sizes)."""
 
-_HF_TOP = {"conv1.bias": "conv1.bias", "conv2.weight": "conv2.weight", "conv2.bias": "conv2.bias",
-           "ln_post.weight": "layer_norm.weight", "ln_post.bias": "layer_norm.bias"}
-_HF_BLOCK = {
-    "attn_ln.weight": "self_attn_layer_norm.weight", "attn_ln.bias": "self_attn_layer_norm.bias",
-    "attn.out.weight": "self_attn.out_proj.weight", "attn.out.bias": "self_attn.out_proj.bias",
-    "ffn_ln.weight": "final_layer_norm.weight", "ffn_ln.bias": "final_layer_norm.bias",
-    "ffn.0.weight": "fc1.weight", "ffn.0.bias": "fc1.bias",
-    "ffn.2.weight": "fc2.weight", "ffn.2.bias": "fc2.bias",
+_BLOCK = {  # ours: (CTranslate2's, below ``layer_{i}/``; Hugging Face's, below ``layers.{i}.``)
+    "attn_ln.weight": ("self_attention/layer_norm/gamma", "self_attn_layer_norm.weight"),
+    "attn_ln.bias": ("self_attention/layer_norm/beta", "self_attn_layer_norm.bias"),
+    "attn.qkv.weight": ("self_attention/linear_0/weight", None),  # HF: the q, k, v projections, concatenated
+    "attn.qkv.bias": ("self_attention/linear_0/bias", None),  # HF: q's, zeros (k has none), v's
+    "attn.out.weight": ("self_attention/linear_1/weight", "self_attn.out_proj.weight"),
+    "attn.out.bias": ("self_attention/linear_1/bias", "self_attn.out_proj.bias"),
+    "ffn_ln.weight": ("ffn/layer_norm/gamma", "final_layer_norm.weight"),
+    "ffn_ln.bias": ("ffn/layer_norm/beta", "final_layer_norm.bias"),
+    "ffn.0.weight": ("ffn/linear_0/weight", "fc1.weight"),
+    "ffn.0.bias": ("ffn/linear_0/bias", "fc1.bias"),
+    "ffn.2.weight": ("ffn/linear_1/weight", "fc2.weight"),
+    "ffn.2.bias": ("ffn/linear_1/bias", "fc2.bias"),
 }
-"""Our parameter names -> Hugging Face's (below the encoder prefix; a block's below ``layers.{i}.``);
-the fused ``attn.qkv`` is made of the separate q, k, v projections (k has no bias)."""
+"""A block's parameter names in each format."""
+
+_CT2, _HF = 0, 1  # the column of a format in :data:`_TOP` and :data:`_BLOCK`
 
 
-def _renamed(get: Callable[[str], torch.Tensor], names: Mapping[str, str], ours: str = "", theirs: str = "") -> dict[str, torch.Tensor]:
-    """``{ours + our name: get(theirs + their name)}`` for the ``names`` table."""
-    return {ours + k: get(theirs + v) for k, v in names.items()}
+def _renamed(get: Callable[[str], torch.Tensor], names: Mapping[str, tuple[str | None, ...]], column: int, ours: str = "",
+             theirs: str = "") -> dict[str, torch.Tensor]:
+    """``{ours + our name: get(theirs + their name)}`` for the ``names`` table's ``column``
+    (a name the format lacks, ``None``, left out)."""
+    return {ours + k: get(theirs + v[column]) for k, v in names.items() if v[column] is not None}
 
 
 class _Attention(nn.Module):
@@ -151,9 +155,9 @@ class WhisperEncoder(nn.Module):
             n_mels=conv1.shape[1], d_model=conv1.shape[0], n_heads=heads, n_layers=n_layers, n_ctx=pos.shape[0],
             d_ff=get("layer_0/ffn/linear_0/weight").shape[0],
         )
-        state = {"conv1.weight": conv1, "positions": pos, **_renamed(get, _CT2_TOP)}
+        state = {"conv1.weight": conv1, "positions": pos, **_renamed(get, _TOP, _CT2)}
         for i in range(n_layers):
-            state.update(_renamed(get, _CT2_BLOCK, f"blocks.{i}.", f"layer_{i}/"))
+            state.update(_renamed(get, _BLOCK, _CT2, f"blocks.{i}.", f"layer_{i}/"))
         enc = cls(dims)
         enc.load_state_dict(state, strict=True)
         return enc
@@ -174,10 +178,10 @@ class WhisperEncoder(nn.Module):
         d = conv1.shape[0]
         dims = WhisperDims(n_mels=conv1.shape[1], d_model=d, n_heads=n_heads, n_layers=n_layers, n_ctx=pos.shape[0],
                            d_ff=get("layers.0.fc1.weight").shape[0])
-        state = {"conv1.weight": conv1, "positions": pos, **_renamed(get, _HF_TOP)}
+        state = {"conv1.weight": conv1, "positions": pos, **_renamed(get, _TOP, _HF)}
         for i in range(n_layers):
             p, q = f"blocks.{i}.", f"layers.{i}."
-            state.update(_renamed(get, _HF_BLOCK, p, q))
+            state.update(_renamed(get, _BLOCK, _HF, p, q))
             state[p + "attn.qkv.weight"] = torch.cat([get(q + f"self_attn.{n}_proj.weight") for n in "qkv"])
             state[p + "attn.qkv.bias"] = torch.cat([get(q + "self_attn.q_proj.bias"), torch.zeros(d), get(q + "self_attn.v_proj.bias")])
         enc = cls(dims)
