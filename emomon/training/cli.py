@@ -17,6 +17,8 @@ from ..errors import DataError, DeviceError, EmomonError
 from ..records import Utterance
 
 if TYPE_CHECKING:
+    import torch
+
     from .protocols import Fold
     from .results import Figures, RunResults
 
@@ -146,7 +148,6 @@ def train(
     ``compute`` is where the model runs: ``auto`` (the default: CUDA when available), ``cpu``,
     ``cuda`` or ``cuda:N``. ``device`` is its deprecated alias (logs a warning).
     """
-    from ..models.registry import select_device
     from .cache import FeatureCache
     from .protocols import PROTOCOLS, make_folds
     from .recipes.base import TrainContext
@@ -156,9 +157,7 @@ def train(
         raise DataError(protocol, f"unknown protocol (known: {', '.join(PROTOCOLS)})")
     from . import distributed
 
-    ranks, where = distributed.setup(resolve_compute(compute, device))  # joins torchrun's process group, if any
-    torch_device = select_device(where)  # fail before any work
-    progress = progress and ranks.main
+    torch_device, progress = _joined(resolve_compute(compute, device), progress)  # fail before any work
     recipe, mode, opts, conditions = _checked_options(model, normalize, options, noise, snr)  # fail before any work
     out = Path(out)
     check_out_dir(out, force)  # fail before any work
@@ -175,6 +174,16 @@ def train(
                             force=force, noise=conditions, noise_dir=noise_dir)
     finally:
         distributed.teardown()
+
+
+def _joined(compute: str, progress: bool) -> tuple["torch.device", bool]:
+    """Join torchrun's process group, if any: ``(the torch device this process trains on, whether
+    it shows progress: only the main rank does)``; an unusable device is an error before any work."""
+    from ..models.registry import select_device
+    from . import distributed
+
+    ranks, where = distributed.setup(compute)
+    return select_device(where), progress and ranks.main
 
 
 def _checked_options(model: str, normalize: str, options: Sequence[str], noise: str | None, snr: str) -> tuple[Any, Any, dict[str, Any], list[Any]]:
