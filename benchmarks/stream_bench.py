@@ -174,7 +174,7 @@ def machine_facts(model_device: str | None = None) -> dict[str, Any]:
 def bench_rtf(args: argparse.Namespace, facts: dict[str, Any]) -> dict[str, Any]:
     import soundfile as sf
 
-    from emomon.stream import MonitorConfig, file_monitor, open_model
+    from emomon.stream import open_model
 
     inp = rtf_input(args.clip, args.clips, args.synth_seconds)
     print(f"\n== rtf: {inp.description}, {inp.seconds:.1f} s of audio", flush=True)
@@ -190,54 +190,68 @@ def bench_rtf(args: argparse.Namespace, facts: dict[str, Any]) -> dict[str, Any]
     try:
         wav = tmp / "bench-input.wav"
         sf.write(wav, inp.audio, SR, subtype="PCM_16")
-
-        # warm-up: one window through the model (first-call allocations, lazy inits)
-        t0 = time.perf_counter()
-        model.predict_proba(inp.audio[None, : int(model.config.window * SR)])
-        warm_s = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        mon = file_monitor(str(wav), model, fast=True, config=MonitorConfig())
-        windows = sum(1 for _ in mon.records())
-        wall = time.perf_counter() - t0
-        stats = mon.stats()
-        res: dict[str, Any] = {
-            "input": inp.description,
-            "input_parts": inp.parts,
-            "audio_s": round(inp.seconds, 3),
-            "model_load_s": round(load_s, 3),
-            "warmup_window_s": round(warm_s, 3),
-            "wall_s": round(wall, 3),
-            "windows": windows,
-            "batches": stats.batches,
-            "mean_batch": round(windows / stats.batches, 2) if stats.batches else None,
-            "ms_per_window": round(1000 * wall / windows, 1) if windows else None,
-            "rtf": round(wall / inp.seconds, 4),
-            "speed_x": round(inp.seconds / wall, 2),
-        }
-        print(f"stream (in process, fast): {inp.seconds:.1f} s audio in {wall:.2f} s wall, {windows} windows "
-              f"in {stats.batches} batches, {res['ms_per_window']} ms/window, RTF {res['rtf']:.3f} "
-              f"(speed {res['speed_x']:.1f}x)", flush=True)
-
+        res = _rtf_in_process(model, inp, wav, load_s)
         if not args.no_cli:
-            cmd = [sys.executable, "-m", "emomon", "file", str(wav), "--stream", "--fast", "--no-ui",
-                   "--model", args.model, "--compute", args.compute]
-            print(f"CLI: {shlex.join(cmd)}", flush=True)
-            t0 = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(args.threads), timeout=args.timeout)
-            cli_wall = time.perf_counter() - t0
-            lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-            res.update(cli_wall_s=round(cli_wall, 3), cli_returncode=proc.returncode, cli_windows=len(lines),
-                       cli_rtf=round(cli_wall / inp.seconds, 4), cli_speed_x=round(inp.seconds / cli_wall, 2))
-            if proc.returncode != 0:
-                res["cli_error"] = proc.stderr.strip().splitlines()[-1:] if proc.stderr.strip() else []
-                print(f"CLI FAILED (exit {proc.returncode}): {proc.stderr.strip()[-500:]}", flush=True)
-            else:
-                print(f"CLI end to end (import + model load + stream): {cli_wall:.2f} s wall, {len(lines)} windows, "
-                      f"RTF {res['cli_rtf']:.3f} (speed {res['cli_speed_x']:.1f}x)", flush=True)
+            res.update(_rtf_cli(args, inp, wav))
         return res
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _rtf_in_process(model: Any, inp: BenchInput, wav: Path, load_s: float) -> dict[str, Any]:
+    """``stream_file``'s pipeline over ``wav`` in this process, as fast as the model goes (after
+    one warm-up window): wall time, windows, batches, RTF."""
+    from emomon.stream import MonitorConfig, file_monitor
+
+    # warm-up: one window through the model (first-call allocations, lazy inits)
+    t0 = time.perf_counter()
+    model.predict_proba(inp.audio[None, : int(model.config.window * SR)])
+    warm_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    mon = file_monitor(str(wav), model, fast=True, config=MonitorConfig())
+    windows = sum(1 for _ in mon.records())
+    wall = time.perf_counter() - t0
+    stats = mon.stats()
+    res: dict[str, Any] = {
+        "input": inp.description,
+        "input_parts": inp.parts,
+        "audio_s": round(inp.seconds, 3),
+        "model_load_s": round(load_s, 3),
+        "warmup_window_s": round(warm_s, 3),
+        "wall_s": round(wall, 3),
+        "windows": windows,
+        "batches": stats.batches,
+        "mean_batch": round(windows / stats.batches, 2) if stats.batches else None,
+        "ms_per_window": round(1000 * wall / windows, 1) if windows else None,
+        "rtf": round(wall / inp.seconds, 4),
+        "speed_x": round(inp.seconds / wall, 2),
+    }
+    print(f"stream (in process, fast): {inp.seconds:.1f} s audio in {wall:.2f} s wall, {windows} windows "
+          f"in {stats.batches} batches, {res['ms_per_window']} ms/window, RTF {res['rtf']:.3f} "
+          f"(speed {res['speed_x']:.1f}x)", flush=True)
+    return res
+
+
+def _rtf_cli(args: argparse.Namespace, inp: BenchInput, wav: Path) -> dict[str, Any]:
+    """``emomon file WAV --stream --fast --no-ui`` end to end in a fresh interpreter (import,
+    model load, stream): the ``cli_*`` figures."""
+    cmd = [sys.executable, "-m", "emomon", "file", str(wav), "--stream", "--fast", "--no-ui",
+           "--model", args.model, "--compute", args.compute]
+    print(f"CLI: {shlex.join(cmd)}", flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(args.threads), timeout=args.timeout)
+    cli_wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    res: dict[str, Any] = dict(cli_wall_s=round(cli_wall, 3), cli_returncode=proc.returncode, cli_windows=len(lines),
+                               cli_rtf=round(cli_wall / inp.seconds, 4), cli_speed_x=round(inp.seconds / cli_wall, 2))
+    if proc.returncode != 0:
+        res["cli_error"] = proc.stderr.strip().splitlines()[-1:] if proc.stderr.strip() else []
+        print(f"CLI FAILED (exit {proc.returncode}): {proc.stderr.strip()[-500:]}", flush=True)
+    else:
+        print(f"CLI end to end (import + model load + stream): {cli_wall:.2f} s wall, {len(lines)} windows, "
+              f"RTF {res['cli_rtf']:.3f} (speed {res['cli_speed_x']:.1f}x)", flush=True)
+    return res
 
 
 # ----------------------------------------------------------------------------------------------
@@ -248,6 +262,19 @@ def _virtmic(action: str, runtime: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+@dataclass
+class ListenRun:
+    """One ``emomon listen`` session: its exit status, window records and when each arrived
+    (monotonic), the process's wall seconds, its stderr and the writer that fed the microphone."""
+
+    returncode: int
+    records: list[dict[str, Any]]
+    arrivals: list[float]
+    wall_s: float
+    stderr: str
+    writer: FifoWriter
+
+
 def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
     print(f"\n== latency: emomon listen on a PulseAudio virtual microphone, {args.seconds:g} s", flush=True)
     if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
@@ -255,7 +282,13 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
         return {"skipped": "pulseaudio is not installed"}
     inp = feed_input(args.clip)
     print(f"feed: {inp.description}, {inp.seconds:.2f} s per loop", flush=True)
+    run = _listen_on_virtmic(args, inp)
+    return run if isinstance(run, dict) else _latency_figures(args, inp, run)
 
+
+def _listen_on_virtmic(args: argparse.Namespace, inp: BenchInput) -> ListenRun | dict[str, Any]:
+    """``emomon listen --device pulse`` on a private PulseAudio whose virtual microphone a writer
+    thread feeds ``inp`` in real time; ``{"skipped": why}`` when the microphone does not start."""
     tmp = Path(tempfile.mkdtemp(prefix="emomon-bench-xdg-"))
     runtime = tmp / "xdg"
     writer: FifoWriter | None = None
@@ -272,27 +305,7 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "emomon", "listen", "--device", "pulse", "--duration", str(args.seconds),
                "--no-ui", "--model", args.model, "--compute", args.compute, *shlex.split(args.listen_args)]
         print(f"listen: XDG_RUNTIME_DIR={runtime} {shlex.join(cmd)}", flush=True)
-        timer = ["/usr/bin/time", "-f", "maxrss_kb=%M"] if Path("/usr/bin/time").exists() else []  # the session's peak RSS
-        t_start = time.monotonic()
-        proc = subprocess.Popen([*timer, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        stderr_buf: list[str] = []
-        err_thread = threading.Thread(target=lambda: stderr_buf.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
-        err_thread.start()
-        recs: list[dict[str, Any]] = []
-        arrivals: list[float] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.strip():
-                arrivals.append(time.monotonic())
-                recs.append(json.loads(line))
-        try:
-            rc = proc.wait(timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
-        err_thread.join(5)
-        total_wall = time.monotonic() - t_start
-        stderr = "".join(stderr_buf).strip()
+        return _listen(cmd, env, args.timeout, writer)
     finally:
         if writer is not None:
             writer.stop_event.set()
@@ -303,8 +316,37 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
             print(f"warning: stopping pulseaudio failed: {stop.stderr.strip()}", file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
 
+
+def _listen(cmd: list[str], env: dict[str, str], timeout: float, writer: FifoWriter) -> ListenRun:
+    """Run ``cmd`` (under ``/usr/bin/time`` when there is one: the session's peak RSS), taking
+    each JSON line of its stdout as it arrives; killed after ``timeout`` seconds."""
+    timer = ["/usr/bin/time", "-f", "maxrss_kb=%M"] if Path("/usr/bin/time").exists() else []  # the session's peak RSS
+    t_start = time.monotonic()
+    proc = subprocess.Popen([*timer, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    stderr_buf: list[str] = []
+    err_thread = threading.Thread(target=lambda: stderr_buf.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    err_thread.start()
+    recs: list[dict[str, Any]] = []
+    arrivals: list[float] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip():
+            arrivals.append(time.monotonic())
+            recs.append(json.loads(line))
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    err_thread.join(5)
+    return ListenRun(rc, recs, arrivals, time.monotonic() - t_start, "".join(stderr_buf).strip(), writer)
+
+
+def _latency_figures(args: argparse.Namespace, inp: BenchInput, run: ListenRun) -> dict[str, Any]:
+    """The latency figures of a listen session's records (printed too)."""
+    rc, recs, arrivals, stderr, writer = run.returncode, run.records, run.arrivals, run.stderr, run.writer
     res: dict[str, Any] = {"feed": inp.description, "seconds": args.seconds, "returncode": rc,
-                           "process_wall_s": round(total_wall, 2)}
+                           "process_wall_s": round(run.wall_s, 2)}
     if rc != 0 or not recs:
         res["error"] = stderr.splitlines()[-1] if stderr else "no window records"
         print(f"listen FAILED (exit {rc}): {stderr[-800:]}", flush=True)
@@ -384,7 +426,7 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Benchmark the emomon streaming monitor (RTF and device latency).")
     p.add_argument("--model", default="default", help="shipped model name or model directory (default: default)")
     p.add_argument("--clip", default=None, help="audio file: the RTF input (as is) and the looped latency feed")
@@ -398,6 +440,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--listen-args", default="", help="latency: more arguments for emomon listen (e.g. '--backend onnx')")
     p.add_argument("--timeout", type=float, default=900.0, help="limit for each subprocess in seconds")
     p.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    return p
+
+
+def _report(results: dict[str, Any], args: argparse.Namespace, facts: dict[str, Any]) -> None:
+    """The summary table, and the results as JSON to ``--json``."""
+    rows = summary_rows(results)
+    width = max((len(k) for k, _ in rows), default=10)
+    print("\n== summary" + f" (model {args.model}, device {facts.get('device') or '?'}, {facts['nproc']} CPUs, "
+          f"torch {facts['torch_version']} with {facts['torch_threads']} threads)")
+    for k, v in rows:
+        print(f"  {k:<{width}}  {v}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = _parser()
     args = p.parse_args(argv)
     what = [w.strip() for w in args.what.split(",") if w.strip()]
     bad = [w for w in what if w not in ("rtf", "latency")]
@@ -431,21 +492,10 @@ def main(argv: list[str] | None = None) -> int:
     if "latency" in what:
         results["latency"] = bench_latency(args)
     facts["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-
-    rows = summary_rows(results)
-    width = max((len(k) for k, _ in rows), default=10)
-    print("\n== summary" + f" (model {args.model}, device {facts.get('device') or '?'}, {facts['nproc']} CPUs, "
-          f"torch {facts['torch_version']} with {facts['torch_threads']} threads)")
-    for k, v in rows:
-        print(f"  {k:<{width}}  {v}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    _report(results, args, facts)
     failed = any(isinstance(results.get(k), dict) and ("error" in results[k] or results[k].get("cli_returncode"))
                  for k in ("rtf", "latency"))
     return 1 if failed else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
