@@ -75,12 +75,14 @@ def test_every_architecture_has_a_frozen_params_class():
 def test_the_shipped_models_parse_and_write_back_unchanged():
     from emomon.models.shipped import PRETRAINED_DIR, shipped_models
 
+    encoders = {"default": (defaults.BACKBONE, (2, 3, 4, 5, 6)), "fast": ("whisper-tiny.en", (1, 2, 3, 4))}
+    assert set(shipped_models()) == set(encoders)
     for name in shipped_models():
         raw = json.loads((PRETRAINED_DIR / name / "config.json").read_text())
         cfg = read_config(PRETRAINED_DIR / name)
         assert cfg.to_dict() == {**raw, "class_prior": raw.get("class_prior")}  # the JSON form is what was read
         hp = cfg.hparams
-        assert isinstance(hp, LayerHeadParams) and hp.backbone == defaults.BACKBONE and hp.layers == (2, 3, 4, 5, 6)
+        assert isinstance(hp, LayerHeadParams) and (hp.backbone, hp.layers) == encoders[name]
         assert hp.speaker_norm == SpeakerNormParams(prior_weight=20.0, unadapted_head=True) and hp.adaptive
         assert LayerHeadParams.from_dict(hp.to_dict()) == hp
 
