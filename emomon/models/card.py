@@ -21,10 +21,9 @@ name, folds, speaker independence and mode it spells out. A key of the wrong typ
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from ..errors import ModelError
@@ -65,7 +64,7 @@ class OnnxExport:
         return None if self.quantize == "none" else self.quantize
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def parse(cls, v: Any) -> "OnnxExport | None":

@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import corpus_utterance, SkipLog, audio_files, finish, log, parse_files, require_dir
+from .base import SkipLog, audio_files, corpus_utterance, finish, log, parse_files, require_dir
 
 CORPUS = "crema-d"
 NAME_RE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})$")

@@ -33,7 +33,7 @@ from typing import Iterator
 from ...errors import DataError
 from ...labels import EMOTIONS
 from ...records import Utterance
-from .base import corpus_utterance, MISNAMED, SkipLog, audio_files, log, require_dir
+from .base import MISNAMED, SkipLog, audio_files, corpus_utterance, log, require_dir
 
 NAME_RE = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}

@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from ...records import Utterance
-from .base import corpus_utterance, SkipLog, audio_files, finish, parse_files, require_dir
+from .base import SkipLog, audio_files, corpus_utterance, finish, parse_files, require_dir
 
 CORPUS = "tess"
 NAME_RE = re.compile(r"^(OAF|YAF)_(.+)$", re.IGNORECASE)
