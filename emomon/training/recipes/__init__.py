@@ -24,6 +24,7 @@ RECIPES: "LazyRegistry[type[Recipe]]" = LazyRegistry(
         "wav2vec2": "emomon.training.recipes.wav2vec2:Wav2Vec2Recipe",
         "egemaps": "emomon.training.recipes.egemaps:EgemapsRecipe",
         "finetune": "emomon.training.recipes.finetune:FinetuneRecipe",
+        "distill": "emomon.training.recipes.distill:DistillRecipe",
     },
     unknown_error=DataError,
     order=lambda n: (n != "default", n),

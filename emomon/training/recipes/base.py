@@ -224,10 +224,7 @@ def fit_standardised_logreg(
     """
     from sklearn.linear_model import LogisticRegression
 
-    x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=0)
-    std = np.maximum(x.std(axis=0), 1e-8)
-    z = (x - mean) / std
+    mean, std, z = _standardise(x)
     present = np.unique(y)
     coef = np.zeros((n_labels, x.shape[1]))
     intercept = np.full(n_labels, -30.0)
@@ -243,3 +240,48 @@ def fit_standardised_logreg(
             coef[clf.classes_] = clf.coef_
             intercept[clf.classes_] = clf.intercept_
     return {"mean": mean, "std": std, "coef": coef, "intercept": intercept}
+
+
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``x (n, d)`` → its column means ``(d,)``, standard deviations ``(d,)`` (at least 1e-8) and
+    the standardised rows ``(n, d)``, in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=0)
+    std = np.maximum(x.std(axis=0), 1e-8)
+    return mean, std, (x - mean) / std
+
+
+def fit_soft_logreg(
+    x: np.ndarray, targets: np.ndarray, c: float = 1.0, max_iter: int = 500, sample_weight: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Multinomial logistic regression on standardised ``x (n, d)`` against soft ``targets
+    (n, labels)`` (each row a distribution: a teacher's probabilities, or one-hot labels).
+
+    The objective is sklearn's: the ``sample_weight``-weighted mean cross-entropy plus
+    ``||coef||^2 / (2 * c * sum(weights))``, so one-hot targets give the head
+    :func:`fit_standardised_logreg` gives (to the optimiser's tolerance). Solved by full-batch
+    L-BFGS in float32 with torch. Returns the same ``{"mean", "std", "coef", "intercept"}``.
+    """
+    mean, std, z = _standardise(x)
+    q = torch.from_numpy(np.asarray(targets, dtype=np.float32))
+    if q.shape[0] != len(z) or not torch.allclose(q.sum(dim=1), torch.ones(len(q)), atol=1e-3):
+        raise ValueError(f"targets must be ({len(z)}, labels) rows of probabilities, got {tuple(q.shape)}")
+    w = np.ones(len(z)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    total = float(w.sum())
+    wt = torch.from_numpy((w / total).astype(np.float32))
+    zt = torch.from_numpy(z.astype(np.float32))
+    coef = torch.zeros(q.shape[1], z.shape[1], requires_grad=True)
+    bias = torch.zeros(q.shape[1], requires_grad=True)
+    penalty = 1.0 / (2.0 * c * total)
+    opt = torch.optim.LBFGS([coef, bias], lr=1.0, max_iter=max_iter, tolerance_grad=1e-6, tolerance_change=1e-10,
+                            history_size=20, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        logp = torch.log_softmax(zt @ coef.T + bias, dim=1)
+        loss = -(wt * (q * logp).sum(dim=1)).sum() + penalty * (coef * coef).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return {"mean": mean, "std": std, "coef": coef.detach().double().numpy(), "intercept": bias.detach().double().numpy()}

@@ -355,8 +355,7 @@ class LayerHeadRecipe(Recipe):
         logits = [np.zeros((len(y), len(ctx.labels))) for _ in forms for _ in partitions]
         for i, parts in enumerate(partitions):
             for held in parts:
-                head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=c, seed=ctx.seed, max_iter=500,
-                                               sample_weight=self._weights(y[~held], speakers[~held], ctx))
+                head = self._logreg(x[~held], y[~held], speakers[~held], ctx, c, rows=~held)
                 for j, rows in enumerate(forms):
                     logits[j * len(partitions) + i][held] = (rows[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
         return fit_temperature(np.concatenate(logits), np.tile(y, len(logits)))
@@ -376,8 +375,7 @@ class LayerHeadRecipe(Recipe):
         logits, dist = [], []
         for corpus in sorted(set(corpora)):
             held = corpora == corpus
-            head = fit_standardised_logreg(x[~held], y[~held], len(ctx.labels), c=float(ctx.option("C", 1.0)), seed=ctx.seed, max_iter=500,
-                                           sample_weight=self._weights(y[~held], speakers[~held], ctx))
+            head = self._logreg(x[~held], y[~held], speakers[~held], ctx, float(ctx.option("C", 1.0)), rows=~held)
             logits.append((x[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"])
             dist.append(mean_square_z(x[held], head["mean"], head["std"]))
         d0 = float(np.median(mean_square_z(x, x.mean(axis=0), np.maximum(x.std(axis=0), 1e-8))))
@@ -392,12 +390,24 @@ class LayerHeadRecipe(Recipe):
         how = str(ctx.option("balance", DEFAULT_BALANCE))
         return None if how == "none" else balanced_weights(y, corpus_of(speakers), how)
 
+    def _logreg(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, c: float,
+                rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """One standardised logistic head on training rows ``x (rows, F)``, weighted by ``balance``.
+        ``rows``: which of the fitted model's training rows these are (a boolean mask; ``None``:
+        all of them), for subclasses whose targets are per row (:mod:`.distill`)."""
+        return fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed, max_iter=500,
+                                       sample_weight=self._weights(y, speakers, ctx))
+
+    def head_meta(self, ctx: TrainContext) -> dict[str, Any]:
+        """What the saved config's ``meta.head`` records of how the head was trained."""
+        return {"type": "logistic-regression", "C": float(ctx.option("C", 1.0)), "train_windows": bool(ctx.option("train_windows", True)),
+                "augment": str(ctx.option("augment", DEFAULT_AUGMENT) or "")}
+
     def _fit_head(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext,
                   unadapted: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], float]:
         """A standardised logistic head on ``x (rows, F)`` and its temperature (1.0 without ``calibrate``)."""
         c = float(ctx.option("C", 1.0))
-        head = fit_standardised_logreg(x, y, len(ctx.labels), c=c, seed=ctx.seed, max_iter=500,
-                                       sample_weight=self._weights(y, speakers, ctx))
+        head = self._logreg(x, y, speakers, ctx, c)
         temperature = self._calibration_temperature(x, y, speakers, ctx, c, unadapted) if ctx.option("calibrate", True) else 1.0
         return head, temperature
 
@@ -425,8 +435,7 @@ class LayerHeadRecipe(Recipe):
         counts = np.bincount(y, weights=weights, minlength=len(ctx.labels)).astype(np.float64)
         config = LayerHeadModel.make_config(
             ctx.labels, layers, backbone=name, backbone_source=source,
-            head={"type": "logistic-regression", "C": float(ctx.option("C", 1.0)), "train_windows": bool(ctx.option("train_windows", True)),
-                  "augment": str(ctx.option("augment", DEFAULT_AUGMENT) or "")},
+            head=self.head_meta(ctx),
             temperature=temperature, mode=ctx.mode, prior_weight=None if norm is None else norm.prior_weight,
             unadapted_head=base is not None, shift=shift,
         )
