@@ -4,6 +4,8 @@
     python benchmarks/fast_vs_default.py                          # default vs fast (a stand-in if not shipped)
     python benchmarks/fast_vs_default.py --fast runs/fast-tiny/model --clips 100 --seconds 5
     python benchmarks/fast_vs_default.py --seconds 1 --clips 10   # a quick look
+    emomon export fast --format onnx --quantize int8 --out runs/fast-int8
+    python benchmarks/fast_vs_default.py --fast runs/fast-int8 --fast-backend onnx   # fast's int8 graph
 
 For each model, in this one process (run it on an otherwise idle machine; the load average is
 printed at the start and the end):
@@ -17,6 +19,10 @@ printed at the start and the end):
   json`` in a fresh process over ``--clips`` RAVDESS clips (audio seconds / wall seconds, the
   interpreter's start-up and the model's load included, and once more with a one-clip run's wall
   time subtracted: the steady rate).
+
+``--fast-backend onnx`` times the fast model on onnxruntime (its directory's exported graph, e.g.
+int8 from ``emomon export --quantize int8``; the default stays on torch in ``--precision auto``'s
+number format); its FLOPs are still counted from the torch model of the same directory.
 
 ``--fast`` is a model name or directory. When it does not load (``fast`` not shipped yet), a
 stand-in is built: a layer-head model on ``whisper-tiny.en`` (layers 1-4, adaptive with an
@@ -76,8 +82,8 @@ def caller(model, batch: list[np.ndarray]):
     return lambda: model.predict_proba(x)
 
 
-def offline_rtf(model: str, clips: list[Path]) -> dict:
-    """``emomon file CLIPS --model M --format json`` in a fresh process: wall time and RTF."""
+def offline_rtf(model: str, clips: list[Path], backend: str = "torch") -> dict:
+    """``emomon file CLIPS --model M --backend B --format json`` in a fresh process: wall time and RTF."""
     import soundfile as sf
 
     exe = [str(Path(sys.executable).with_name("emomon"))]
@@ -85,7 +91,7 @@ def offline_rtf(model: str, clips: list[Path]) -> dict:
 
     def wall(paths: list[Path]) -> float:
         t0 = time.perf_counter()
-        subprocess.run([*exe, "file", *map(str, paths), "--model", model, "--format", "json"], check=True,
+        subprocess.run([*exe, "file", *map(str, paths), "--model", model, "--backend", backend, "--format", "json"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.perf_counter() - t0
 
@@ -101,6 +107,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--default", default="default", help="the reference model (name or directory)")
     ap.add_argument("--fast", default="fast", help="the fast model (name or directory; a stand-in when it does not load)")
+    ap.add_argument("--fast-backend", default="torch", choices=("torch", "onnx"), help="the fast model's backend (onnx: its exported graph)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per model and batch size")
     ap.add_argument("--clips", type=int, default=100, help="RAVDESS clips for the offline RTF (0: skip)")
@@ -137,22 +144,26 @@ def load_both(names: dict[str, str], tmp: Path) -> dict:
     return models
 
 
-def measure(models: dict, names: dict[str, str], seconds: float, n_clips: int) -> dict:
-    """Per role: FLOPs per 3 s window, windows/s at batch 1 and 16, and the offline RTF."""
+def measure(models: dict, names: dict[str, str], seconds: float, n_clips: int, backends: dict[str, str]) -> dict:
+    """Per role: FLOPs per 3 s window (of the torch model), windows/s at batch 1 and 16 and the
+    offline RTF (on the role's backend: ``backends``, torch when absent)."""
+    from emomon.models.backend import load_with_backend
+
+    runners = {role: load_with_backend(names[role], "onnx", "cpu") if backends.get(role) == "onnx" else m for role, m in models.items()}
     out: dict = {}
     wins = windows(16, 3.0)
     for role, m in models.items():
         fl = model_flops(m, int(3.0 * RATE))
         hp = m.config.hparams
         out[role] = {"name": names[role], "backbone": getattr(hp, "backbone", None), "layers": list(getattr(hp, "layers", []) or []),
-                     "gflops_per_window": round(fl.total / 1e9, 3), "flops": fl.as_dict()}
+                     "gflops_per_window": round(fl.total / 1e9, 3), "flops": fl.as_dict(), "backend": backends.get(role, "torch")}
     for batch in (1, 16):
         for role, m in models.items():
-            out[role][f"windows_per_s_b{batch}"] = round(sustained_rate(caller(m, wins[:batch]), batch, seconds)["median"], 1)
+            out[role][f"windows_per_s_b{batch}"] = round(sustained_rate(caller(runners[role], wins[:batch]), batch, seconds)["median"], 1)
     if n_clips and RAVDESS.is_dir():
         clips = sorted(RAVDESS.glob("Actor_*/*.*"))[:: max(1, 1440 // n_clips)][:n_clips]
         for role in models:
-            out[role]["offline"] = offline_rtf(names[role], clips)
+            out[role]["offline"] = offline_rtf(names[role], clips, backends.get(role, "torch"))
     return out
 
 
@@ -169,7 +180,7 @@ def ratios(d: dict, f: dict) -> dict[str, float]:
 def report(res: dict) -> None:
     for role, m in res["models"].items():
         off = m.get("offline", {})
-        print(f"{role:8s} {m['name']!s:30.30s} {m['backbone']} layers {m['layers']}: {m['gflops_per_window']:.2f} GFLOP/3 s window, "
+        print(f"{role:8s} {m['name']!s:30.30s} ({m['backend']}) {m['backbone']} layers {m['layers']}: {m['gflops_per_window']:.2f} GFLOP/3 s window, "
               f"{m['windows_per_s_b1']:.1f} windows/s at batch 1, {m['windows_per_s_b16']:.1f} at batch 16"
               + (f"; emomon file over {off['clips']} clips ({off['audio_s']} s): {off['wall_s']} s wall, {off['rtf_x']}x real time "
                  f"({off['steady_rtf_x']}x with the one-clip start-up subtracted)" if off else ""))
@@ -188,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     names = {"default": args.default, "fast": args.fast}
     models = load_both(names, Path(tmp.name))
     res: dict = {"machine_load_start": os.getloadavg(), "busy": busy}
-    res["models"] = measure(models, names, args.seconds, args.clips)
+    res["models"] = measure(models, names, args.seconds, args.clips, {"fast": args.fast_backend})
     res["ratios"] = ratios(res["models"]["default"], res["models"]["fast"])
     res["machine_load_end"] = os.getloadavg()
     report(res)

@@ -135,3 +135,21 @@ def test_stream_counts_double() -> None:
 
     assert stream_counts(16, 1024) == [16, 32, 64, 128, 256, 512, 1024]
     assert stream_counts(16, 4) == [4]
+
+
+def test_fast_vs_default_times_the_fast_model_on_onnx(adaptive_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("EMOMON_ONNX_CACHE", str(tmp_path / "onnx-cache"))
+    from emomon.cli import main
+
+    int8 = tmp_path / "int8"
+    assert main(["export", str(adaptive_model_dir), "--format", "onnx", "--quantize", "int8", "--out", str(int8)]) == 0
+    out = tmp_path / "fvd.json"
+    r = _run(["benchmarks/fast_vs_default.py", "--default", str(adaptive_model_dir), "--fast", str(int8), "--fast-backend", "onnx",
+              "--seconds", "0.2", "--clips", "0", "--json", str(out)])
+    res = json.loads(out.read_text())
+    fast, default = res["models"]["fast"], res["models"]["default"]
+    assert fast["backend"] == "onnx" and default["backend"] == "torch"
+    assert fast["gflops_per_window"] == default["gflops_per_window"] > 0  # the same model, its FLOPs counted on torch
+    assert fast["windows_per_s_b1"] > 0 and res["ratios"]["windows_per_s_b16"] > 0
+    assert "(onnx)" in r.stdout
