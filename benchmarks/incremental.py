@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -84,12 +85,16 @@ class ChunkFeatures:
     """Both pooled features of a clip from one encoding of its chunks: the whole clip's ``(layers,
     2 * hidden)`` and its stream windows' ``(windows, layers, 2 * hidden)`` (those of
     :func:`~emomon.features.windows.clip_windows`). The one not asked for yet is kept (keyed by
-    the samples' hash) until it is, so that each clip is encoded once."""
+    the samples' hash) until it is, so that each clip is encoded once; at most :attr:`KEEP` of them
+    (the oldest go first: when the feature cache already holds one kind of a clip, its other kind
+    is never asked for, and would otherwise stay in memory for the whole run)."""
+
+    KEEP = 512
 
     def __init__(self, backbone, window: float, hop: float) -> None:
         self.backbone, self.window, self.hop = backbone, window, hop
         self.rate = backbone.sample_rate
-        self.kept: dict[tuple[str, str], np.ndarray] = {}
+        self.kept: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._zero: list[np.ndarray] | None = None
 
     def clip(self, x: np.ndarray) -> np.ndarray:
@@ -115,6 +120,8 @@ class ChunkFeatures:
                 "windows": chunked_windows(chunks, self._zero, ends, self.rate, self.hop, int(round(self.window / self.hop)))}
         other = "windows" if kind == "clip" else "clip"
         self.kept[(other, key)] = both[other]
+        while len(self.kept) > self.KEEP:
+            self.kept.popitem(last=False)
         return both[kind]
 
 
