@@ -4,9 +4,10 @@
     python benchmarks/precision_ua.py                 # all six folds, 1,440 clips
     python benchmarks/precision_ua.py --folds 1       # quicker: fold 1's 240 test clips in bf16
     python benchmarks/precision_ua.py --precision onnx-int8   # the int8 ONNX graph (emomon export --quantize int8)
+    python benchmarks/precision_ua.py --precision onnx-int8 --model fast   # another layer-head model's backbone and layers
 
-Per fold a head (standardisation + logistic regression on layers 2-6 mean+std, the default
-model's features) is trained on the training actors' **fp32** features, as every shipped head
+Per fold a head (standardisation + logistic regression on the layers of ``--model``, default the
+shipped default's 2-6 of Whisper-base, mean+std pooled: that model's features) is trained on the training actors' **fp32** features, as every shipped head
 is, and scored on the test actors' clips twice: features from the fp32 encoder and from the
 same encoder under ``torch.autocast(bfloat16)`` (what ``--precision bf16``/``auto`` on an
 AMX/AVX512-BF16 machine or a GPU runs). Prints UA/WA/F1 for both (mean ± std over folds), the
@@ -30,11 +31,20 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
-LAYERS = (2, 3, 4, 5, 6)
 
 
-def features(utts, precision: str):
-    """``(n, F)``: layers ``LAYERS`` of each clip's pooled features at ``precision``, via the cache."""
+def model_spec(model: str) -> tuple[str, str | None, tuple[int, ...]]:
+    """``(backbone, backbone_source, layers)`` of a layer-head model (shipped name or directory)."""
+    from emomon.models.config import read_config
+    from emomon.models.params import LayerHeadParams
+    from emomon.models.shipped import resolve_model_dir
+
+    hp = read_config(resolve_model_dir(model)).typed_params(LayerHeadParams)
+    return hp.backbone, hp.backbone_source, tuple(int(i) for i in hp.layers)
+
+
+def features(utts, precision: str, model: str = "default"):
+    """``(n, F)``: ``model``'s layers of each clip's pooled features at ``precision``, via the cache."""
     import torch
 
     from emomon.audio import decode_audio
@@ -43,20 +53,23 @@ def features(utts, precision: str):
     from emomon.models.precision import backbone_autocast
     from emomon.training.cache import ExtractorKey, FeatureCache
 
-    params = {"backbone": "whisper-base", "source": None, "pooling": "meanstd"}
+    name, source, layers = model_spec(model)
+    params = {"backbone": name, "source": source, "pooling": "meanstd"}
+    if precision.startswith("onnx-"):  # a graph holds only its model's layers (the rest are zeros)
+        params = {**params, "layers": list(layers)}
     key = ExtractorKey("layer-pool", params if precision == "fp32" else {**params, "precision": precision}, version="1")
     cache = FeatureCache()
-    if precision.startswith("onnx-"):  # the exported graph on onnxruntime (the shipped default's layers are LAYERS)
+    if precision.startswith("onnx-"):  # the exported graph on onnxruntime: the model's layers only
         from emomon.models.onnx_model import load_onnx_model
 
-        onnx = load_onnx_model("default", compute="cpu", quantize=None if precision == "onnx-fp32" else precision[5:])
-        assert tuple(onnx.layers) == LAYERS, onnx.layers
+        onnx = load_onnx_model(model, compute="cpu", quantize=None if precision == "onnx-fp32" else precision[5:])
+        assert tuple(onnx.layers) == layers == tuple(range(min(layers), max(layers) + 1)), onnx.layers
 
         def extract(path) -> np.ndarray:  # already the chosen layers' rows, in all_layer_features' order
-            rows = onnx.features(decode_audio(path, 16000))[0].reshape(len(LAYERS), -1)
-            return np.concatenate([np.zeros((min(LAYERS), rows.shape[1]), np.float32), rows])
+            rows = onnx.features(decode_audio(path, 16000))[0].reshape(len(layers), -1)
+            return np.concatenate([np.zeros((min(layers), rows.shape[1]), np.float32), rows])
     else:
-        bb = load_backbone("whisper-base")
+        bb = load_backbone(name, source)
 
         def extract(path) -> np.ndarray:
             x = torch.from_numpy(decode_audio(path, 16000))
@@ -65,7 +78,7 @@ def features(utts, precision: str):
 
     out = []
     for i, u in enumerate(utts):
-        out.append(cache.get_or_compute(u.path, key, lambda u=u: extract(u.path))[list(LAYERS)].reshape(-1))
+        out.append(cache.get_or_compute(u.path, key, lambda u=u: extract(u.path))[list(layers)].reshape(-1))
         if (i + 1) % 200 == 0:
             print(f"  {precision}: {i + 1}/{len(utts)} clips", flush=True)
     return np.stack(out)
@@ -82,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(SHARED / "ravdess-speech"))
     ap.add_argument("--folds", default=None, help="comma list of fold ids to score (default all); only their test clips run in bf16")
     ap.add_argument("--precision", default="bf16", help="what is compared with fp32 torch: bf16 (autocast), onnx-int8 or onnx-fp32 "
-                                                        "(the shipped default's exported graph on onnxruntime)")
+                                                        "(the model's exported graph on onnxruntime)")
+    ap.add_argument("--model", default="default", help="a layer-head model (shipped name or directory): its backbone and layers")
     args = ap.parse_args(argv)
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -97,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {len(utts)} clips, "
           f"folds {', '.join(f.id for f in folds)} ({len(low_utts)} test clips)")
     t0 = time.perf_counter()
-    ref = features(utts, "fp32")
+    ref = features(utts, "fp32", args.model)
     t1 = time.perf_counter()
-    low_rows = dict(zip((u.id for u in low_utts), features(low_utts, args.precision)))
+    low_rows = dict(zip((u.id for u in low_utts), features(low_utts, args.precision, args.model)))
     t2 = time.perf_counter()
     print(f"features: fp32 {t1 - t0:.0f} s, {args.precision} {t2 - t1:.0f} s (cache hits are free)")
     low = np.stack([low_rows.get(u.id, np.full(ref.shape[1], np.nan, dtype=np.float32)) for u in utts])
