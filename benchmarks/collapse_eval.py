@@ -135,12 +135,12 @@ def fit_variant(x, y, speakers, opts: dict, n_labels: int, seed: int, subsample:
 
 
 def head_probs(head, norm, x: np.ndarray) -> np.ndarray:
+    from emomon.training.calibration import softmax
+    from emomon.training.recipes.base import head_logits
+
     if norm is not None:
         x = (x - norm[0]) / norm[1]
-    z = (x - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(head_logits(head, x))
 
 
 def main() -> None:

@@ -44,7 +44,7 @@ def fold_sides(fold_no: int, data: Path):
 def layers_report(fold_no: int, data: Path) -> None:
     from emomon.training.cache import FeatureCache
     from emomon.training.metrics import compute_metrics
-    from emomon.training.recipes.base import TrainContext, fit_standardised_logreg
+    from emomon.training.recipes.base import TrainContext, fit_standardised_logreg, head_logits
     from emomon.training.recipes.layer_head import layer_pool
 
     ctx = TrainContext(cache=FeatureCache())
@@ -59,7 +59,7 @@ def layers_report(fold_no: int, data: Path) -> None:
         head = fit_standardised_logreg(pick(x["train"]), y["train"], 8, 1.0)
         ua = {}
         for side in ("validation", "test"):
-            pred = (((pick(x[side]) - head["mean"]) / head["std"]) @ head["coef"].T + head["intercept"]).argmax(1)
+            pred = head_logits(head, pick(x[side])).argmax(1)
             ua[side] = compute_metrics(y[side], pred, [str(i) for i in range(8)]).ua
         print(f"{str(layers):<18}{100 * ua['validation']:>15.1f}{100 * ua['test']:>10.1f}", flush=True)
 

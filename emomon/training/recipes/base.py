@@ -242,6 +242,12 @@ def fit_standardised_logreg(
     return {"mean": mean, "std": std, "coef": coef, "intercept": intercept}
 
 
+def head_logits(head: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``(n, labels)`` logits of a head from :func:`fit_standardised_logreg` or
+    :func:`fit_soft_logreg` on rows ``x (n, d)`` (standardised with the head's own statistics)."""
+    return (x - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
+
+
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``x (n, d)`` → its column means ``(d,)``, standard deviations ``(d,)`` (at least 1e-8) and
     the standardised rows ``(n, d)``, in float64."""

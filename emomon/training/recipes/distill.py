@@ -33,7 +33,8 @@ from ...errors import DataError
 from ...models.base import EmotionModel
 from ...records import Utterance
 from . import register_recipe
-from .base import TrainContext, fit_soft_logreg
+from ..calibration import softmax
+from .base import TrainContext, fit_soft_logreg, head_logits
 from .layer_head import DEFAULT_LAYERS, LayerHeadRecipe
 from .options import Option
 
@@ -55,11 +56,7 @@ def _student_defaults(options: Sequence[Option]) -> tuple[Option, ...]:
 def soft_targets(logits: np.ndarray, labels: np.ndarray, weight: float, temperature: float) -> np.ndarray:
     """``(rows, classes)`` targets: ``weight`` of ``softmax(logits (rows, classes) / temperature)``
     plus ``1 - weight`` of the one-hot ``labels (rows,)``; each row sums to 1."""
-    z = logits / temperature
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    teacher = z / z.sum(axis=1, keepdims=True)
-    hard = np.eye(logits.shape[1])[labels]
-    return weight * teacher + (1.0 - weight) * hard
+    return weight * softmax(logits, temperature) + (1.0 - weight) * np.eye(logits.shape[1])[labels]
 
 
 @register_recipe("distill")
@@ -101,7 +98,7 @@ class DistillRecipe(LayerHeadRecipe):
         layers = [int(i) for i in ctx.option("teacher_layers", DEFAULT_LAYERS)]
         x, y, speakers = self.training_rows(train, layers, tctx)
         head = super()._logreg(x, y, speakers, tctx, float(ctx.option("C", 1.0)))
-        logits = (x - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
+        logits = head_logits(head, x)
         self._teacher_fit.append(float((logits.argmax(axis=1) == y).mean()))
         log.info("distill: teacher %s fitted on %d rows (training accuracy %.3f)", tctx.option("backbone"), len(y), self._teacher_fit[-1])
         targets = soft_targets(logits, y, float(ctx.option("distill_weight", DEFAULT_WEIGHT)),

@@ -56,7 +56,7 @@ from ..noise import noisy_copies, parse_augmentations
 from ..perturb import PERTURB_KINDS, perturbed_copies
 from ..perturb import transform as perturbation
 from ..normalize import normalize_by_speaker
-from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, speaker_normalised, speaker_statistics
+from .base import Recipe, TrainContext, cached_features, fit_standardised_logreg, head_logits, speaker_normalised, speaker_statistics
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +357,7 @@ class LayerHeadRecipe(Recipe):
             for held in parts:
                 head = self._logreg(x[~held], y[~held], speakers[~held], ctx, c, rows=~held)
                 for j, rows in enumerate(forms):
-                    logits[j * len(partitions) + i][held] = (rows[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"]
+                    logits[j * len(partitions) + i][held] = head_logits(head, rows[held])
         return fit_temperature(np.concatenate(logits), np.tile(y, len(logits)))
 
     def _shift(self, x: np.ndarray, y: np.ndarray, speakers: np.ndarray, ctx: TrainContext, temperature: float) -> dict[str, float] | None:
@@ -376,7 +376,7 @@ class LayerHeadRecipe(Recipe):
         for corpus in sorted(set(corpora)):
             held = corpora == corpus
             head = self._logreg(x[~held], y[~held], speakers[~held], ctx, float(ctx.option("C", 1.0)), rows=~held)
-            logits.append((x[held] - head["mean"]) / head["std"] @ head["coef"].T + head["intercept"])
+            logits.append(head_logits(head, x[held]))
             dist.append(mean_square_z(x[held], head["mean"], head["std"]))
         d0 = float(np.median(mean_square_z(x, x.mean(axis=0), np.maximum(x.std(axis=0), 1e-8))))
         b = fit_shift_exponent(np.concatenate(logits), np.concatenate([y[corpora == c] for c in sorted(set(corpora))]),
