@@ -21,8 +21,10 @@ printed at the start and the end):
   time subtracted: the steady rate).
 
 ``--fast-backend onnx`` times the fast model on onnxruntime (its directory's exported graph, e.g.
-int8 from ``emomon export --quantize int8``; the default stays on torch in ``--precision auto``'s
-number format); its FLOPs are still counted from the torch model of the same directory.
+int8 from ``emomon export --quantize int8``; the default stays on torch); its FLOPs are still counted
+from the torch model of the same directory. Torch models run in ``--precision`` (default ``auto``,
+what ``emomon file`` uses: bf16 where the CPU has it natively, else fp32); the precision each
+resolved to is printed and recorded.
 
 ``--fast`` is a model name or directory. When it does not load (``fast`` not shipped yet), a
 stand-in is built: a layer-head model on ``whisper-tiny.en`` (layers 1-4, adaptive with an
@@ -82,8 +84,9 @@ def caller(model, batch: list[np.ndarray]):
     return lambda: model.predict_proba(x)
 
 
-def offline_rtf(model: str, clips: list[Path], backend: str = "torch") -> dict:
-    """``emomon file CLIPS --model M --backend B --format json`` in a fresh process: wall time and RTF."""
+def offline_rtf(model: str, clips: list[Path], backend: str = "torch", precision: str = "auto") -> dict:
+    """``emomon file CLIPS --model M --backend B [--precision P] --format json`` in a fresh
+    process: wall time and RTF (``precision`` applies to the torch backend only)."""
     import soundfile as sf
 
     exe = [str(Path(sys.executable).with_name("emomon"))]
@@ -91,7 +94,8 @@ def offline_rtf(model: str, clips: list[Path], backend: str = "torch") -> dict:
 
     def wall(paths: list[Path]) -> float:
         t0 = time.perf_counter()
-        subprocess.run([*exe, "file", *map(str, paths), "--model", model, "--backend", backend, "--format", "json"], check=True,
+        opts = ["--precision", precision] if backend == "torch" else []
+        subprocess.run([*exe, "file", *map(str, paths), "--model", model, "--backend", backend, *opts, "--format", "json"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.perf_counter() - t0
 
@@ -108,6 +112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--default", default="default", help="the reference model (name or directory)")
     ap.add_argument("--fast", default="fast", help="the fast model (name or directory; a stand-in when it does not load)")
     ap.add_argument("--fast-backend", default="torch", choices=("torch", "onnx"), help="the fast model's backend (onnx: its exported graph)")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                    help="the torch models' number format (and emomon file's --precision)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per model and batch size")
     ap.add_argument("--clips", type=int, default=100, help="RAVDESS clips for the offline RTF (0: skip)")
@@ -126,8 +132,9 @@ def print_machine(argv: list[str] | None) -> bool:
     return bool(busy)
 
 
-def load_both(names: dict[str, str], tmp: Path) -> dict:
-    """Both models by role; a ``fast`` that does not load is replaced by a stand-in (``names`` updated)."""
+def load_both(names: dict[str, str], tmp: Path, precision: str = "auto") -> dict:
+    """Both models by role, in ``precision``; a ``fast`` that does not load is replaced by a
+    stand-in (``names`` updated)."""
     from emomon.errors import EmomonError
     from emomon.models import load_model
 
@@ -141,10 +148,12 @@ def load_both(names: dict[str, str], tmp: Path) -> dict:
             print(f"fast: {name!r} does not load ({exc}); a stand-in (untrained head, same cost)")
             names[role] = stand_in(tmp / "fast")
             models[role] = load_model(names[role], device="cpu").eval()
+        models[role].set_precision(precision)
     return models
 
 
-def measure(models: dict, names: dict[str, str], seconds: float, n_clips: int, backends: dict[str, str]) -> dict:
+def measure(models: dict, names: dict[str, str], seconds: float, n_clips: int, backends: dict[str, str],
+            precision: str = "auto") -> dict:
     """Per role: FLOPs per 3 s window (of the torch model), windows/s at batch 1 and 16 and the
     offline RTF (on the role's backend: ``backends``, torch when absent)."""
     from emomon.models.backend import load_with_backend
@@ -156,14 +165,15 @@ def measure(models: dict, names: dict[str, str], seconds: float, n_clips: int, b
         fl = model_flops(m, int(3.0 * RATE))
         hp = m.config.hparams
         out[role] = {"name": names[role], "backbone": getattr(hp, "backbone", None), "layers": list(getattr(hp, "layers", []) or []),
-                     "gflops_per_window": round(fl.total / 1e9, 3), "flops": fl.as_dict(), "backend": backends.get(role, "torch")}
+                     "gflops_per_window": round(fl.total / 1e9, 3), "flops": fl.as_dict(), "backend": backends.get(role, "torch"),
+                     "precision": "as exported" if backends.get(role) == "onnx" else m.precision}
     for batch in (1, 16):
         for role, m in models.items():
             out[role][f"windows_per_s_b{batch}"] = round(sustained_rate(caller(runners[role], wins[:batch]), batch, seconds)["median"], 1)
     if n_clips and RAVDESS.is_dir():
         clips = sorted(RAVDESS.glob("Actor_*/*.*"))[:: max(1, 1440 // n_clips)][:n_clips]
         for role in models:
-            out[role]["offline"] = offline_rtf(names[role], clips, backends.get(role, "torch"))
+            out[role]["offline"] = offline_rtf(names[role], clips, backends.get(role, "torch"), precision)
     return out
 
 
@@ -180,7 +190,7 @@ def ratios(d: dict, f: dict) -> dict[str, float]:
 def report(res: dict) -> None:
     for role, m in res["models"].items():
         off = m.get("offline", {})
-        print(f"{role:8s} {m['name']!s:30.30s} ({m['backend']}) {m['backbone']} layers {m['layers']}: {m['gflops_per_window']:.2f} GFLOP/3 s window, "
+        print(f"{role:8s} {m['name']!s:30.30s} ({m['backend']}, {m['precision']}) {m['backbone']} layers {m['layers']}: {m['gflops_per_window']:.2f} GFLOP/3 s window, "
               f"{m['windows_per_s_b1']:.1f} windows/s at batch 1, {m['windows_per_s_b16']:.1f} at batch 16"
               + (f"; emomon file over {off['clips']} clips ({off['audio_s']} s): {off['wall_s']} s wall, {off['rtf_x']}x real time "
                  f"({off['steady_rtf_x']}x with the one-clip start-up subtracted)" if off else ""))
@@ -197,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     busy = print_machine(argv)
     tmp = tempfile.TemporaryDirectory()
     names = {"default": args.default, "fast": args.fast}
-    models = load_both(names, Path(tmp.name))
+    models = load_both(names, Path(tmp.name), args.precision)
     res: dict = {"machine_load_start": os.getloadavg(), "busy": busy}
-    res["models"] = measure(models, names, args.seconds, args.clips, {"fast": args.fast_backend})
+    res["models"] = measure(models, names, args.seconds, args.clips, {"fast": args.fast_backend}, args.precision)
     res["ratios"] = ratios(res["models"]["default"], res["models"]["fast"])
     res["machine_load_end"] = os.getloadavg()
     report(res)

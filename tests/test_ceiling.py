@@ -150,6 +150,7 @@ def test_fast_vs_default_times_the_fast_model_on_onnx(adaptive_model_dir: Path, 
     res = json.loads(out.read_text())
     fast, default = res["models"]["fast"], res["models"]["default"]
     assert fast["backend"] == "onnx" and default["backend"] == "torch"
+    assert fast["precision"] == "as exported" and default["precision"] in ("fp32", "bf16")  # torch in auto's format
     assert fast["gflops_per_window"] == default["gflops_per_window"] > 0  # the same model, its FLOPs counted on torch
     assert fast["windows_per_s_b1"] > 0 and res["ratios"]["windows_per_s_b16"] > 0
-    assert "(onnx)" in r.stdout
+    assert "(onnx, as exported)" in r.stdout and "(torch, " in r.stdout
