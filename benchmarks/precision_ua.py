@@ -9,8 +9,9 @@
 Per fold a head (standardisation + logistic regression on the layers of ``--model``, default the
 shipped default's 2-6 of Whisper-base, mean+std pooled: that model's features) is trained on the training actors' **fp32** features, as every shipped head
 is, and scored on the test actors' clips twice: features from the fp32 encoder and from the
-same encoder under ``torch.autocast(bfloat16)`` (what ``--precision bf16``/``auto`` on an
-AMX/AVX512-BF16 machine or a GPU runs). Prints UA/WA/F1 for both (mean ± std over folds), the
+same encoder in bf16 the way ``--precision bf16``/``auto`` runs it on an AMX/AVX512-BF16 machine or
+a GPU (a bf16 copy of a Whisper encoder's weights, :func:`emomon.models.precision.bf16_copy`;
+another backbone under ``torch.autocast(bfloat16)``). Prints UA/WA/F1 for both (mean ± std over folds), the
 UA difference and how often the two labels agree. Strict, speaker-independent: test actors are
 never in training. fp32 features come from the training feature cache when it holds them; the
 bf16 ones are cached beside them (their own key). On a CPU without native bf16 (the warning
@@ -50,13 +51,15 @@ def features(utts, precision: str, model: str = "default"):
     from emomon.audio import decode_audio
     from emomon.models.backbones import load_backbone
     from emomon.models.layer_head import all_layer_features
-    from emomon.models.precision import backbone_autocast
+    from emomon.models.precision import backbone_autocast, bf16_copy
     from emomon.training.cache import ExtractorKey, FeatureCache
 
     name, source, layers = model_spec(model)
     params = {"backbone": name, "source": source, "pooling": "meanstd"}
     if precision.startswith("onnx-"):  # a graph holds only its model's layers (the rest are zeros)
         params = {**params, "layers": list(layers)}
+    if precision == "bf16" and getattr(load_backbone(name, source), "bf16_weights", False):
+        params = {**params, "bf16": "weights"}  # a bf16 copy of the weights, not autocast: its own features
     key = ExtractorKey("layer-pool", params if precision == "fp32" else {**params, "precision": precision}, version="1")
     cache = FeatureCache()
     if precision.startswith("onnx-"):  # the exported graph on onnxruntime: the model's layers only
@@ -70,9 +73,12 @@ def features(utts, precision: str, model: str = "default"):
             return np.concatenate([np.zeros((min(layers), rows.shape[1]), np.float32), rows])
     else:
         bb = load_backbone(name, source)
+        bf16 = bf16_copy(bb) if precision == "bf16" else None  # the model's own bf16 path: a bf16 copy of the weights
 
         def extract(path) -> np.ndarray:
             x = torch.from_numpy(decode_audio(path, 16000))
+            if bf16 is not None:
+                return all_layer_features(bf16, x).float().numpy().astype(np.float32)
             with backbone_autocast(precision, torch.device("cpu")):
                 return all_layer_features(bb, x).float().numpy().astype(np.float32)
 

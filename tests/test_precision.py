@@ -70,8 +70,33 @@ def test_bf16_runs_the_backbone_only_and_stays_close(adaptive_model_dir, cpu_fla
     assert not torch.equal(got, ref)  # ... but the backbone did run in bf16
     rel = float((got - ref).norm() / ref.norm())
     assert rel < 0.05, rel
-    assert np.abs(p16 - p32).max() < 0.05
+    # bf16 activations throughout (a Whisper backbone's bf16 copy) move this tiny random model's
+    # sharp head by up to ~0.06; what bf16 does to a real model's UA: benchmarks/precision_ua.py
+    assert np.abs(p16 - p32).max() < 0.08
     assert p16.sum(axis=1) == pytest.approx(np.ones(3), abs=1e-5)
+
+
+def test_a_whisper_backbone_runs_on_a_bf16_copy_of_its_weights(adaptive_model_dir, cpu_flags):
+    cpu_flags("amx_bf16")
+    model = load_model(adaptive_model_dir, device="cpu")
+    keys = set(model.state_dict())
+    x = torch.from_numpy((0.1 * np.random.default_rng(2).standard_normal((2, 16000))).astype(np.float32))
+    with torch.inference_mode():
+        ref = model.features(x)
+        assert model.set_precision("auto") == "bf16"
+        got = model.features(x)
+    copy = model._bf16_cache[1]
+    assert {p.dtype for p in copy.parameters()} == {torch.bfloat16}  # the copy is bf16 ...
+    assert {p.dtype for p in model.backbone.parameters()} == {torch.float32}  # ... the model's own weights stay fp32
+    assert set(model.state_dict()) == keys  # the copy is not part of what is saved
+    with torch.inference_mode():  # bf16 without autocast: the copy's own answer
+        states = copy(x)
+    assert states[1].dtype == torch.bfloat16
+    assert got.dtype == torch.float32 and not torch.equal(got, ref)
+    assert float((got - ref).norm() / ref.norm()) < 0.05
+    model.set_precision("fp32")
+    with torch.inference_mode():
+        assert torch.equal(model.features(x), ref)  # back to fp32, exactly
 
 
 def test_the_front_end_stays_fp32_under_autocast():

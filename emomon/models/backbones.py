@@ -86,7 +86,12 @@ class WhisperBackbone(Backbone):
     """Whisper's encoder on log-mel frames computed with torch (:data:`WHISPER_FRONT`).
 
     Inputs longer than 30 s are encoded in 30 s chunks whose states are concatenated in time.
+    The log-mel frames are cast to the encoder's weights' dtype, so a bf16 copy of this backbone
+    (:func:`emomon.models.precision.bf16_copy`) runs bf16 throughout.
     """
+
+    # a bf16 copy of its weights runs it (no casts per call): see precision.bf16_copy
+    bf16_weights = True
 
     def __init__(self, encoder: "WhisperEncoder", front: FrontEnd = WHISPER_FRONT) -> None:
         super().__init__()
@@ -107,7 +112,7 @@ class WhisperBackbone(Backbone):
         with torch.autocast(device_type=waveforms.device.type, enabled=False):  # the front end in fp32 under a bf16 autocast
             mel = log_mel(waveforms, self.front)  # (batch, frames, mels)
         frames = mel.shape[1] - (mel.shape[1] % 2)
-        mel = mel[:, : max(frames, 2)]
+        mel = mel[:, : max(frames, 2)].to(self.encoder.conv1.weight.dtype)
         step = self.encoder.max_frames
         chunks = [self.encoder(mel[:, i : i + step], upto) for i in range(0, mel.shape[1], step)]
         if len(chunks) == 1:

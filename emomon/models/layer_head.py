@@ -140,9 +140,29 @@ class LayerHeadModel(PriorAdaptive, EmotionModel):
             return self.backbone(waveforms)
         from .precision import backbone_autocast
 
-        with backbone_autocast(self.precision, waveforms.device):
-            states = self.backbone(waveforms)
+        bf16 = self._bf16_backbone(waveforms.device)
+        if bf16 is not None:
+            states = bf16(waveforms)
+        else:
+            with backbone_autocast(self.precision, waveforms.device):
+                states = self.backbone(waveforms)
         return [states[i].float() if i in self.layers else states[i] for i in range(len(states))]
+
+    def _bf16_backbone(self, device: torch.device) -> nn.Module | None:
+        """The backbone's bf16 copy on ``device`` (:func:`~.precision.bf16_copy`; built on first use,
+        kept outside the module's state so that saving and ``state_dict`` never see it), or ``None``
+        for a backbone that runs under autocast."""
+        from .precision import bf16_copy
+
+        cached = getattr(self, "_bf16_cache", None)
+        if cached is None or cached[0] != device:
+            copy = bf16_copy(self.backbone)
+            self._bf16_cache = (device, copy.to(device) if copy is not None else None)
+        return self._bf16_cache[1]
+
+    def set_precision(self, precision: str = "auto") -> str:
+        self._bf16_cache = None  # rebuilt from the current weights on the next bf16 call
+        return super().set_precision(precision)
 
     @property
     def uses_precision(self) -> bool:
