@@ -58,7 +58,7 @@ def features(utts, precision: str, model: str = "default"):
     params = {"backbone": name, "source": source, "pooling": "meanstd"}
     if precision.startswith("onnx-"):  # a graph holds only its model's layers (the rest are zeros)
         params = {**params, "layers": list(layers)}
-    if precision == "bf16" and getattr(load_backbone(name, source), "bf16_weights", False):
+    if precision == "bf16" and load_backbone(name, source).bf16_weights:
         params = {**params, "bf16": "weights"}  # a bf16 copy of the weights, not autocast: its own features
     key = ExtractorKey("layer-pool", params if precision == "fp32" else {**params, "precision": precision}, version="1")
     cache = FeatureCache()

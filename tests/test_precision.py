@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,3 +125,17 @@ def test_cli_takes_precision_and_refuses_an_unknown_one(tmp_path):
     run = subprocess.run([sys.executable, "-m", "emomon", "file", str(tmp_path / "x.wav"), "--precision", "fp8"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "fp8" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_bf16_copy_benchmark_times_both_bf16_paths(adaptive_model_dir, capsys):
+    bench = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    sys.path.insert(0, bench)
+    try:
+        import bf16_copy
+    finally:
+        sys.path.remove(bench)
+    assert bf16_copy.main(["--model", str(adaptive_model_dir), "--seconds", "0.05", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("bf16 copy / autocast") == 2  # batch 1 and 16
+    errs = [float(e) for line in out.splitlines() if "relative error" in line for e in line.split(":")[1].split()]
+    assert errs and all(0 < e < 0.1 for e in errs)  # both ran in bf16, and stayed close to fp32

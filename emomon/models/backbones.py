@@ -47,6 +47,8 @@ class Backbone(nn.Module):
     num_layers: int
     hidden_size: int
     frame_rate: float  # hidden-state frames per second
+    # True: a bf16 copy of its weights runs it (precision.bf16_copy); False: torch.autocast does
+    bf16_weights: bool = False
 
     def forward(self, waveforms: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
@@ -90,8 +92,7 @@ class WhisperBackbone(Backbone):
     (:func:`emomon.models.precision.bf16_copy`) runs bf16 throughout.
     """
 
-    # a bf16 copy of its weights runs it (no casts per call): see precision.bf16_copy
-    bf16_weights = True
+    bf16_weights = True  # its mel frames are cast to its weights' dtype
 
     def __init__(self, encoder: "WhisperEncoder", front: FrontEnd = WHISPER_FRONT) -> None:
         super().__init__()
