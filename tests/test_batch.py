@@ -94,18 +94,18 @@ def _expected(clips: Path, model) -> list[FileResult]:  # noqa: ANN001
     return [analyze_or_error(it.path, model, FileOptions()) for it in list_inputs(str(clips))]
 
 
-def assert_same(got: FileResult, want: FileResult) -> None:
-    """Equal results: everything exact but the scores, equal to 1e-6 (the actors run torch on
+def assert_same(got: FileResult, want: FileResult, tol: float = 1e-6) -> None:
+    """Equal results: everything exact but the scores, equal to ``tol`` (the actors run torch on
     one thread, this process on more)."""
     assert (got.path, got.label, got.reason, got.uncertain, got.error) == (want.path, want.label, want.reason, want.uncertain, want.error)
     assert got.duration == want.duration and got.speech == pytest.approx(want.speech, abs=1e-9)
     assert (got.scores is None) == (want.scores is None)
     if want.scores is not None:
-        assert got.scores == pytest.approx(want.scores, abs=1e-6)
+        assert got.scores == pytest.approx(want.scores, abs=tol)
     assert len(got.segments) == len(want.segments)
     for g, w in zip(got.segments, want.segments):
         assert (g.start, g.end, g.label, g.uncertain) == (w.start, w.end, w.label, w.uncertain)
-        assert g.scores == pytest.approx(w.scores, abs=1e-6)
+        assert g.scores == pytest.approx(w.scores, abs=tol)
 
 
 def _mtimes(out: Path) -> dict[str, int]:
@@ -345,8 +345,11 @@ def test_command_with_the_shipped_model(clips: Path, tmp_path: Path) -> None:
     _, err = _batch_command(clips, out, "--shard-size", "3").communicate(timeout=600)
     assert err.strip().splitlines()[-1].startswith(f"emomon: batch: 3 shards in {out}: 8 files, 1 error row"), err
     model = open_model("default", "cpu")  # as `emomon file` opens it
+    # bf16 (auto on AMX/AVX512-BF16) runs the encoder on a bf16 weight copy, whose scores differ by
+    # ~1e-3 between processes with other thread counts (Ray's workers); fp32 is exact
+    tol = 1e-6 if model.precision == "fp32" else 5e-3
     for got, want in zip(read_results(out), _expected(clips, model), strict=True):
-        assert_same(got, want)
+        assert_same(got, want, tol)
 
 
 @pytest.mark.slow

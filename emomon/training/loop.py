@@ -117,7 +117,7 @@ def train_epochs(model: nn.Module, loss_sum: LossSum, n: int, opt: torch.optim.O
         t0 = time.perf_counter()
         start = EpochRecord(0, None)
         start.val_loss, start.val_ua = evaluate(model)
-        start.seconds = round(time.perf_counter() - t0, 2)
+        start.seconds = round(time.perf_counter() - t0, 4)
         best = (start.val_loss, copy.deepcopy(model.state_dict()), 0)
         history.append(start)
         log.info("%s start %s", opts.name, start.to_dict())
@@ -142,7 +142,7 @@ def train_epochs(model: nn.Module, loss_sum: LossSum, n: int, opt: torch.optim.O
             row.val_loss, row.val_ua = evaluate(model)
             if row.val_loss < best[0]:
                 best = (row.val_loss, copy.deepcopy(model.state_dict()), epoch + 1)
-        row.seconds = round(time.perf_counter() - t0, 2)
+        row.seconds = round(time.perf_counter() - t0, 4)
         history.append(row)
         log.info("%s epoch %s", opts.name, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.to_dict().items()})
         if hasattr(bar, "set_postfix"):
