@@ -56,13 +56,16 @@ def features(utts, precision: str, model: str = "default"):
 
     name, source, layers = model_spec(model)
     params = {"backbone": name, "source": source, "pooling": "meanstd"}
-    if precision.startswith("onnx-"):  # a graph holds only its model's layers (the rest are zeros)
+    on_onnx = precision.startswith("onnx-")
+    if on_onnx:  # a graph holds only its model's layers (the rest are zeros)
         params = {**params, "layers": list(layers)}
-    if precision == "bf16" and load_backbone(name, source).bf16_weights:
-        params = {**params, "bf16": "weights"}  # a bf16 copy of the weights, not autocast: its own features
+    bb = None if on_onnx else load_backbone(name, source)
+    bf16 = bf16_copy(bb) if bb is not None and precision == "bf16" else None  # the model's own bf16 path: a bf16 copy of the weights
+    if bf16 is not None:
+        params = {**params, "bf16": "weights"}  # not autocast: its own features
     key = ExtractorKey("layer-pool", params if precision == "fp32" else {**params, "precision": precision}, version="1")
     cache = FeatureCache()
-    if precision.startswith("onnx-"):  # the exported graph on onnxruntime: the model's layers only
+    if on_onnx:  # the exported graph on onnxruntime: the model's layers only
         from emomon.models.onnx_model import load_onnx_model
 
         onnx = load_onnx_model(model, compute="cpu", quantize=None if precision == "onnx-fp32" else precision[5:])
@@ -72,9 +75,6 @@ def features(utts, precision: str, model: str = "default"):
             rows = onnx.features(decode_audio(path, 16000))[0].reshape(len(layers), -1)
             return np.concatenate([np.zeros((min(layers), rows.shape[1]), np.float32), rows])
     else:
-        bb = load_backbone(name, source)
-        bf16 = bf16_copy(bb) if precision == "bf16" else None  # the model's own bf16 path: a bf16 copy of the weights
-
         def extract(path) -> np.ndarray:
             x = torch.from_numpy(decode_audio(path, 16000))
             if bf16 is not None:

@@ -11,7 +11,8 @@ head sees the same kind of features it was trained on. A backbone that declares 
 (Whisper's encoder) runs on a bf16 copy of its weights (:func:`bf16_copy`), its activations bf16
 throughout: under ``torch.autocast`` every call would cast the fp32 weights again and move the
 activations between fp32 and bf16 around each layer norm, which costs more than the matrix
-products themselves on AMX (1.25–1.36× slower at batch 1–16 on a 2-core Xeon). Other backbones
+products themselves on AMX (the copy's encoder is 1.21–1.50× faster at batch 16 and 1 on a 2-core
+Xeon: ``benchmarks/bf16_copy.py``). Other backbones
 run under ``torch.autocast`` (:func:`backbone_autocast`).
 """
 
